@@ -1,0 +1,148 @@
+//! Wires configuration, store, poller, publisher and HTTP server together, and
+//! owns shutdown (SIGTERM/SIGINT) and reload (SIGHUP).
+
+use crate::config::{self, Config};
+use crate::http::{self, Shared};
+use crate::pipeline::{self, Desk, PollOutcome};
+use crate::poll::{fetch::Fetcher, Poller, Sink};
+use crate::publish::{FeedName, Publisher};
+use crate::store::Store;
+use anyhow::Context;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Feeds waiting to be re-rendered.
+#[derive(Default)]
+struct Dirty {
+    feeds: Mutex<HashSet<FeedName>>,
+    notify: Notify,
+}
+
+impl Sink for Dirty {
+    fn polled(&self, outcome: PollOutcome) {
+        if outcome.report.feeds.is_empty() {
+            return;
+        }
+        self.feeds.lock().unwrap_or_else(|p| p.into_inner()).extend(outcome.report.feeds);
+        self.notify.notify_one();
+    }
+}
+
+/// Open the store, naming the path and cause on failure.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(&config.storage.path)?)
+}
+
+/// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
+pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Arc::new(config::load(config_path)?);
+    crate::logging::init(&config.log);
+    let store = open_store(&config)?;
+    let desk = Arc::new(Desk::new(store.clone(), config.clone()));
+    let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
+    {
+        let publisher = publisher.clone();
+        tokio::task::spawn_blocking(move || publisher.publish_all(pipeline::now())).await??;
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let heartbeat = Arc::new(AtomicI64::new(pipeline::now()));
+    let cancel = CancellationToken::new();
+    let shared = Arc::new(Shared { desk: desk.clone(), publisher: publisher.clone(), poller_heartbeat: heartbeat.clone() });
+    let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
+    tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
+
+    let dirty = Arc::new(Dirty::default());
+    let fetcher = Fetcher::new(&config.poll)?;
+    let poller_cancel = cancel.child_token();
+    let mut poller = tokio::spawn(
+        Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }.run(poller_cancel.clone()),
+    );
+    let publisher_task = tokio::spawn(publish_loop(publisher.clone(), dirty.clone(), cancel.clone()));
+
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut poller_token = poller_cancel;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => {
+                match config::load(config_path) {
+                    Ok(new) => {
+                        let new = Arc::new(new);
+                        if new.server.listen != desk.config().server.listen {
+                            tracing::warn!(listen = %new.server.listen, "server.listen changed: it takes effect after a restart");
+                        }
+                        desk.set_config(new.clone());
+                        publisher.set_config(new.clone());
+                        // Restart the poll loop so added sources are polled and removed ones stop.
+                        poller_token.cancel();
+                        let _ = (&mut poller).await;
+                        poller_token = cancel.child_token();
+                        let fetcher = Fetcher::new(&new.poll)?;
+                        poller = tokio::spawn(Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }.run(poller_token.clone()));
+                        let p = publisher.clone();
+                        let _ = tokio::task::spawn_blocking(move || p.publish_all(pipeline::now())).await;
+                        tracing::info!(sources = new.sources.len(), "configuration reloaded");
+                    }
+                    Err(errors) => {
+                        for e in &errors.0 {
+                            tracing::error!(error = %e, "configuration refused; the old one stays in force");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down");
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(6), async {
+        let _ = poller.await;
+        let _ = publisher_task.await;
+        let _ = server.await;
+    })
+    .await;
+    tokio::task::spawn_blocking(move || store.flush()).await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Re-render dirty feeds, at most once a second; everything once a minute
+/// (breaking stories expire and `top` moves with the clock).
+async fn publish_loop(publisher: Arc<Publisher>, dirty: Arc<Dirty>, cancel: CancellationToken) {
+    let mut last_full = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = dirty.notify.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let feeds = std::mem::take(&mut *dirty.feeds.lock().unwrap_or_else(|p| p.into_inner()));
+        let full = last_full.elapsed() >= Duration::from_secs(60);
+        let p = publisher.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            if full {
+                p.publish_all(pipeline::now())
+            } else {
+                p.publish(&feeds, pipeline::now(), false)
+            }
+        })
+        .await;
+        if full {
+            last_full = tokio::time::Instant::now();
+        }
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "publishing failed"),
+            Err(e) => tracing::error!(error = %e, "publishing crashed"),
+        }
+    }
+}

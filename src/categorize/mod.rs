@@ -1,0 +1,165 @@
+//! Filing: which sections, regions and tags an item belongs under, and whether
+//! a story is breaking. Pure functions of the item, the config and the times
+//! given.
+
+use crate::config::Config;
+use crate::model::Timestamp;
+use crate::text;
+use std::collections::HashSet;
+
+/// Where one item is filed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filing {
+    pub sections: Vec<String>,
+    pub regions: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// What the filing rules need to know about an item.
+pub struct ItemText<'a> {
+    pub source: &'a str,
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub categories: &'a [String],
+}
+
+struct SectionRule {
+    id: String,
+    categories: HashSet<String>,
+    keywords: Vec<Vec<String>>,
+}
+
+struct Place {
+    region: String,
+    tag: String,
+    tokens: Vec<String>,
+}
+
+/// The filing rules of one configuration, prepared once.
+pub struct Categorizer {
+    sections: Vec<SectionRule>,
+    fallback: Option<String>,
+    places: Vec<Place>,
+    breaking_keywords: Vec<Vec<String>>,
+    source_sections: std::collections::HashMap<String, (Vec<String>, Option<String>, bool)>,
+}
+
+impl Categorizer {
+    pub fn new(config: &Config) -> Categorizer {
+        let sections = config
+            .sections
+            .iter()
+            .map(|s| SectionRule {
+                id: s.id.clone(),
+                categories: s.categories.iter().map(|c| text::fold(c.trim())).collect(),
+                keywords: s.keywords.iter().map(|k| text::tokens(k)).filter(|t| !t.is_empty()).collect(),
+            })
+            .collect();
+        let places = config
+            .regions
+            .iter()
+            .flat_map(|r| {
+                r.places.iter().map(|p| Place { region: r.id.clone(), tag: slug(p), tokens: text::tokens(p) })
+            })
+            .filter(|p| !p.tokens.is_empty())
+            .collect();
+        Categorizer {
+            sections,
+            fallback: config.fallback_section().map(|s| s.id.clone()),
+            places,
+            breaking_keywords: config.breaking.keywords.iter().map(|k| text::tokens(k)).filter(|t| !t.is_empty()).collect(),
+            source_sections: config
+                .sources
+                .iter()
+                .map(|s| (s.id.clone(), (s.sections.clone(), s.region.clone(), s.breaking)))
+                .collect(),
+        }
+    }
+
+    /// File an item under sections, regions and tags.
+    pub fn file(&self, item: &ItemText) -> Filing {
+        let (src_sections, src_region, _) = self.source_sections.get(item.source).cloned().unwrap_or_default();
+        let summary_text = crate::parse::normalize::plain_text(item.summary);
+        let mut words = text::tokens(item.title);
+        words.extend(text::tokens(&summary_text));
+        let cats: HashSet<String> = item.categories.iter().map(|c| text::fold(c.trim())).collect();
+
+        let mut sections = src_sections;
+        for rule in &self.sections {
+            let by_category = rule.categories.iter().any(|c| cats.contains(c));
+            let by_keyword = || rule.keywords.iter().any(|k| text::contains_phrase(&words, k));
+            if (by_category || by_keyword()) && !sections.contains(&rule.id) {
+                sections.push(rule.id.clone());
+            }
+        }
+        if sections.is_empty() {
+            sections.extend(self.fallback.clone());
+        }
+
+        let mut regions: Vec<String> = src_region.into_iter().collect();
+        let mut tags: Vec<String> = Vec::new();
+        for c in item.categories {
+            let t = slug(c);
+            if !t.is_empty() && !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+        for place in &self.places {
+            if text::contains_phrase(&words, &place.tokens) {
+                if !regions.contains(&place.region) {
+                    regions.push(place.region.clone());
+                }
+                if !tags.contains(&place.tag) {
+                    tags.push(place.tag.clone());
+                }
+            }
+        }
+        Filing { sections, regions, tags }
+    }
+
+    /// Whether a source is a breaking wire.
+    pub fn breaking_source(&self, source: &str) -> bool {
+        self.source_sections.get(source).is_some_and(|s| s.2)
+    }
+
+    /// Whether a title carries a breaking keyword as whole words.
+    pub fn breaking_title(&self, title: &str) -> bool {
+        let words = text::tokens(title);
+        self.breaking_keywords.iter().any(|k| text::contains_phrase(&words, k))
+    }
+}
+
+/// Whether `min_sources` distinct sources published within `window` of the
+/// first item: `items` are (source, published time).
+pub fn breaking_by_coverage(items: &[(&str, Timestamp)], min_sources: usize, window_secs: i64) -> bool {
+    let Some(first) = items.iter().map(|(_, t)| *t).min() else { return false };
+    let sources: HashSet<&str> = items.iter().filter(|(_, t)| *t - first <= window_secs).map(|(s, _)| *s).collect();
+    sources.len() >= min_sources
+}
+
+/// A tag as it appears in URLs: folded, words joined by '-'.
+pub fn slug(s: &str) -> String {
+    text::tokens(s).join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("  Middle   East "), "middle-east");
+        assert_eq!(slug("Economía"), "economia");
+        assert_eq!(slug("الشرق الأوسط"), "الشرق-الاوسط");
+        assert_eq!(slug("C++ / Rust"), "c-rust");
+    }
+
+    #[test]
+    fn coverage_window_is_on_published_times() {
+        let items = [("a", 0), ("b", 600), ("c", 1800)];
+        assert!(breaking_by_coverage(&items, 3, 1800));
+        assert!(!breaking_by_coverage(&items, 3, 1799));
+        let same_source = [("a", 0), ("a", 10), ("b", 20)];
+        assert!(!breaking_by_coverage(&same_source, 3, 1800));
+    }
+}

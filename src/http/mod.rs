@@ -1,0 +1,274 @@
+//! The HTTP server: routes over the published snapshot, `/api/sources` and
+//! `/healthz`. Standing feeds are served from finished bytes; variants with
+//! `limit`, `lang` or `before` are rendered off the runtime.
+
+pub mod conditional;
+
+use crate::model::SourceStatus;
+use crate::pipeline::{self, Desk};
+use crate::publish::{FeedName, Format, PageRequest, Publisher, Rendered};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a request handler may read.
+pub struct Shared {
+    pub desk: Arc<Desk>,
+    pub publisher: Arc<Publisher>,
+    /// Last turn of the poll loop (seconds since the epoch).
+    pub poller_heartbeat: Arc<AtomicI64>,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+/// How long a client may take to send its request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serve on `listener` until `cancel`.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
+    let tracker = tokio_util::task::TaskTracker::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let cancel = cancel.clone();
+        tracker.spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(io, service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+                }
+            }
+        });
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(3), tracker.wait()).await;
+}
+
+fn text(status: StatusCode, msg: &str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp {
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let mut resp = match path.as_str() {
+        "/healthz" => healthz(shared),
+        "/api/sources" => api_sources(shared),
+        p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
+        _ => text(StatusCode::NOT_FOUND, &format!("no such page: {path}")),
+    };
+    if head {
+        *resp.body_mut() = Full::new(Bytes::new());
+    }
+    resp
+}
+
+fn healthz(shared: &Shared) -> Resp {
+    let now = pipeline::now();
+    let beat = shared.poller_heartbeat.load(Ordering::Relaxed);
+    let stories = shared.desk.store.story_count().unwrap_or(0);
+    if now - beat > 120 {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "unavailable", "reason": format!("the poller has made no progress for {}s", now - beat)}),
+        );
+    }
+    json(StatusCode::OK, &serde_json::json!({"status": "ok", "stories": stories, "poller_last_turn": crate::publish::render::rfc3339(beat)}))
+}
+
+fn api_sources(shared: &Shared) -> Resp {
+    let config = shared.desk.config();
+    let mut out = Vec::new();
+    for source in &config.sources {
+        let state = pipeline::load_state(&shared.desk.store, source).unwrap_or_default();
+        let ts = |t: Option<i64>| t.map(crate::publish::render::rfc3339);
+        out.push(serde_json::json!({
+            "id": source.id,
+            "url": if state.url.is_empty() { source.url.to_string() } else { state.url.clone() },
+            "title": source.title.clone().or(state.title.clone()),
+            "status": if state.status == SourceStatus::Pending { "pending" } else { state.status.as_str() },
+            "last_fetch": ts(state.last_fetch),
+            "last_success": ts(state.last_success),
+            "next_due": ts(state.next_due),
+            "consecutive_failures": state.consecutive_failures,
+            "last_error": state.last_error,
+            "items": state.items,
+        }));
+    }
+    json(StatusCode::OK, &serde_json::Value::Array(out))
+}
+
+/// Split `/feeds/...` into a feed and a format.
+fn parse_feed_path(path: &str) -> Option<(FeedName, Format)> {
+    let rest = path.strip_prefix("/feeds/")?;
+    let (name, ext) = rest.rsplit_once('.')?;
+    let format = Format::from_ext(ext)?;
+    let decoded = percent_decode(name)?;
+    let feed = if let Some(r) = decoded.strip_prefix("regions/") {
+        FeedName::Region(r.to_string())
+    } else if let Some(t) = decoded.strip_prefix("tags/") {
+        FeedName::Tag(t.to_string())
+    } else {
+        match decoded.as_str() {
+            "all" => FeedName::All,
+            "breaking" => FeedName::Breaking,
+            "top" => FeedName::Top,
+            s => FeedName::Section(s.to_string()),
+        }
+    };
+    let plain = match &feed {
+        FeedName::Region(x) | FeedName::Tag(x) | FeedName::Section(x) => !x.is_empty() && !x.contains('/'),
+        _ => true,
+    };
+    plain.then_some((feed, format))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())?;
+    String::from_utf8(bytes).ok()
+}
+
+async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: &str, query: &str) -> Resp {
+    let Some((name, format)) = parse_feed_path(path) else {
+        return text(StatusCode::NOT_FOUND, &format!("no such feed: {path}"));
+    };
+    let config = shared.publisher.config();
+    let mut limit = config.server.feed_items;
+    let mut lang = None;
+    let mut before = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=config.server.max_feed_items).contains(&n) => limit = n,
+                _ => return text(StatusCode::BAD_REQUEST, &format!("limit must be a whole number from 1 to {}", config.server.max_feed_items)),
+            },
+            "lang" => {
+                let l = v.trim().to_ascii_lowercase();
+                if l.is_empty() || l.len() > 12 || !l.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+                    return text(StatusCode::BAD_REQUEST, "lang must be a language code such as en, ar or es");
+                }
+                lang = Some(l);
+            }
+            "before" => match shared.publisher.parse_cursor(&v) {
+                Some(c) => before = Some(c),
+                None => return text(StatusCode::BAD_REQUEST, "before is not a cursor this server issued"),
+            },
+            _ => {}
+        }
+    }
+    let standing = limit == config.server.feed_items && lang.is_none() && before.is_none();
+    let rendered: Arc<Rendered> = match standing.then(|| shared.publisher.snapshot().files.get(path).cloned()).flatten() {
+        Some(r) => r,
+        None => {
+            if !shared.publisher.feed_exists(&name) {
+                return text(StatusCode::NOT_FOUND, &format!("no such feed: {path}"));
+            }
+            let publisher = shared.publisher.clone();
+            let req = PageRequest { feed: name, format, limit, lang, before };
+            match tokio::task::spawn_blocking(move || publisher.render_page(&req, pipeline::now())).await {
+                Ok(Ok(r)) => Arc::new(r),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, path, "rendering failed");
+                    return text(StatusCode::INTERNAL_SERVER_ERROR, "the feed could not be rendered");
+                }
+                Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "the feed could not be rendered"),
+            }
+        }
+    };
+    respond(req, &rendered)
+}
+
+/// Headers, 304 and content coding for a finished body.
+fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
+    let h = req.headers();
+    let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
+    let last_modified = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(r.modified.max(0) as u64));
+    let not_modified = conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
+    let gzip = conditional::wants_gzip(get(header::ACCEPT_ENCODING));
+    let mut resp = if not_modified {
+        let mut x = Response::new(Full::new(Bytes::new()));
+        *x.status_mut() = StatusCode::NOT_MODIFIED;
+        x
+    } else if gzip {
+        let mut x = Response::new(Full::new(r.gzip.clone()));
+        x.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        x
+    } else {
+        Response::new(Full::new(r.body.clone()))
+    };
+    let hs = resp.headers_mut();
+    hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    if let Ok(v) = HeaderValue::from_str(&r.etag) {
+        hs.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&last_modified) {
+        hs.insert(header::LAST_MODIFIED, v);
+    }
+    hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    hs.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_paths() {
+        assert_eq!(parse_feed_path("/feeds/all.rss"), Some((FeedName::All, Format::Rss)));
+        assert_eq!(parse_feed_path("/feeds/politics.json"), Some((FeedName::Section("politics".into()), Format::Json)));
+        assert_eq!(parse_feed_path("/feeds/regions/mena.atom"), Some((FeedName::Region("mena".into()), Format::Atom)));
+        assert_eq!(parse_feed_path("/feeds/tags/%D9%85%D8%B5%D8%B1.rss"), Some((FeedName::Tag("مصر".into()), Format::Rss)));
+        assert_eq!(parse_feed_path("/feeds/all.xml"), None);
+        assert_eq!(parse_feed_path("/feeds/a/b.rss"), None);
+    }
+}

@@ -1,0 +1,109 @@
+//! The `newsdesk` command line: parses arguments, calls into the library, and
+//! maps errors to exit codes (2: bad configuration, 1: anything else).
+
+use clap::{Parser, Subcommand};
+use newsdesk::config::{self, ConfigErrors};
+use newsdesk::pipeline::Desk;
+use newsdesk::poll::{self, fetch::Fetcher};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "newsdesk", version, about = "A newsroom wire desk: polls feeds, clusters stories, republishes merged feeds")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll, store and serve until SIGTERM or SIGINT
+    Run {
+        /// Configuration file [default: $NEWSDESK_CONFIG, else /etc/newsdesk/newsdesk.toml]
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate the configuration: exit 0, or 2 with every error found
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Poll every source once, store, print a line per source, exit
+    Once {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => runtime().and_then(|rt| rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path)))).map(|()| 0),
+        Command::Check { config } => check(config.unwrap_or_else(config::default_path)),
+        Command::Once { config } => runtime().and_then(|rt| rt.block_on(once(config.unwrap_or_else(config::default_path)))),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if let Some(errors) = e.downcast_ref::<ConfigErrors>() {
+                for err in &errors.0 {
+                    eprintln!("{err}");
+                }
+                eprintln!("{} error(s) in the configuration", errors.0.len());
+                ExitCode::from(2)
+            } else {
+                eprintln!("newsdesk: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn check(path: PathBuf) -> anyhow::Result<u8> {
+    let config = config::load(&path)?;
+    println!(
+        "{}: ok ({} sources, {} sections, {} regions)",
+        path.display(),
+        config.sources.len(),
+        config.sections.len(),
+        config.regions.len()
+    );
+    Ok(0)
+}
+
+async fn once(path: PathBuf) -> anyhow::Result<u8> {
+    let config = Arc::new(config::load(&path)?);
+    newsdesk::logging::init(&config.log);
+    let store = newsdesk::app::open_store(&config)?;
+    let desk = Arc::new(Desk::new(store.clone(), config.clone()));
+    let fetcher = Fetcher::new(&config.poll)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let total = config.sources.len();
+    let poll = tokio::spawn(poll::poll_all_once(desk, fetcher, tx));
+    let tty = std::io::stdout().is_terminal();
+    let (mut ok, mut done) = (0usize, 0usize);
+    while let Some(o) = rx.recv().await {
+        done += 1;
+        if o.error.is_none() {
+            ok += 1;
+        }
+        let detail = match &o.error {
+            Some(e) => e.clone(),
+            None => format!("{} new, {} updated", o.report.new, o.report.updated),
+        };
+        if tty {
+            println!("[{done}/{total}] {} {} {}", o.source, o.status.as_str(), detail);
+        } else {
+            println!("{} {} {}", o.source, o.status.as_str(), detail);
+        }
+    }
+    poll.await?;
+    tokio::task::spawn_blocking(move || store.flush()).await??;
+    Ok(if ok > 0 || total == 0 { 0 } else { 1 })
+}

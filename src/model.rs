@@ -1,0 +1,101 @@
+//! The records that flow through the pipeline and live in the store.
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch, UTC. All times inside newsdesk are this.
+pub type Timestamp = i64;
+
+/// One entry of one source, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Stable key: a hash of the source id and the item's identity.
+    pub key: String,
+    pub source: String,
+    /// guid, else canonical link, else `h:` + hash of title and feed date.
+    pub identity: String,
+    pub title: String,
+    /// Canonical http(s) link, if the item had one.
+    pub link: Option<String>,
+    /// Sanitised HTML.
+    pub summary: String,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub categories: Vec<String>,
+    pub language: Option<String>,
+    /// Published time, clamped to first-seen when in the future or missing.
+    pub published: Timestamp,
+    pub first_seen: Timestamp,
+    pub updated: Timestamp,
+    /// The story this item belongs to.
+    pub story: String,
+}
+
+/// What several items say about one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    /// Assigned when the story starts; never changes.
+    pub id: String,
+    /// Earliest published time of its items.
+    pub time: Timestamp,
+    /// Item keys, first item first (ordered by published time, then arrival).
+    pub items: Vec<String>,
+    pub sections: Vec<String>,
+    pub regions: Vec<String>,
+    pub tags: Vec<String>,
+    pub breaking: bool,
+    /// When the story became breaking (for SSE replay), if it did.
+    pub breaking_since: Option<Timestamp>,
+    /// Last change, for Last-Modified of the feeds it is in.
+    pub updated: Timestamp,
+}
+
+/// What happened on the last poll of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    #[default]
+    Pending,
+    Ok,
+    NotModified,
+    Error,
+    Gone,
+    Refused,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Pending => "pending",
+            SourceStatus::Ok => "ok",
+            SourceStatus::NotModified => "not_modified",
+            SourceStatus::Error => "error",
+            SourceStatus::Gone => "gone",
+            SourceStatus::Refused => "refused",
+        }
+    }
+}
+
+/// Per-source state, kept in the store so it survives restarts and could be
+/// shared by several pollers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SourceState {
+    pub id: String,
+    /// The URL from the configuration when this state was written; a change
+    /// resets `url`, `gone` and redirect tracking.
+    pub configured_url: String,
+    /// The URL polled now (after permanent redirects).
+    pub url: String,
+    pub title: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_fetch: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub next_due: Option<Timestamp>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub status: SourceStatus,
+    pub items: u64,
+    /// Target of a permanent redirect and how many polls in a row saw it.
+    pub redirect_target: Option<String>,
+    pub redirect_count: u32,
+}

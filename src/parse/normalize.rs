@@ -1,0 +1,205 @@
+//! Turning feed text into what newsdesk stores and republishes: plain-text
+//! titles, sanitised HTML, canonical links.
+
+use std::sync::OnceLock;
+use url::Url;
+
+/// The longest title kept, in characters.
+pub const MAX_TITLE_CHARS: usize = 1000;
+
+/// Plain text from a title that may carry HTML: tags dropped, entities decoded,
+/// white space collapsed, at most [`MAX_TITLE_CHARS`].
+pub fn plain_text(s: &str) -> String {
+    let text = if s.contains(['<', '&']) {
+        let cleaned = text_sanitizer().clean(s).to_string();
+        unescape_serialized(&cleaned)
+    } else {
+        s.to_string()
+    };
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    truncate_chars(out, MAX_TITLE_CHARS)
+}
+
+fn truncate_chars(mut s: String, max: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        s.truncate(at);
+    }
+    s
+}
+
+/// ammonia's serializer escapes only these in text.
+fn unescape_serialized(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+fn text_sanitizer() -> &'static ammonia::Builder<'static> {
+    static B: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    B.get_or_init(|| {
+        let mut b = ammonia::Builder::empty();
+        b.clean_content_tags(["script", "style", "template", "noscript", "iframe", "object"].into());
+        b
+    })
+}
+
+/// Sanitised HTML: nothing that can run script or load active content.
+/// Relative URLs are resolved against `base` (dropped when there is none).
+pub fn sanitize_html(s: &str, base: Option<&Url>) -> String {
+    let s = s.trim();
+    if s.is_empty() {
+        return String::new();
+    }
+    thread_local! {
+        // Building a sanitiser costs more than most summaries: keep one per base.
+        static CACHED: std::cell::RefCell<Option<(Option<Url>, ammonia::Builder<'static>)>> = const { std::cell::RefCell::new(None) };
+    }
+    CACHED.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(b, _)| b.as_ref() != base) {
+            *cell = Some((base.cloned(), html_sanitizer(base)));
+        }
+        let (_, builder) = cell.as_ref().expect("set above");
+        builder.clean(s).to_string().trim().to_string()
+    })
+}
+
+fn html_sanitizer(base: Option<&Url>) -> ammonia::Builder<'static> {
+    let mut b = ammonia::Builder::default();
+    // Only web links and mail: no data:, javascript:, vbscript: and friends.
+    b.url_schemes(["http", "https", "mailto"].into());
+    b.url_relative(match base {
+        Some(base) => ammonia::UrlRelative::RewriteWithBase(base.clone()),
+        None => ammonia::UrlRelative::Deny,
+    });
+    b.rm_tags(["map", "area"]);
+    b.add_clean_content_tags(["iframe", "object", "noscript", "form"]);
+    b
+}
+
+/// Query parameters that only track the reader.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || matches!(
+            n.as_str(),
+            "fbclid" | "gclid" | "dclid" | "gbraid" | "wbraid" | "msclkid" | "yclid" | "mc_cid" | "mc_eid" | "igshid" | "_ga" | "_gl" | "mkt_tok" | "oly_anon_id" | "oly_enc_id" | "vero_id" | "__s" | "ocid" | "cmpid" | "at_medium" | "at_campaign"
+        )
+}
+
+/// The canonical form of an item link: http(s) only, lower-case scheme and host,
+/// no default port, no fragment, no tracking parameters. `None` for anything else.
+pub fn canonical_link(raw: &str, base: Option<&Url>) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let mut url = match base {
+        Some(b) => b.join(raw).ok()?,
+        None => Url::parse(raw).ok()?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| !is_tracking_param(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(url.to_string())
+}
+
+/// A language code guessed from the text: Arabic script, Spanish cues, else English.
+pub fn detect_language(text: &str) -> &'static str {
+    let mut arabic = 0usize;
+    let mut letters = 0usize;
+    let mut spanish_marks = 0usize;
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            letters += 1;
+        }
+        if ('\u{0600}'..='\u{06FF}').contains(&c) || ('\u{0750}'..='\u{077F}').contains(&c) {
+            arabic += 1;
+        }
+        if matches!(c, 'ñ' | 'Ñ' | '¿' | '¡' | 'á' | 'é' | 'í' | 'ó' | 'ú') {
+            spanish_marks += 1;
+        }
+    }
+    if letters > 0 && arabic * 3 >= letters {
+        return "ar";
+    }
+    let lower = text.to_lowercase();
+    let spanish_words = lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| matches!(*w, "el" | "los" | "las" | "del" | "una" | "por" | "con" | "para" | "que" | "y" | "en" | "se" | "su" | "al"))
+        .count();
+    let english_words = lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| matches!(*w, "the" | "of" | "and" | "to" | "in" | "is" | "for" | "on" | "with" | "as" | "at" | "by"))
+        .count();
+    if spanish_marks * 2 + spanish_words > english_words + 1 {
+        "es"
+    } else {
+        "en"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_become_plain_text() {
+        assert_eq!(plain_text("  <b>Tom</b> &amp; Jerry\n  win "), "Tom & Jerry win");
+        assert_eq!(plain_text("a <script>alert(1)</script>b"), "a b");
+        assert_eq!(plain_text("5 &lt; 6"), "5 < 6");
+        assert_eq!(plain_text(&"x".repeat(2000)).chars().count(), MAX_TITLE_CHARS);
+    }
+
+    #[test]
+    fn html_is_sanitised() {
+        let out = sanitize_html(
+            r#"<p onclick="evil()">Hi <a href="javascript:alert(1)">x</a><script>alert(2)</script><img src="data:image/png;base64,AA"><iframe src="https://x"></iframe><a href="/rel">r</a></p>"#,
+            Url::parse("https://example.org/news/").ok().as_ref(),
+        );
+        assert!(!out.contains("onclick") && !out.contains("javascript") && !out.contains("script"), "{out}");
+        assert!(!out.contains("data:") && !out.contains("iframe"), "{out}");
+        assert!(out.contains(r#"href="https://example.org/rel""#), "{out}");
+    }
+
+    #[test]
+    fn links_are_canonical() {
+        assert_eq!(
+            canonical_link("HTTPS://Example.ORG:443/a/b?id=3&utm_source=x&fbclid=y#top", None).as_deref(),
+            Some("https://example.org/a/b?id=3")
+        );
+        assert_eq!(canonical_link("http://example.org:80/?utm_medium=z", None).as_deref(), Some("http://example.org/"));
+        assert_eq!(canonical_link("javascript:alert(1)", None), None);
+        assert_eq!(canonical_link("ftp://example.org/x", None), None);
+        let base = Url::parse("https://example.org/feed/").unwrap();
+        assert_eq!(canonical_link("../story/1", Some(&base)).as_deref(), Some("https://example.org/story/1"));
+    }
+
+    #[test]
+    fn languages() {
+        assert_eq!(detect_language("زلزال بقوة 6 درجات يضرب جنوب تركيا"), "ar");
+        assert_eq!(detect_language("El banco central sube los tipos de interés"), "es");
+        assert_eq!(detect_language("The central bank raises rates"), "en");
+    }
+}

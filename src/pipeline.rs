@@ -1,0 +1,418 @@
+//! The data path, top to bottom: [`refresh_source`] fetches a source, parses
+//! and normalises its document, and hands the entries to [`Desk::ingest`],
+//! which identifies, clusters, categorises and stores them. Publishing the
+//! changed feeds is the caller's next step.
+
+use crate::categorize::{self, Categorizer, ItemText};
+use crate::config::{Config, Source};
+use crate::model::{Item, SourceState, SourceStatus, Story, Timestamp};
+use crate::parse::{self, identity};
+use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::poll::schedule::{self, Plan};
+use crate::publish::FeedName;
+use crate::store::{Changes, Store, StoreError, StoryChange};
+use crate::stories::{self, Decision};
+use arc_swap::ArcSwap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// The shared state of the pipeline: the store and the rules in force.
+pub struct Desk {
+    pub store: Store,
+    config: ArcSwap<Config>,
+    categorizer: ArcSwap<Categorizer>,
+    /// Clustering decisions depend on each other: one ingest at a time.
+    ingest_lock: Mutex<()>,
+}
+
+/// What one ingest changed.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Items older than `retention` on arrival: not stored.
+    pub too_old: usize,
+    pub feeds: HashSet<FeedName>,
+    /// Stories that became breaking in this ingest.
+    pub became_breaking: Vec<Story>,
+}
+
+/// How one poll of one source ended.
+#[derive(Debug)]
+pub struct PollOutcome {
+    pub source: String,
+    pub status: SourceStatus,
+    pub report: IngestReport,
+    pub error: Option<String>,
+}
+
+pub fn now() -> Timestamp {
+    chrono::Utc::now().timestamp()
+}
+
+impl Desk {
+    pub fn new(store: Store, config: Arc<Config>) -> Desk {
+        Desk {
+            store,
+            categorizer: ArcSwap::from_pointee(Categorizer::new(&config)),
+            config: ArcSwap::new(config),
+            ingest_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Swap in a new configuration (SIGHUP): new items are filed by its rules.
+    pub fn set_config(&self, config: Arc<Config>) {
+        self.categorizer.store(Arc::new(Categorizer::new(&config)));
+        self.config.store(config);
+    }
+
+    /// Identify, cluster, categorise and store the entries of one parsed document.
+    pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
+        let _guard = self.ingest_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let config = self.config.load_full();
+        let categorizer = self.categorizer.load_full();
+        let oldest = now - config.storage.retention.as_secs() as i64;
+        let mut report = IngestReport::default();
+        let mut changes = Changes::default();
+        // Stories touched by this batch: id → (as stored before, as it is now).
+        let mut touched: HashMap<String, (Option<Story>, Story)> = HashMap::new();
+        let mut items_by_key: HashMap<String, Item> = HashMap::new();
+        let mut links: HashMap<String, String> = HashMap::new();
+
+        for entry in &feed.entries {
+            let ident = identity::identity(entry);
+            let key = identity::item_key(&source.id, &ident);
+            if items_by_key.contains_key(&key) {
+                continue; // the same guid twice in one document: the first wins
+            }
+            let existing = self.store.item(&key)?;
+            let language = source
+                .language
+                .clone()
+                .or_else(|| entry.language.clone())
+                .or_else(|| feed.language.clone())
+                .unwrap_or_else(|| parse::normalize::detect_language(&format!("{} {}", entry.title, entry.summary)).to_string());
+            let mut item = Item {
+                key: key.clone(),
+                source: source.id.clone(),
+                identity: ident,
+                title: entry.title.clone(),
+                link: entry.link.clone(),
+                summary: entry.summary.clone(),
+                content: entry.content.clone(),
+                author: entry.author.clone(),
+                categories: entry.categories.clone(),
+                language: Some(language),
+                published: 0,
+                first_seen: now,
+                updated: now,
+                story: String::new(),
+            };
+            let story_id = match existing {
+                Some(old) => {
+                    item.first_seen = old.first_seen;
+                    item.published = published_time(entry.feed_date, old.first_seen);
+                    item.story = old.story.clone();
+                    item.updated = old.updated;
+                    if same_content(&old, &item) {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    item.updated = now;
+                    report.updated += 1;
+                    old.story
+                }
+                None => {
+                    item.published = published_time(entry.feed_date, now);
+                    if item.published < oldest {
+                        report.too_old += 1;
+                        continue;
+                    }
+                    let link_story = match &item.link {
+                        Some(l) => match links.get(l) {
+                            Some(s) => Some(s.clone()),
+                            None => self.store.story_for_link(l)?,
+                        },
+                        None => None,
+                    };
+                    let id = match stories::decide(&key, link_story) {
+                        Decision::Join(id) => id,
+                        Decision::New(id) => id,
+                    };
+                    item.story = id.clone();
+                    report.new += 1;
+                    changes.new_items += 1;
+                    id
+                }
+            };
+            if let Some(l) = &item.link {
+                links.entry(l.clone()).or_insert_with(|| story_id.clone());
+            }
+            let filing = categorizer.file(&ItemText {
+                source: &source.id,
+                title: &item.title,
+                summary: &item.summary,
+                categories: &item.categories,
+            });
+            let (_, story) = match touched.entry(story_id.clone()) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let old = self.store.story(&story_id)?;
+                    let current = old.clone().unwrap_or_else(|| Story {
+                        id: story_id.clone(),
+                        time: item.published,
+                        items: Vec::new(),
+                        sections: Vec::new(),
+                        regions: Vec::new(),
+                        tags: Vec::new(),
+                        breaking: false,
+                        breaking_since: None,
+                        updated: now,
+                    });
+                    v.insert((old, current))
+                }
+            };
+            if !story.items.contains(&item.key) {
+                story.items.push(item.key.clone());
+            }
+            merge(&mut story.sections, filing.sections);
+            merge(&mut story.regions, filing.regions);
+            merge(&mut story.tags, filing.tags);
+            story.updated = now;
+            items_by_key.insert(key, item);
+        }
+
+        // Order each story's items, set its time and decide whether it is breaking.
+        for (old, story) in touched.values_mut() {
+            let mut members: Vec<Item> = Vec::with_capacity(story.items.len());
+            for key in &story.items {
+                if let Some(i) = items_by_key.get(key) {
+                    members.push(i.clone());
+                } else if let Some(i) = self.store.item(key)? {
+                    members.push(i);
+                }
+            }
+            members.sort_by(|a, b| a.published.cmp(&b.published).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key)));
+            story.items = members.iter().map(|i| i.key.clone()).collect();
+            story.time = members.first().map(|i| i.published).unwrap_or(story.time);
+            let was_breaking = story.breaking;
+            story.breaking = members.iter().any(|i| categorizer.breaking_source(&i.source) || categorizer.breaking_title(&i.title))
+                || categorize::breaking_by_coverage(
+                    &members.iter().map(|i| (i.source.as_str(), i.published)).collect::<Vec<_>>(),
+                    config.breaking.min_sources,
+                    config.breaking.window.as_secs() as i64,
+                );
+            if story.breaking && !was_breaking {
+                story.breaking_since = Some(now);
+                report.became_breaking.push(story.clone());
+            }
+            for f in old.iter().chain(std::iter::once(&*story)).flat_map(crate::store::story_feeds) {
+                if let Some(name) = FeedName::from_index(&f) {
+                    report.feeds.insert(name);
+                }
+            }
+        }
+
+        changes.stories = touched.into_values().map(|(old, new)| StoryChange { old, new }).collect();
+        changes.items = items_by_key.into_values().collect();
+        changes.links = links.into_iter().collect();
+        if !changes.items.is_empty() || !changes.stories.is_empty() {
+            self.store.commit(&changes)?;
+        }
+        Ok(report)
+    }
+}
+
+fn merge(into: &mut Vec<String>, from: Vec<String>) {
+    for x in from {
+        if !into.contains(&x) {
+            into.push(x);
+        }
+    }
+}
+
+fn same_content(a: &Item, b: &Item) -> bool {
+    a.title == b.title
+        && a.link == b.link
+        && a.summary == b.summary
+        && a.content == b.content
+        && a.author == b.author
+        && a.categories == b.categories
+        && a.published == b.published
+}
+
+/// A feed date in the future (or none) becomes the time first seen.
+fn published_time(feed_date: Option<Timestamp>, first_seen: Timestamp) -> Timestamp {
+    match feed_date {
+        Some(d) if d <= first_seen => d,
+        _ => first_seen,
+    }
+}
+
+/// The state a source starts from: stored, unless its configured URL changed.
+pub fn load_state(store: &Store, source: &Source) -> Result<SourceState, StoreError> {
+    let configured = source.url.to_string();
+    let fresh = SourceState { id: source.id.clone(), configured_url: configured.clone(), url: configured.clone(), ..Default::default() };
+    Ok(match store.source_state(&source.id)? {
+        Some(s) if s.configured_url == configured => s,
+        Some(s) => SourceState { items: s.items, title: s.title, ..fresh },
+        None => fresh,
+    })
+}
+
+fn plan_for(config: &Config, source: &Source, state: &SourceState) -> Plan {
+    Plan {
+        interval: source.interval.unwrap_or(config.poll.interval),
+        min_interval: config.poll.min_interval,
+        max_interval: config.poll.max_interval,
+        consecutive_failures: state.consecutive_failures,
+        max_age: None,
+        ttl_minutes: None,
+        jitter: schedule::jitter_for(&source.id),
+    }
+}
+
+/// Poll one source once: fetch → parse → normalise → identify → cluster →
+/// categorise → store. Never fails: every problem ends in the source's state.
+pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source) -> PollOutcome {
+    let config = desk.config();
+    let now = now();
+    let mut state = match load_state(&desk.store, source) {
+        Ok(s) => s,
+        Err(e) => return failed(source, SourceStatus::Error, e.to_string()),
+    };
+    let mut outcome = PollOutcome { source: source.id.clone(), status: state.status, report: IngestReport::default(), error: None };
+    if state.status == SourceStatus::Gone {
+        return outcome;
+    }
+    // Written before the fetch, so a crash mid-fetch does not make it due at once.
+    state.last_fetch = Some(now);
+    state.next_due = Some(schedule::next_due(&plan_for(&config, source, &state), now));
+    if let Err(e) = desk.store.put_source_state(&state) {
+        return failed(source, SourceStatus::Error, e.to_string());
+    }
+    let url = url::Url::parse(&state.url).unwrap_or_else(|_| source.url.clone());
+    let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+    let fetched = fetcher.fetch(&url, &validators).await;
+    let mut plan = plan_for(&config, source, &state);
+    match fetched {
+        Ok(Fetched::NotModified { headers }) => {
+            state.status = SourceStatus::NotModified;
+            state.last_success = Some(now);
+            state.consecutive_failures = 0;
+            state.last_error = None;
+            plan.consecutive_failures = 0;
+            plan.max_age = headers.max_age;
+        }
+        Ok(Fetched::Body { body, etag, last_modified, final_url, permanent_redirect, headers }) => {
+            let parsed = {
+                let base = final_url.clone();
+                tokio::task::spawn_blocking(move || parse::parse_feed(&body, Some(&base))).await
+            };
+            match parsed {
+                Ok(Ok(feed)) => {
+                    let ingest = {
+                        let desk = desk.clone();
+                        let source = source.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let report = desk.ingest(&source, &feed, now)?;
+                            desk.store.flush()?;
+                            Ok::<_, StoreError>((report, feed.title, feed.ttl))
+                        })
+                        .await
+                    };
+                    match ingest {
+                        Ok(Ok((report, title, ttl))) => {
+                            state.status = SourceStatus::Ok;
+                            state.last_success = Some(now);
+                            state.consecutive_failures = 0;
+                            state.last_error = None;
+                            state.etag = etag;
+                            state.last_modified = last_modified;
+                            state.items += report.new as u64;
+                            if title.is_some() {
+                                state.title = title;
+                            }
+                            track_redirect(&mut state, permanent_redirect);
+                            plan.consecutive_failures = 0;
+                            plan.max_age = headers.max_age;
+                            plan.ttl_minutes = ttl;
+                            outcome.report = report;
+                        }
+                        Ok(Err(e)) => fail(&mut state, SourceStatus::Error, format!("store: {e}")),
+                        Err(e) => fail(&mut state, SourceStatus::Error, format!("ingest crashed: {e}")),
+                    }
+                }
+                Ok(Err(e)) => fail(&mut state, SourceStatus::Error, format!("parse: {e}")),
+                Err(e) => fail(&mut state, SourceStatus::Error, format!("parse crashed: {e}")),
+            }
+        }
+        Err(FetchError::Gone) => fail(&mut state, SourceStatus::Gone, FetchError::Gone.to_string()),
+        Err(e @ FetchError::Refused(_)) => fail(&mut state, SourceStatus::Refused, e.to_string()),
+        Err(e) => fail(&mut state, SourceStatus::Error, e.to_string()),
+    }
+    plan.consecutive_failures = state.consecutive_failures;
+    state.next_due = Some(schedule::next_due(&plan, now));
+    outcome.status = state.status;
+    outcome.error = state.last_error.clone();
+    if let Err(e) = desk.store.put_source_state(&state) {
+        outcome.error = Some(format!("saving source state: {e}"));
+    }
+    log_outcome(&outcome, &state);
+    outcome
+}
+
+/// A permanent redirect to the same target on 3 polls in a row replaces the URL.
+fn track_redirect(state: &mut SourceState, target: Option<url::Url>) {
+    match target {
+        Some(t) => {
+            let t = t.to_string();
+            if state.redirect_target.as_deref() == Some(&t) {
+                state.redirect_count += 1;
+            } else {
+                state.redirect_target = Some(t.clone());
+                state.redirect_count = 1;
+            }
+            if state.redirect_count >= 3 {
+                tracing::info!(source = %state.id, from = %state.url, to = %t, "permanent redirect seen 3 times: source URL updated");
+                state.url = t;
+                state.redirect_target = None;
+                state.redirect_count = 0;
+            }
+        }
+        None => {
+            state.redirect_target = None;
+            state.redirect_count = 0;
+        }
+    }
+}
+
+fn fail(state: &mut SourceState, status: SourceStatus, error: String) {
+    state.status = status;
+    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+    state.last_error = Some(error);
+}
+
+fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
+    tracing::error!(source = %source.id, error = %error, "poll failed");
+    PollOutcome { source: source.id.clone(), status, report: IngestReport::default(), error: Some(error) }
+}
+
+/// One log line per poll.
+fn log_outcome(o: &PollOutcome, state: &SourceState) {
+    match &o.error {
+        Some(e) => tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %state.url, error = %e, "poll failed"),
+        None => tracing::info!(
+            source = %o.source,
+            status = o.status.as_str(),
+            new = o.report.new,
+            updated = o.report.updated,
+            "polled"
+        ),
+    }
+}

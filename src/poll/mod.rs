@@ -1,0 +1,123 @@
+//! Polling: which sources are due, and running their fetches within the
+//! overall and per-host limits.
+
+pub mod fetch;
+pub mod schedule;
+
+use crate::config::Source;
+use crate::model::{SourceStatus, Timestamp};
+use crate::pipeline::{self, Desk, PollOutcome};
+use fetch::Fetcher;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// Concurrency limits: overall and per host.
+pub struct Limits {
+    overall: Arc<Semaphore>,
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Limits {
+    pub fn new(overall: usize, per_host: usize) -> Limits {
+        Limits { overall: Arc::new(Semaphore::new(overall.max(1))), per_host: per_host.max(1), hosts: Mutex::new(HashMap::new()) }
+    }
+
+    fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
+        let key = match source.url.host_str() {
+            Some(h) => format!("{h}:{}", source.url.port_or_known_default().unwrap_or(0)),
+            None => "file".into(),
+        };
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.entry(key).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
+    }
+}
+
+/// Poll one source within the limits.
+pub async fn poll_limited(desk: &Arc<Desk>, fetcher: &Fetcher, limits: &Limits, source: &Source) -> PollOutcome {
+    let host = limits.host_semaphore(source);
+    // Per-host first, so a slow host's queue does not hold overall slots.
+    let _h = host.acquire_owned().await;
+    let _o = limits.overall.clone().acquire_owned().await;
+    pipeline::refresh_source(desk, fetcher, source).await
+}
+
+/// Poll every source once, now, reporting each outcome as it finishes.
+pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::UnboundedSender<PollOutcome>) {
+    let config = desk.config();
+    let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
+    let mut tasks = tokio::task::JoinSet::new();
+    for source in config.sources.iter().cloned() {
+        let (desk, fetcher, limits, tx) = (desk.clone(), fetcher.clone(), limits.clone(), outcomes.clone());
+        tasks.spawn(async move {
+            let o = poll_limited(&desk, &fetcher, &limits, &source).await;
+            let _ = tx.send(o);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// What the daemon's poller reports to the rest of the process.
+pub trait Sink: Send + Sync + 'static {
+    fn polled(&self, outcome: PollOutcome);
+}
+
+/// The daemon's poll loop: runs due sources until cancelled.
+pub struct Poller {
+    pub desk: Arc<Desk>,
+    pub fetcher: Fetcher,
+    pub sink: Arc<dyn Sink>,
+    /// Seconds since the epoch of the last loop turn, for health checks.
+    pub heartbeat: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Poller {
+    pub async fn run(self, cancel: CancellationToken) {
+        let config = self.desk.config();
+        let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
+        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let tracker = tokio_util::task::TaskTracker::new();
+        // Sources never polled by this process: their due time is now.
+        let mut started: HashSet<String> = HashSet::new();
+        loop {
+            let now = pipeline::now();
+            self.heartbeat.store(now, std::sync::atomic::Ordering::Relaxed);
+            let config = self.desk.config();
+            let mut next_wake: Timestamp = now + 60;
+            for source in &config.sources {
+                let due = match self.desk.store.source_state(&source.id) {
+                    Ok(Some(s)) if s.status == SourceStatus::Gone && s.configured_url == source.url.as_str() => continue,
+                    Ok(Some(s)) if started.contains(&source.id) => s.next_due.unwrap_or(now),
+                    _ => now,
+                };
+                if due > now {
+                    next_wake = next_wake.min(due);
+                    continue;
+                }
+                if !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(source.id.clone()) {
+                    continue;
+                }
+                started.insert(source.id.clone());
+                let (desk, fetcher, limits, sink, in_flight, source, cancel) =
+                    (self.desk.clone(), self.fetcher.clone(), limits.clone(), self.sink.clone(), in_flight.clone(), source.clone(), cancel.clone());
+                tracker.spawn(async move {
+                    tokio::select! {
+                        o = poll_limited(&desk, &fetcher, &limits, &source) => sink.polled(o),
+                        _ = cancel.cancelled() => {}
+                    }
+                    in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&source.id);
+                });
+            }
+            let sleep = (next_wake - now).clamp(1, 5) as u64;
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(sleep)) => {}
+            }
+        }
+        tracker.close();
+        // In-flight fetches are abandoned on cancel; wait for their tasks to end.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tracker.wait()).await;
+    }
+}

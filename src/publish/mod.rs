@@ -1,0 +1,386 @@
+//! Republishing: feeds are rendered from the store when their content changes
+//! and kept as finished bytes (plain and gzip) in an immutable [`Snapshot`]
+//! that the HTTP side reads without touching the store.
+
+pub mod render;
+
+use crate::config::Config;
+use crate::model::{Story, Timestamp};
+use crate::store::{FeedKey, Store, StoreError};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+pub use render::Format;
+use render::{EntryDoc, FeedDoc, SourceRef};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// A finished response body with its validators.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub gzip: Bytes,
+    pub etag: String,
+    /// Seconds since the epoch, for `Last-Modified`.
+    pub modified: Timestamp,
+    pub content_type: &'static str,
+}
+
+impl Rendered {
+    pub fn new(body: Vec<u8>, modified: Timestamp, content_type: &'static str) -> Rendered {
+        let etag = format!("\"{:016x}\"", xxh3_64(&body));
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::default());
+        let gzip = gz.write_all(&body).and_then(|_| gz.finish()).unwrap_or_default();
+        Rendered { body: body.into(), gzip: gzip.into(), etag, modified, content_type }
+    }
+}
+
+/// What the HTTP side serves: request path → finished bytes.
+#[derive(Default)]
+pub struct Snapshot {
+    pub files: HashMap<String, Arc<Rendered>>,
+}
+
+/// Feed names in the store index and in URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FeedName {
+    All,
+    Breaking,
+    Top,
+    Section(String),
+    Region(String),
+    Tag(String),
+}
+
+impl FeedName {
+    /// The name of the store's feed index ("s:politics").
+    pub fn index(&self) -> String {
+        match self {
+            FeedName::All | FeedName::Top => "all".into(),
+            FeedName::Breaking => "breaking".into(),
+            FeedName::Section(s) => format!("s:{s}"),
+            FeedName::Region(r) => format!("r:{r}"),
+            FeedName::Tag(t) => format!("t:{t}"),
+        }
+    }
+
+    pub fn from_index(name: &str) -> Option<FeedName> {
+        match name {
+            "all" => Some(FeedName::All),
+            "breaking" => Some(FeedName::Breaking),
+            _ => {
+                let (kind, rest) = name.split_once(':')?;
+                match kind {
+                    "s" => Some(FeedName::Section(rest.into())),
+                    "r" => Some(FeedName::Region(rest.into())),
+                    "t" => Some(FeedName::Tag(rest.into())),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The request path of this feed in a format, e.g. `/feeds/regions/mena.atom`.
+    pub fn path(&self, format: Format) -> String {
+        let ext = format.ext();
+        match self {
+            FeedName::All => format!("/feeds/all.{ext}"),
+            FeedName::Breaking => format!("/feeds/breaking.{ext}"),
+            FeedName::Top => format!("/feeds/top.{ext}"),
+            FeedName::Section(s) => format!("/feeds/{s}.{ext}"),
+            FeedName::Region(r) => format!("/feeds/regions/{r}.{ext}"),
+            FeedName::Tag(t) => format!("/feeds/tags/{}.{ext}", percent_encode(t)),
+        }
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+/// A request for one page of a feed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageRequest {
+    pub feed: FeedName,
+    pub format: Format,
+    pub limit: usize,
+    pub lang: Option<String>,
+    pub before: Option<FeedKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+pub struct Publisher {
+    store: Store,
+    config: ArcSwap<Config>,
+    snapshot: ArcSwap<Snapshot>,
+    secret: u64,
+    started: Timestamp,
+}
+
+impl Publisher {
+    pub fn new(store: Store, config: Arc<Config>, now: Timestamp) -> Result<Publisher, PublishError> {
+        let secret = store.secret()?;
+        Ok(Publisher {
+            store,
+            config: ArcSwap::new(config),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            secret,
+            started: now,
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn set_config(&self, config: Arc<Config>) {
+        self.config.store(config);
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Whether a feed exists (sections and regions exist even when empty).
+    pub fn feed_exists(&self, feed: &FeedName) -> bool {
+        let config = self.config.load();
+        match feed {
+            FeedName::All | FeedName::Breaking | FeedName::Top => true,
+            FeedName::Section(s) => config.sections.iter().any(|x| &x.id == s),
+            FeedName::Region(r) => config.regions.iter().any(|x| &x.id == r),
+            FeedName::Tag(t) => self.store.page_keys(&format!("t:{t}"), None, 1).is_ok_and(|k| !k.is_empty()),
+        }
+    }
+
+    /// The feeds rendered ahead of requests.
+    fn standing_feeds(&self) -> Vec<FeedName> {
+        let config = self.config.load();
+        let mut out = vec![FeedName::All, FeedName::Breaking, FeedName::Top];
+        out.extend(config.sections.iter().map(|s| FeedName::Section(s.id.clone())));
+        out.extend(config.regions.iter().map(|r| FeedName::Region(r.id.clone())));
+        out
+    }
+
+    /// Render every standing feed and publish a fresh snapshot.
+    pub fn publish_all(&self, now: Timestamp) -> Result<(), PublishError> {
+        let feeds: HashSet<FeedName> = self.standing_feeds().into_iter().collect();
+        self.publish(&feeds, now, true)
+    }
+
+    /// Re-render the given feeds (plus `top`, which any change may reorder).
+    /// With `replace`, feeds not listed are dropped from the snapshot.
+    pub fn publish(&self, feeds: &HashSet<FeedName>, now: Timestamp, replace: bool) -> Result<(), PublishError> {
+        let standing: HashSet<FeedName> = self.standing_feeds().into_iter().collect();
+        let old = self.snapshot.load_full();
+        let mut files = if replace { HashMap::new() } else { old.files.clone() };
+        let mut todo: Vec<&FeedName> = feeds.iter().filter(|f| standing.contains(f)).collect();
+        if !feeds.is_empty() && !feeds.contains(&FeedName::Top) {
+            todo.push(&FeedName::Top);
+        }
+        for feed in todo {
+            let limit = self.config.load().server.feed_items;
+            for format in Format::ALL {
+                let req = PageRequest { feed: feed.clone(), format, limit, lang: None, before: None };
+                let rendered = self.render_page(&req, now)?;
+                files.insert(feed.path(format), Arc::new(rendered));
+            }
+        }
+        self.snapshot.store(Arc::new(Snapshot { files }));
+        Ok(())
+    }
+
+    /// Render one page of a feed (used for the standing feeds and for variants
+    /// with `limit`, `lang` or `before`).
+    pub fn render_page(&self, req: &PageRequest, now: Timestamp) -> Result<Rendered, PublishError> {
+        let config = self.config.load_full();
+        let (stories, more) = self.select(req, now)?;
+        let mut entries = Vec::with_capacity(stories.len());
+        for story in stories {
+            if let Some(e) = self.entry(&config, story, now)? {
+                entries.push(e);
+            }
+        }
+        let base = config.server.public_url.as_str().trim_end_matches('/').to_string();
+        let query = |before: Option<String>| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            if req.limit != config.server.feed_items {
+                q.append_pair("limit", &req.limit.to_string());
+            }
+            if let Some(l) = &req.lang {
+                q.append_pair("lang", l);
+            }
+            if let Some(b) = before {
+                q.append_pair("before", &b);
+            }
+            let q = q.finish();
+            if q.is_empty() {
+                q
+            } else {
+                format!("?{q}")
+            }
+        };
+        let path = req.feed.path(req.format);
+        let before = req.before.as_ref().map(|b| self.cursor(b));
+        let self_url = format!("{base}{path}{}", query(before));
+        let next_url = if more {
+            entries.last().map(|e| {
+                let key = FeedKey { time: e.story.time, story: e.story.id.clone() };
+                format!("{base}{path}{}", query(Some(self.cursor(&key))))
+            })
+        } else {
+            None
+        };
+        let updated = entries.iter().map(|e| e.story.updated.max(e.story.time)).max().unwrap_or(self.started);
+        let doc = FeedDoc {
+            title: feed_title(&config, &req.feed),
+            self_url,
+            home_url: format!("{base}/"),
+            next_url,
+            hub: config.server.websub_hub.as_ref().map(|u| u.to_string()),
+            updated,
+            entries,
+        };
+        Ok(Rendered::new(render::render(&doc, req.format), updated, req.format.content_type()))
+    }
+
+    /// The stories of a page, and whether there are more after it.
+    fn select(&self, req: &PageRequest, now: Timestamp) -> Result<(Vec<Story>, bool), PublishError> {
+        let config = self.config.load();
+        if req.feed == FeedName::Top {
+            return Ok((self.top(now, req)?, false));
+        }
+        let index = req.feed.index();
+        let oldest = match req.feed {
+            FeedName::Breaking => now - config.breaking.max_age.as_secs() as i64,
+            _ => i64::MIN,
+        };
+        let mut out = Vec::new();
+        let mut cursor = req.before.clone();
+        let chunk = req.limit.max(16);
+        loop {
+            let keys = self.store.page_keys(&index, cursor.as_ref(), chunk)?;
+            let exhausted = keys.len() < chunk;
+            for key in &keys {
+                if key.time < oldest {
+                    return Ok((out, false));
+                }
+                if out.len() == req.limit {
+                    return Ok((out, true));
+                }
+                let Some(story) = self.store.story(&key.story)? else { continue };
+                if let Some(lang) = &req.lang {
+                    if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
+                        continue;
+                    }
+                }
+                out.push(story);
+            }
+            if exhausted {
+                return Ok((out, false));
+            }
+            cursor = keys.last().cloned();
+        }
+    }
+
+    /// The most covered stories of the last 24 hours.
+    fn top(&self, now: Timestamp, req: &PageRequest) -> Result<Vec<Story>, PublishError> {
+        let mut ranked = Vec::new();
+        for key in self.store.keys_since("all", now - 86_400)? {
+            let Some(story) = self.store.story(&key.story)? else { continue };
+            if let Some(lang) = &req.lang {
+                if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
+                    continue;
+                }
+            }
+            let sources = self.distinct_sources(&story)?;
+            ranked.push((sources, story));
+        }
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
+        Ok(ranked.into_iter().take(req.limit).map(|(_, s)| s).collect())
+    }
+
+    fn distinct_sources(&self, story: &Story) -> Result<usize, PublishError> {
+        let mut sources = HashSet::new();
+        for key in &story.items {
+            if let Some(item) = self.store.item(key)? {
+                sources.insert(item.source);
+            }
+        }
+        Ok(sources.len())
+    }
+
+    fn story_language(&self, story: &Story) -> Result<String, PublishError> {
+        let first = match story.items.first() {
+            Some(k) => self.store.item(k)?,
+            None => None,
+        };
+        Ok(first.and_then(|i| i.language).unwrap_or_default())
+    }
+
+    fn entry(&self, config: &Config, story: Story, now: Timestamp) -> Result<Option<EntryDoc>, PublishError> {
+        let mut items = Vec::with_capacity(story.items.len());
+        for key in &story.items {
+            if let Some(item) = self.store.item(key)? {
+                items.push(item);
+            }
+        }
+        let Some(first) = items.first().cloned() else { return Ok(None) };
+        let mut sources = Vec::with_capacity(items.len());
+        for item in &items {
+            sources.push(SourceRef {
+                id: item.source.clone(),
+                title: self.source_title(config, &item.source)?,
+                url: item.link.clone(),
+                published: item.published,
+            });
+        }
+        let breaking = story.breaking && story.time >= now - config.breaking.max_age.as_secs() as i64;
+        Ok(Some(EntryDoc { language: first.language.clone().unwrap_or_default(), first, sources, breaking, story }))
+    }
+
+    fn source_title(&self, config: &Config, id: &str) -> Result<String, PublishError> {
+        if let Some(t) = config.source(id).and_then(|s| s.title.clone()) {
+            return Ok(t);
+        }
+        Ok(self.store.source_state(id)?.and_then(|s| s.title).unwrap_or_else(|| id.to_string()))
+    }
+
+    /// An opaque `before` cursor for a position in a feed.
+    pub fn cursor(&self, key: &FeedKey) -> String {
+        let check = xxh3_64(format!("{}:{}:{}", self.secret, key.time, key.story).as_bytes()) & 0xffff_ffff;
+        format!("{:x}.{}.{:08x}", key.time, key.story, check)
+    }
+
+    /// Read a cursor back; `None` for one this store never issued.
+    pub fn parse_cursor(&self, s: &str) -> Option<FeedKey> {
+        let mut parts = s.split('.');
+        let time = i64::from_str_radix(parts.next()?, 16).ok()?;
+        let story = parts.next()?.to_string();
+        let check = parts.next()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        let key = FeedKey { time, story };
+        (self.cursor(&key).rsplit('.').next() == Some(check)).then_some(key)
+    }
+}
+
+/// "<title> — Politics"
+pub fn feed_title(config: &Config, feed: &FeedName) -> String {
+    let site = &config.server.title;
+    let name = match feed {
+        FeedName::All => return site.clone(),
+        FeedName::Breaking => "Breaking".to_string(),
+        FeedName::Top => "Top stories".to_string(),
+        FeedName::Section(s) => config.sections.iter().find(|x| &x.id == s).map(|x| x.title.clone()).unwrap_or_else(|| s.clone()),
+        FeedName::Region(r) => config.regions.iter().find(|x| &x.id == r).map(|x| x.title.clone()).unwrap_or_else(|| r.clone()),
+        FeedName::Tag(t) => format!("#{t}"),
+    };
+    format!("{site} — {name}")
+}

@@ -1,0 +1,311 @@
+//! The only code that touches sled. Everything else asks for records and pages
+//! ("stories in feed X newest first before cursor C") through [`Store`], which
+//! exposes no sled type, so another engine can take its place.
+//!
+//! Layout (trees): `items` key → Item, `stories` id → Story, `feeds`
+//! feed \0 time story-id → (), `links` canonical link → story id, `sources`
+//! id → SourceState, `meta` → format version and counters. Every value starts
+//! with a format-version byte.
+
+mod keys;
+
+pub use keys::{story_feeds, FeedKey};
+
+use crate::model::{Item, SourceState, Story, Timestamp};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The version byte in front of every value written by this release.
+const VALUE_VERSION: u8 = 1;
+/// The layout version of the whole store.
+const FORMAT_VERSION: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store at {path}: {cause}")]
+    Open { path: PathBuf, cause: String },
+    #[error("store {path} was written by a newer newsdesk (format {found}, this release reads {FORMAT_VERSION})")]
+    Version { path: PathBuf, found: u64 },
+    #[error("store I/O error: {0}")]
+    Io(#[from] sled::Error),
+    #[error("store record {key} is unreadable: {cause}")]
+    Corrupt { key: String, cause: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A change to one story, with its previous state so its feed index entries can move.
+#[derive(Debug, Clone)]
+pub struct StoryChange {
+    pub old: Option<Story>,
+    pub new: Story,
+}
+
+/// Everything one ingest writes, applied together.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub items: Vec<Item>,
+    /// How many of `items` are new (for counters).
+    pub new_items: u64,
+    pub stories: Vec<StoryChange>,
+    /// canonical link → story id
+    pub links: Vec<(String, String)>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    items: sled::Tree,
+    stories: sled::Tree,
+    feeds: sled::Tree,
+    links: sled::Tree,
+    sources: sled::Tree,
+    meta: sled::Tree,
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION];
+    // Serialising our own plain structs cannot fail.
+    serde_json::to_writer(&mut out, v).unwrap_or_default();
+    out
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    let corrupt = |cause: String| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), cause };
+    match bytes.split_first() {
+        Some((&VALUE_VERSION, rest)) => serde_json::from_slice(rest).map_err(|e| corrupt(e.to_string())),
+        Some((v, _)) => Err(corrupt(format!("unknown value version {v}"))),
+        None => Err(corrupt("empty value".into())),
+    }
+}
+
+impl Store {
+    /// Open (or create) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |cause: String| StoreError::Open { path: path.to_path_buf(), cause };
+        std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
+        // sled panics on some corrupt files instead of returning an error.
+        let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).mode(sled::Mode::LowSpace).open());
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(open_err(describe_sled_error(&e))),
+            Err(_) => return Err(open_err("the store files are corrupt".into())),
+        };
+        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(describe_sled_error(&e)));
+        let store = Store {
+            path: path.to_path_buf(),
+            items: tree("items")?,
+            stories: tree("stories")?,
+            feeds: tree("feeds")?,
+            links: tree("links")?,
+            sources: tree("sources")?,
+            meta: tree("meta")?,
+            db,
+        };
+        match store.meta_u64("format")? {
+            None => store.set_meta_u64("format", FORMAT_VERSION)?,
+            Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: path.to_path_buf(), found: v }),
+            Some(_) => {}
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self.meta.get(key)?.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes))
+    }
+
+    fn set_meta_u64(&self, key: &str, v: u64) -> Result<()> {
+        self.meta.insert(key, &v.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn add_meta(&self, key: &str, delta: i64) -> Result<()> {
+        if delta == 0 {
+            return Ok(());
+        }
+        self.meta.fetch_and_update(key, |old| {
+            let cur = old.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(u64::from_be_bytes).unwrap_or(0);
+            Some(cur.saturating_add_signed(delta).to_be_bytes().to_vec())
+        })?;
+        Ok(())
+    }
+
+    /// A random value created once per store (used to sign cursors).
+    pub fn secret(&self) -> Result<u64> {
+        if let Some(v) = self.meta_u64("secret")? {
+            return Ok(v);
+        }
+        let v = self.db.generate_id()? ^ (std::process::id() as u64).rotate_left(32) ^ now_nanos();
+        self.set_meta_u64("secret", v)?;
+        Ok(v)
+    }
+
+    pub fn item(&self, key: &str) -> Result<Option<Item>> {
+        self.items.get(key)?.map(|v| decode(key.as_bytes(), &v)).transpose()
+    }
+
+    pub fn story(&self, id: &str) -> Result<Option<Story>> {
+        self.stories.get(id)?.map(|v| decode(id.as_bytes(), &v)).transpose()
+    }
+
+    /// The story that already carries this canonical link, if any.
+    pub fn story_for_link(&self, link: &str) -> Result<Option<String>> {
+        Ok(self.links.get(link)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn source_state(&self, id: &str) -> Result<Option<SourceState>> {
+        self.sources.get(id)?.map(|v| decode(id.as_bytes(), &v)).transpose()
+    }
+
+    pub fn put_source_state(&self, state: &SourceState) -> Result<()> {
+        self.sources.insert(state.id.as_bytes(), encode(state))?;
+        Ok(())
+    }
+
+    pub fn source_states(&self) -> Result<Vec<SourceState>> {
+        self.sources.iter().map(|r| r.map_err(StoreError::from).and_then(|(k, v)| decode(&k, &v))).collect()
+    }
+
+    /// Apply one ingest's writes. Stories go first, then items, so that a crash
+    /// in between leaves items pointing at stories that exist.
+    pub fn commit(&self, changes: &Changes) -> Result<()> {
+        let mut stories = sled::Batch::default();
+        let mut feeds = sled::Batch::default();
+        let mut new_stories = 0i64;
+        for c in &changes.stories {
+            stories.insert(c.new.id.as_bytes(), encode(&c.new));
+            let new_keys = keys::feed_keys(&c.new);
+            if let Some(old) = &c.old {
+                for k in keys::feed_keys(old) {
+                    if !new_keys.contains(&k) {
+                        feeds.remove(k);
+                    }
+                }
+            } else {
+                new_stories += 1;
+            }
+            for k in new_keys {
+                feeds.insert(k, &[]);
+            }
+        }
+        self.stories.apply_batch(stories)?;
+        self.feeds.apply_batch(feeds)?;
+        let mut links = sled::Batch::default();
+        for (link, story) in &changes.links {
+            links.insert(link.as_bytes(), story.as_bytes());
+        }
+        self.links.apply_batch(links)?;
+        let mut items = sled::Batch::default();
+        for item in &changes.items {
+            items.insert(item.key.as_bytes(), encode(item));
+        }
+        self.items.apply_batch(items)?;
+        self.add_meta("items", changes.new_items as i64)?;
+        self.add_meta("stories", new_stories)?;
+        Ok(())
+    }
+
+    /// Make everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Stories of a feed, newest first, strictly older than `before`.
+    pub fn page(&self, feed: &str, before: Option<&FeedKey>, limit: usize) -> Result<Vec<Story>> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for key in self.page_keys(feed, before, limit)? {
+            if let Some(story) = self.story(&key.story)? {
+                out.push(story);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Index entries of a feed, newest first, strictly older than `before`.
+    pub fn page_keys(&self, feed: &str, before: Option<&FeedKey>, limit: usize) -> Result<Vec<FeedKey>> {
+        let prefix = keys::feed_prefix(feed);
+        let end = match before {
+            Some(b) => keys::feed_key(feed, b.time, &b.story),
+            None => keys::prefix_end(&prefix),
+        };
+        let mut out = Vec::new();
+        for r in self.feeds.range(prefix.clone()..end).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = r?;
+            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
+                out.push(fk);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Index entries of a feed with time >= `since`, newest first.
+    pub fn keys_since(&self, feed: &str, since: Timestamp) -> Result<Vec<FeedKey>> {
+        let prefix = keys::feed_prefix(feed);
+        let start = keys::feed_key(feed, since, "");
+        let mut out = Vec::new();
+        for r in self.feeds.range(start..keys::prefix_end(&prefix)).rev() {
+            let (k, _) = r?;
+            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
+                out.push(fk);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of the feeds that exist under a prefix (e.g. all tags: "t:").
+    pub fn feed_names(&self, kind_prefix: &str) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut cursor = kind_prefix.as_bytes().to_vec();
+        loop {
+            let Some(r) = self.feeds.range(cursor.clone()..).next() else { break };
+            let (k, _) = r?;
+            if !k.starts_with(kind_prefix.as_bytes()) {
+                break;
+            }
+            let Some(nul) = k.iter().position(|b| *b == 0) else { break };
+            let name = String::from_utf8_lossy(&k[..nul]).into_owned();
+            cursor = k[..nul].to_vec();
+            cursor.push(1);
+            out.push(name);
+        }
+        Ok(out)
+    }
+
+    pub fn item_count(&self) -> Result<u64> {
+        Ok(self.meta_u64("items")?.unwrap_or(0))
+    }
+
+    pub fn story_count(&self) -> Result<u64> {
+        Ok(self.meta_u64("stories")?.unwrap_or(0))
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+fn describe_sled_error(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
+            "it is locked by another process (is a newsdesk already running on it?)".into()
+        }
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        sled::Error::Io(io) => io.to_string(),
+        sled::Error::Corruption { .. } => "the store files are corrupt".into(),
+        other => other.to_string(),
+    }
+}

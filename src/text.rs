@@ -1,0 +1,118 @@
+//! Text folding shared by clustering and categorising: lower case, accents
+//! folded (Spanish), Arabic diacritics and tatweel stripped and letter variants
+//! unified, then split into word tokens.
+
+/// Fold one character; `None` drops it.
+fn fold_char(c: char, out: &mut String) {
+    match c {
+        // Arabic harakat, tanwin, shadda, sukun, superscript alef; tatweel.
+        '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' | '\u{06D6}'..='\u{06ED}' => {}
+        'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
+        'ى' => out.push('ي'),
+        'ة' => out.push('ه'),
+        'ؤ' => out.push('و'),
+        'ئ' => out.push('ي'),
+        // Arabic-Indic digits to ASCII, so "٧" and "7" are the same figure.
+        '\u{0660}'..='\u{0669}' => out.push(char::from(b'0' + (c as u32 - 0x0660) as u8)),
+        '\u{06F0}'..='\u{06F9}' => out.push(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' => out.push('a'),
+        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => out.push('e'),
+        'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => out.push('i'),
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => out.push('o'),
+        'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => out.push('u'),
+        'ñ' | 'Ñ' => out.push('n'),
+        'ç' | 'Ç' => out.push('c'),
+        c if c.is_uppercase() => out.extend(c.to_lowercase()),
+        c => out.push(c),
+    }
+}
+
+/// Folded text: lower case, accents and Arabic variants unified.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        fold_char(c, &mut out);
+    }
+    out
+}
+
+/// Folded word tokens (letters and digits; a decimal point or thousands
+/// separator between digits stays inside the number).
+pub fn tokens(s: &str) -> Vec<String> {
+    let folded = fold(s);
+    let chars: Vec<char> = folded.chars().collect();
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let inside_number = matches!(c, '.' | ',')
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if c.is_alphanumeric() || inside_number {
+            cur.push(c);
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Arabic clitics that attach to the front of a word: "and", "the", "with the", ...
+const ARABIC_PREFIXES: [&str; 12] = ["وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ك", "ل", "س"];
+
+/// True when `token` is `word`, or `word` with Arabic clitics in front
+/// ("والانتخابات" matches "انتخابات").
+pub fn token_matches(token: &str, word: &str) -> bool {
+    if token == word {
+        return true;
+    }
+    if !word.starts_with(|c: char| ('\u{0600}'..='\u{06FF}').contains(&c)) {
+        return false;
+    }
+    let word = word.strip_prefix("ال").unwrap_or(word);
+    ARABIC_PREFIXES.iter().any(|p| token.strip_prefix(p).is_some_and(|rest| rest == word || rest.strip_prefix("ال") == Some(word)))
+}
+
+/// True when the token sequence `phrase` occurs in `hay` as whole words.
+pub fn contains_phrase(hay: &[String], phrase: &[String]) -> bool {
+    if phrase.is_empty() || phrase.len() > hay.len() {
+        return false;
+    }
+    hay.windows(phrase.len()).any(|w| w.iter().zip(phrase).all(|(t, p)| token_matches(t, p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arabic_is_unified() {
+        assert_eq!(fold("إِنْتِخَابَاتٌ"), fold("انتخابات"));
+        assert_eq!(fold("مـــصر"), "مصر");
+        assert_eq!(fold("مدرسة"), fold("مدرسه"));
+        assert_eq!(tokens("٢٠٢٦ عاماً"), vec!["2026", "عاما"]);
+    }
+
+    #[test]
+    fn spanish_accents_fold() {
+        assert_eq!(tokens("Última hora: España, AÑO"), vec!["ultima", "hora", "espana", "ano"]);
+    }
+
+    #[test]
+    fn numbers_keep_their_separators() {
+        assert_eq!(tokens("rates at 5.25%, up 0,5"), vec!["rates", "at", "5.25", "up", "0,5"]);
+    }
+
+    #[test]
+    fn arabic_clitics() {
+        assert!(token_matches("والانتخابات", "انتخابات"));
+        assert!(token_matches("بالانتخابات", "الانتخابات"));
+        assert!(!token_matches("election", "elect"));
+        let hay = tokens("Breaking news from Beirut");
+        assert!(contains_phrase(&hay, &tokens("breaking news")));
+        assert!(!contains_phrase(&tokens("A breakthrough"), &tokens("breaking")));
+    }
+}
