@@ -54,7 +54,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let heartbeat = Arc::new(AtomicI64::new(pipeline::now()));
     let cancel = CancellationToken::new();
-    let shared = Arc::new(Shared { desk: desk.clone(), publisher: publisher.clone(), poller_heartbeat: heartbeat.clone() });
+    let shared =
+        Arc::new(Shared { desk: desk.clone(), publisher: publisher.clone(), poller_heartbeat: heartbeat.clone() });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
 
@@ -62,7 +63,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(&config.poll)?;
     let poller_cancel = cancel.child_token();
     let mut poller = tokio::spawn(
-        Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }.run(poller_cancel.clone()),
+        Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }
+            .run(poller_cancel.clone()),
     );
     let publisher_task = tokio::spawn(publish_loop(publisher.clone(), dirty.clone(), cancel.clone()));
 

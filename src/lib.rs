@@ -8,6 +8,8 @@
 pub mod app;
 pub mod categorize;
 pub mod config;
+pub mod http;
+pub mod logging;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
@@ -15,6 +17,4 @@ pub mod poll;
 pub mod publish;
 pub mod store;
 pub mod stories;
-pub mod http;
-pub mod logging;
 pub mod text;

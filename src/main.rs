@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "newsdesk", version, about = "A newsroom wire desk: polls feeds, clusters stories, republishes merged feeds")]
+#[command(
+    name = "newsdesk",
+    version,
+    about = "A newsroom wire desk: polls feeds, clusters stories, republishes merged feeds"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,9 +44,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => runtime().and_then(|rt| rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path)))).map(|()| 0),
+        Command::Run { config } => runtime()
+            .and_then(|rt| rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path))))
+            .map(|()| 0),
         Command::Check { config } => check(config.unwrap_or_else(config::default_path)),
-        Command::Once { config } => runtime().and_then(|rt| rt.block_on(once(config.unwrap_or_else(config::default_path)))),
+        Command::Once { config } => {
+            runtime().and_then(|rt| rt.block_on(once(config.unwrap_or_else(config::default_path))))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -96,7 +96,9 @@ impl Desk {
                 .clone()
                 .or_else(|| entry.language.clone())
                 .or_else(|| feed.language.clone())
-                .unwrap_or_else(|| parse::normalize::detect_language(&format!("{} {}", entry.title, entry.summary)).to_string());
+                .unwrap_or_else(|| {
+                    parse::normalize::detect_language(&format!("{} {}", entry.title, entry.summary)).to_string()
+                });
             let mut item = Item {
                 key: key.clone(),
                 source: source.id.clone(),
@@ -197,16 +199,19 @@ impl Desk {
                     members.push(i);
                 }
             }
-            members.sort_by(|a, b| a.published.cmp(&b.published).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key)));
+            members.sort_by(|a, b| {
+                a.published.cmp(&b.published).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key))
+            });
             story.items = members.iter().map(|i| i.key.clone()).collect();
             story.time = members.first().map(|i| i.published).unwrap_or(story.time);
             let was_breaking = story.breaking;
-            story.breaking = members.iter().any(|i| categorizer.breaking_source(&i.source) || categorizer.breaking_title(&i.title))
-                || categorize::breaking_by_coverage(
-                    &members.iter().map(|i| (i.source.as_str(), i.published)).collect::<Vec<_>>(),
-                    config.breaking.min_sources,
-                    config.breaking.window.as_secs() as i64,
-                );
+            story.breaking =
+                members.iter().any(|i| categorizer.breaking_source(&i.source) || categorizer.breaking_title(&i.title))
+                    || categorize::breaking_by_coverage(
+                        &members.iter().map(|i| (i.source.as_str(), i.published)).collect::<Vec<_>>(),
+                        config.breaking.min_sources,
+                        config.breaking.window.as_secs() as i64,
+                    );
             if story.breaking && !was_breaking {
                 story.breaking_since = Some(now);
                 report.became_breaking.push(story.clone());
@@ -257,7 +262,12 @@ fn published_time(feed_date: Option<Timestamp>, first_seen: Timestamp) -> Timest
 /// The state a source starts from: stored, unless its configured URL changed.
 pub fn load_state(store: &Store, source: &Source) -> Result<SourceState, StoreError> {
     let configured = source.url.to_string();
-    let fresh = SourceState { id: source.id.clone(), configured_url: configured.clone(), url: configured.clone(), ..Default::default() };
+    let fresh = SourceState {
+        id: source.id.clone(),
+        configured_url: configured.clone(),
+        url: configured.clone(),
+        ..Default::default()
+    };
     Ok(match store.source_state(&source.id)? {
         Some(s) if s.configured_url == configured => s,
         Some(s) => SourceState { items: s.items, title: s.title, ..fresh },
@@ -286,7 +296,8 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
         Ok(s) => s,
         Err(e) => return failed(source, SourceStatus::Error, e.to_string()),
     };
-    let mut outcome = PollOutcome { source: source.id.clone(), status: state.status, report: IngestReport::default(), error: None };
+    let mut outcome =
+        PollOutcome { source: source.id.clone(), status: state.status, report: IngestReport::default(), error: None };
     if state.status == SourceStatus::Gone {
         return outcome;
     }
@@ -406,7 +417,9 @@ fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
 /// One log line per poll.
 fn log_outcome(o: &PollOutcome, state: &SourceState) {
     match &o.error {
-        Some(e) => tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %state.url, error = %e, "poll failed"),
+        Some(e) => {
+            tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %state.url, error = %e, "poll failed")
+        }
         None => tracing::info!(
             source = %o.source,
             status = o.status.as_str(),

@@ -73,7 +73,9 @@ pub fn token_matches(token: &str, word: &str) -> bool {
         return false;
     }
     let word = word.strip_prefix("ال").unwrap_or(word);
-    ARABIC_PREFIXES.iter().any(|p| token.strip_prefix(p).is_some_and(|rest| rest == word || rest.strip_prefix("ال") == Some(word)))
+    ARABIC_PREFIXES
+        .iter()
+        .any(|p| token.strip_prefix(p).is_some_and(|rest| rest == word || rest.strip_prefix("ال") == Some(word)))
 }
 
 /// True when the token sequence `phrase` occurs in `hay` as whole words.

@@ -67,7 +67,13 @@ impl Categorizer {
             sections,
             fallback: config.fallback_section().map(|s| s.id.clone()),
             places,
-            breaking_keywords: config.breaking.keywords.iter().map(|k| text::tokens(k)).filter(|t| !t.is_empty()).collect(),
+            breaking_keywords: config
+                .breaking
+                .keywords
+                .iter()
+                .map(|k| text::tokens(k))
+                .filter(|t| !t.is_empty())
+                .collect(),
             source_sections: config
                 .sources
                 .iter()
@@ -132,7 +138,9 @@ impl Categorizer {
 /// Whether `min_sources` distinct sources published within `window` of the
 /// first item: `items` are (source, published time).
 pub fn breaking_by_coverage(items: &[(&str, Timestamp)], min_sources: usize, window_secs: i64) -> bool {
-    let Some(first) = items.iter().map(|(_, t)| *t).min() else { return false };
+    let Some(first) = items.iter().map(|(_, t)| *t).min() else {
+        return false;
+    };
     let sources: HashSet<&str> = items.iter().filter(|(_, t)| *t - first <= window_secs).map(|(s, _)| *s).collect();
     sources.len() >= min_sources
 }

@@ -148,7 +148,9 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     fn float_or(&mut self, cx: &mut Cx, k: &'static str, default: f64) -> (f64, Range<usize>) {
-        let Some(v) = self.get(k) else { return (default, self.span.clone()) };
+        let Some(v) = self.get(k) else {
+            return (default, self.span.clone());
+        };
         let n = match v.get_ref() {
             DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
             DeValue::Integer(i) => i.as_str().replace('_', "").parse::<f64>().ok(),
@@ -214,7 +216,9 @@ impl<'t, 'i> Table<'t, 'i> {
 
     /// An array of tables (`[[sources]]`), each with its span.
     fn tables(&mut self, cx: &mut Cx, k: &'static str) -> Vec<(&'t DeTable<'i>, Range<usize>)> {
-        let Some(v) = self.get(k) else { return Vec::new() };
+        let Some(v) = self.get(k) else {
+            return Vec::new();
+        };
         let DeValue::Array(items) = v.get_ref() else {
             cx.err(&v.span(), k, format!("expected [[{k}]] tables, found {}", v.get_ref().type_str()));
             return Vec::new();
@@ -257,14 +261,16 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
         if let Some((listen, span)) = t.string(cx, "listen") {
             match listen.parse::<SocketAddr>() {
                 Ok(a) => s.listen = a,
-                Err(_) => cx.err(&span, "server.listen", format!("\"{listen}\" is not an address:port such as \"127.0.0.1:8080\" or \"[::]:8080\"")),
+                Err(_) => cx.err(
+                    &span,
+                    "server.listen",
+                    format!("\"{listen}\" is not an address:port such as \"127.0.0.1:8080\" or \"[::]:8080\""),
+                ),
             }
         }
         if let Some((u, span)) = t.string(cx, "public_url") {
             match Url::parse(&u) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
-                    s.public_url = url
-                }
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => s.public_url = url,
                 _ => cx.err(&span, "server.public_url", format!("\"{u}\" is not an absolute http(s) URL")),
             }
         } else {
@@ -385,7 +391,11 @@ fn read_sections(cx: &mut Cx, root: &mut Table) -> Vec<Section> {
             Some((id, id_span)) => {
                 check_id(cx, "sections", &id, &id_span, &mut seen);
                 if RESERVED_SECTION_IDS.contains(&id.as_str()) {
-                    cx.err(&id_span, "sections.id", format!("\"{id}\" is a route under /feeds/ and cannot be a section id"));
+                    cx.err(
+                        &id_span,
+                        "sections.id",
+                        format!("\"{id}\" is a route under /feeds/ and cannot be a section id"),
+                    );
                 }
                 t.name = format!("sections \"{id}\"");
                 id
@@ -506,11 +516,8 @@ fn source_url(raw: &str, dir: &Path) -> Result<Url, String> {
         },
         Err(url::ParseError::RelativeUrlWithoutBase) => {
             let path = dir.join(raw);
-            let abs = if path.is_absolute() {
-                path
-            } else {
-                std::env::current_dir().map(|c| c.join(&path)).unwrap_or(path)
-            };
+            let abs =
+                if path.is_absolute() { path } else { std::env::current_dir().map(|c| c.join(&path)).unwrap_or(path) };
             Url::from_file_path(&abs).map_err(|_| format!("\"{raw}\" is not a usable path"))
         }
         Err(e) => Err(format!("\"{raw}\" is not a URL ({e})")),

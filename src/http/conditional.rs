@@ -21,7 +21,12 @@ pub fn not_modified_since(header: &str, modified: i64) -> bool {
 
 /// Whether a GET/HEAD with these headers gets `304`: `If-None-Match` wins over
 /// `If-Modified-Since`.
-pub fn is_not_modified(if_none_match: Option<&str>, if_modified_since: Option<&str>, etag: &str, modified: i64) -> bool {
+pub fn is_not_modified(
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+    etag: &str,
+    modified: i64,
+) -> bool {
     match (if_none_match, if_modified_since) {
         (Some(inm), _) => none_match(inm, etag),
         (None, Some(ims)) => not_modified_since(ims, modified),
@@ -51,7 +56,9 @@ fn q_of(accept: &str, coding: &str) -> Option<f32> {
 
 /// Whether to send the gzip body for this `Accept-Encoding`.
 pub fn wants_gzip(accept_encoding: Option<&str>) -> bool {
-    let Some(a) = accept_encoding else { return false };
+    let Some(a) = accept_encoding else {
+        return false;
+    };
     let gzip = q_of(a, "gzip").unwrap_or(0.0);
     let identity = q_of(a, "identity").unwrap_or(1.0);
     gzip > 0.0 && gzip >= identity

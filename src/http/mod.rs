@@ -120,7 +120,10 @@ fn healthz(shared: &Shared) -> Resp {
             &serde_json::json!({"status": "unavailable", "reason": format!("the poller has made no progress for {}s", now - beat)}),
         );
     }
-    json(StatusCode::OK, &serde_json::json!({"status": "ok", "stories": stories, "poller_last_turn": crate::publish::render::rfc3339(beat)}))
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"status": "ok", "stories": stories, "poller_last_turn": crate::publish::render::rfc3339(beat)}),
+    )
 }
 
 fn api_sources(shared: &Shared) -> Resp {
@@ -189,7 +192,12 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
         match k.as_ref() {
             "limit" => match v.parse::<usize>() {
                 Ok(n) if (1..=config.server.max_feed_items).contains(&n) => limit = n,
-                _ => return text(StatusCode::BAD_REQUEST, &format!("limit must be a whole number from 1 to {}", config.server.max_feed_items)),
+                _ => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!("limit must be a whole number from 1 to {}", config.server.max_feed_items),
+                    )
+                }
             },
             "lang" => {
                 let l = v.trim().to_ascii_lowercase();
@@ -206,7 +214,8 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
         }
     }
     let standing = limit == config.server.feed_items && lang.is_none() && before.is_none();
-    let rendered: Arc<Rendered> = match standing.then(|| shared.publisher.snapshot().files.get(path).cloned()).flatten() {
+    let rendered: Arc<Rendered> = match standing.then(|| shared.publisher.snapshot().files.get(path).cloned()).flatten()
+    {
         Some(r) => r,
         None => {
             if !shared.publisher.feed_exists(&name) {
@@ -232,7 +241,8 @@ fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
     let h = req.headers();
     let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
     let last_modified = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(r.modified.max(0) as u64));
-    let not_modified = conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
+    let not_modified =
+        conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
     let gzip = conditional::wants_gzip(get(header::ACCEPT_ENCODING));
     let mut resp = if not_modified {
         let mut x = Response::new(Full::new(Bytes::new()));
@@ -267,7 +277,10 @@ mod tests {
         assert_eq!(parse_feed_path("/feeds/all.rss"), Some((FeedName::All, Format::Rss)));
         assert_eq!(parse_feed_path("/feeds/politics.json"), Some((FeedName::Section("politics".into()), Format::Json)));
         assert_eq!(parse_feed_path("/feeds/regions/mena.atom"), Some((FeedName::Region("mena".into()), Format::Atom)));
-        assert_eq!(parse_feed_path("/feeds/tags/%D9%85%D8%B5%D8%B1.rss"), Some((FeedName::Tag("مصر".into()), Format::Rss)));
+        assert_eq!(
+            parse_feed_path("/feeds/tags/%D9%85%D8%B5%D8%B1.rss"),
+            Some((FeedName::Tag("مصر".into()), Format::Rss))
+        );
         assert_eq!(parse_feed_path("/feeds/all.xml"), None);
         assert_eq!(parse_feed_path("/feeds/a/b.rss"), None);
     }

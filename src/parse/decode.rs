@@ -102,12 +102,16 @@ mod tests {
             doc.extend_from_slice(&u.to_le_bytes());
         }
         let out = prepare(&doc);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"/>");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"/>"
+        );
     }
 
     #[test]
     fn declared_legacy_encoding_is_decoded() {
-        let doc = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><channel><title>Espa\xf1a</title></channel></rss>";
+        let doc =
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><channel><title>Espa\xf1a</title></channel></rss>";
         let out = prepare(doc);
         let s = std::str::from_utf8(&out).unwrap();
         assert!(s.contains("España") && s.contains("encoding=\"utf-8\""), "{s}");

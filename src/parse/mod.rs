@@ -108,11 +108,7 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         .chain(e.links.iter())
         .find_map(|l| normalize::canonical_link(&l.href, base));
     let title = e.title.map(|t| normalize::plain_text(&t.content)).unwrap_or_default();
-    let content = e
-        .content
-        .and_then(|c| c.body)
-        .map(|b| normalize::sanitize_html(&b, base))
-        .filter(|c| !c.is_empty());
+    let content = e.content.and_then(|c| c.body).map(|b| normalize::sanitize_html(&b, base)).filter(|c| !c.is_empty());
     let summary = e
         .summary
         .map(|s| {
@@ -125,10 +121,7 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         .filter(|s| !s.is_empty())
         .or_else(|| content.clone())
         .unwrap_or_default();
-    let author = e
-        .authors
-        .iter()
-        .find_map(|p| p.name.as_deref().map(normalize::plain_text).filter(|n| !n.is_empty()));
+    let author = e.authors.iter().find_map(|p| p.name.as_deref().map(normalize::plain_text).filter(|n| !n.is_empty()));
     let mut categories: Vec<String> = Vec::new();
     for c in &e.categories {
         let name = normalize::plain_text(c.label.as_deref().unwrap_or(&c.term));

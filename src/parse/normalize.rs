@@ -94,7 +94,27 @@ fn is_tracking_param(name: &str) -> bool {
     n.starts_with("utm_")
         || matches!(
             n.as_str(),
-            "fbclid" | "gclid" | "dclid" | "gbraid" | "wbraid" | "msclkid" | "yclid" | "mc_cid" | "mc_eid" | "igshid" | "_ga" | "_gl" | "mkt_tok" | "oly_anon_id" | "oly_enc_id" | "vero_id" | "__s" | "ocid" | "cmpid" | "at_medium" | "at_campaign"
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "gbraid"
+                | "wbraid"
+                | "msclkid"
+                | "yclid"
+                | "mc_cid"
+                | "mc_eid"
+                | "igshid"
+                | "_ga"
+                | "_gl"
+                | "mkt_tok"
+                | "oly_anon_id"
+                | "oly_enc_id"
+                | "vero_id"
+                | "__s"
+                | "ocid"
+                | "cmpid"
+                | "at_medium"
+                | "at_campaign"
         )
 }
 
@@ -114,8 +134,11 @@ pub fn canonical_link(raw: &str, base: Option<&Url>) -> Option<String> {
     }
     url.set_fragment(None);
     if url.query().is_some() {
-        let kept: Vec<(String, String)> =
-            url.query_pairs().filter(|(k, _)| !is_tracking_param(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         if kept.is_empty() {
             url.set_query(None);
         } else {
@@ -147,11 +170,18 @@ pub fn detect_language(text: &str) -> &'static str {
     let lower = text.to_lowercase();
     let spanish_words = lower
         .split(|c: char| !c.is_alphabetic())
-        .filter(|w| matches!(*w, "el" | "los" | "las" | "del" | "una" | "por" | "con" | "para" | "que" | "y" | "en" | "se" | "su" | "al"))
+        .filter(|w| {
+            matches!(
+                *w,
+                "el" | "los" | "las" | "del" | "una" | "por" | "con" | "para" | "que" | "y" | "en" | "se" | "su" | "al"
+            )
+        })
         .count();
     let english_words = lower
         .split(|c: char| !c.is_alphabetic())
-        .filter(|w| matches!(*w, "the" | "of" | "and" | "to" | "in" | "is" | "for" | "on" | "with" | "as" | "at" | "by"))
+        .filter(|w| {
+            matches!(*w, "the" | "of" | "and" | "to" | "in" | "is" | "for" | "on" | "with" | "as" | "at" | "by")
+        })
         .count();
     if spanish_marks * 2 + spanish_words > english_words + 1 {
         "es"

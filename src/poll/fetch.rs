@@ -34,10 +34,20 @@ pub enum FetchError {
 }
 
 /// A successful fetch.
+#[allow(clippy::large_enum_variant)] // one per poll, moved once
 #[derive(Debug)]
 pub enum Fetched {
-    NotModified { headers: Hints },
-    Body { body: Vec<u8>, etag: Option<String>, last_modified: Option<String>, final_url: Url, permanent_redirect: Option<Url>, headers: Hints },
+    NotModified {
+        headers: Hints,
+    },
+    Body {
+        body: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        final_url: Url,
+        permanent_redirect: Option<Url>,
+        headers: Hints,
+    },
 }
 
 /// What the response said about when to come back.
@@ -133,7 +143,9 @@ impl Fetcher {
             }
             let etag = header_string(resp.headers(), reqwest::header::ETAG);
             let last_modified = header_string(resp.headers(), reqwest::header::LAST_MODIFIED);
-            if resp.content_length().is_some_and(|n| n > self.max_body) && resp.headers().get(reqwest::header::CONTENT_ENCODING).is_none() {
+            if resp.content_length().is_some_and(|n| n > self.max_body)
+                && resp.headers().get(reqwest::header::CONTENT_ENCODING).is_none()
+            {
                 return Err(FetchError::TooLarge { limit: self.max_body });
             }
             let body = self.read_body(resp).await?;
@@ -156,7 +168,9 @@ impl Fetcher {
     }
 
     async fn fetch_file(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let path = url.to_file_path().map_err(|_| FetchError::File { path: url.to_string(), cause: "not a local path".into() })?;
+        let path = url
+            .to_file_path()
+            .map_err(|_| FetchError::File { path: url.to_string(), cause: "not a local path".into() })?;
         let shown = path.display().to_string();
         let file_err = |e: std::io::Error| FetchError::File { path: shown.clone(), cause: e.to_string() };
         let meta = tokio::fs::metadata(&path).await.map_err(file_err)?;
@@ -176,7 +190,14 @@ impl Fetcher {
         if body.len() as u64 > self.max_body {
             return Err(FetchError::TooLarge { limit: self.max_body });
         }
-        Ok(Fetched::Body { body, etag: None, last_modified: stamp, final_url: url.clone(), permanent_redirect: None, headers: Hints::default() })
+        Ok(Fetched::Body {
+            body,
+            etag: None,
+            last_modified: stamp,
+            final_url: url.clone(),
+            permanent_redirect: None,
+            headers: Hints::default(),
+        })
     }
 }
 

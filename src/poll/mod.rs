@@ -22,7 +22,11 @@ pub struct Limits {
 
 impl Limits {
     pub fn new(overall: usize, per_host: usize) -> Limits {
-        Limits { overall: Arc::new(Semaphore::new(overall.max(1))), per_host: per_host.max(1), hosts: Mutex::new(HashMap::new()) }
+        Limits {
+            overall: Arc::new(Semaphore::new(overall.max(1))),
+            per_host: per_host.max(1),
+            hosts: Mutex::new(HashMap::new()),
+        }
     }
 
     fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
@@ -49,7 +53,7 @@ pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::Un
     let config = desk.config();
     let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
     let mut tasks = tokio::task::JoinSet::new();
-    for source in config.sources.iter().cloned() {
+    for source in config.sources.clone() {
         let (desk, fetcher, limits, tx) = (desk.clone(), fetcher.clone(), limits.clone(), outcomes.clone());
         tasks.spawn(async move {
             let o = poll_limited(&desk, &fetcher, &limits, &source).await;
@@ -88,7 +92,9 @@ impl Poller {
             let mut next_wake: Timestamp = now + 60;
             for source in &config.sources {
                 let due = match self.desk.store.source_state(&source.id) {
-                    Ok(Some(s)) if s.status == SourceStatus::Gone && s.configured_url == source.url.as_str() => continue,
+                    Ok(Some(s)) if s.status == SourceStatus::Gone && s.configured_url == source.url.as_str() => {
+                        continue
+                    }
                     Ok(Some(s)) if started.contains(&source.id) => s.next_due.unwrap_or(now),
                     _ => now,
                 };
@@ -100,8 +106,15 @@ impl Poller {
                     continue;
                 }
                 started.insert(source.id.clone());
-                let (desk, fetcher, limits, sink, in_flight, source, cancel) =
-                    (self.desk.clone(), self.fetcher.clone(), limits.clone(), self.sink.clone(), in_flight.clone(), source.clone(), cancel.clone());
+                let (desk, fetcher, limits, sink, in_flight, source, cancel) = (
+                    self.desk.clone(),
+                    self.fetcher.clone(),
+                    limits.clone(),
+                    self.sink.clone(),
+                    in_flight.clone(),
+                    source.clone(),
+                    cancel.clone(),
+                );
                 tracker.spawn(async move {
                     tokio::select! {
                         o = poll_limited(&desk, &fetcher, &limits, &source) => sink.polled(o),

@@ -273,7 +273,9 @@ impl Publisher {
                 if out.len() == req.limit {
                     return Ok((out, true));
                 }
-                let Some(story) = self.store.story(&key.story)? else { continue };
+                let Some(story) = self.store.story(&key.story)? else {
+                    continue;
+                };
                 if let Some(lang) = &req.lang {
                     if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
                         continue;
@@ -292,7 +294,9 @@ impl Publisher {
     fn top(&self, now: Timestamp, req: &PageRequest) -> Result<Vec<Story>, PublishError> {
         let mut ranked = Vec::new();
         for key in self.store.keys_since("all", now - 86_400)? {
-            let Some(story) = self.store.story(&key.story)? else { continue };
+            let Some(story) = self.store.story(&key.story)? else {
+                continue;
+            };
             if let Some(lang) = &req.lang {
                 if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
                     continue;
@@ -330,7 +334,9 @@ impl Publisher {
                 items.push(item);
             }
         }
-        let Some(first) = items.first().cloned() else { return Ok(None) };
+        let Some(first) = items.first().cloned() else {
+            return Ok(None);
+        };
         let mut sources = Vec::with_capacity(items.len());
         for item in &items {
             sources.push(SourceRef {
@@ -378,8 +384,12 @@ pub fn feed_title(config: &Config, feed: &FeedName) -> String {
         FeedName::All => return site.clone(),
         FeedName::Breaking => "Breaking".to_string(),
         FeedName::Top => "Top stories".to_string(),
-        FeedName::Section(s) => config.sections.iter().find(|x| &x.id == s).map(|x| x.title.clone()).unwrap_or_else(|| s.clone()),
-        FeedName::Region(r) => config.regions.iter().find(|x| &x.id == r).map(|x| x.title.clone()).unwrap_or_else(|| r.clone()),
+        FeedName::Section(s) => {
+            config.sections.iter().find(|x| &x.id == s).map(|x| x.title.clone()).unwrap_or_else(|| s.clone())
+        }
+        FeedName::Region(r) => {
+            config.regions.iter().find(|x| &x.id == r).map(|x| x.title.clone()).unwrap_or_else(|| r.clone())
+        }
         FeedName::Tag(t) => format!("#{t}"),
     };
     format!("{site} — {name}")

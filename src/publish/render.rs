@@ -126,50 +126,49 @@ fn rss(doc: &FeedDoc) -> Vec<u8> {
     if let Some(hub) = &doc.hub {
         links.push(atom_syndication::Link { href: hub.clone(), rel: "hub".into(), ..Default::default() });
     }
-    let items = doc
-        .entries
-        .iter()
-        .map(|e| {
-            let mut extensions: BTreeMap<String, Vec<rss::extension::Extension>> = BTreeMap::new();
-            extensions.insert(
-                "source".into(),
-                e.sources
-                    .iter()
-                    .map(|s| {
-                        let mut attrs = vec![("id", s.id.clone()), ("published", rfc3339(s.published))];
-                        if let Some(u) = &s.url {
-                            attrs.push(("url", u.clone()));
-                        }
-                        ext("source", Some(s.title.clone()), &attrs)
-                    })
-                    .collect(),
-            );
-            extensions.insert("story".into(), vec![ext("story", Some(e.story.id.clone()), &[])]);
-            if e.breaking {
-                extensions.insert("breaking".into(), vec![ext("breaking", Some("true".into()), &[])]);
-            }
-            let mut ext_map = rss::extension::ExtensionMap::new();
-            ext_map.insert("newsdesk".into(), extensions);
-            let dublin_core_ext = e.first.author.as_ref().map(|a| rss::extension::dublincore::DublinCoreExtension {
-                creators: vec![a.clone()],
-                ..Default::default()
-            });
-            rss::Item {
-                title: Some(e.first.title.clone()),
-                link: e.first.link.clone(),
-                description: Some(e.first.summary.clone()).filter(|s| !s.is_empty()),
-                categories: categories(&e.story)
-                    .into_iter()
-                    .map(|(name, domain)| rss::Category { name, domain: Some(domain.into()) })
-                    .collect(),
-                guid: Some(rss::Guid { value: entry_id(&e.story), permalink: false }),
-                pub_date: Some(rfc2822(e.story.time)),
-                extensions: ext_map,
-                dublin_core_ext,
-                ..Default::default()
-            }
-        })
-        .collect();
+    let items =
+        doc.entries
+            .iter()
+            .map(|e| {
+                let mut extensions: BTreeMap<String, Vec<rss::extension::Extension>> = BTreeMap::new();
+                extensions.insert(
+                    "source".into(),
+                    e.sources
+                        .iter()
+                        .map(|s| {
+                            let mut attrs = vec![("id", s.id.clone()), ("published", rfc3339(s.published))];
+                            if let Some(u) = &s.url {
+                                attrs.push(("url", u.clone()));
+                            }
+                            ext("source", Some(s.title.clone()), &attrs)
+                        })
+                        .collect(),
+                );
+                extensions.insert("story".into(), vec![ext("story", Some(e.story.id.clone()), &[])]);
+                if e.breaking {
+                    extensions.insert("breaking".into(), vec![ext("breaking", Some("true".into()), &[])]);
+                }
+                let mut ext_map = rss::extension::ExtensionMap::new();
+                ext_map.insert("newsdesk".into(), extensions);
+                let dublin_core_ext = e.first.author.as_ref().map(|a| {
+                    rss::extension::dublincore::DublinCoreExtension { creators: vec![a.clone()], ..Default::default() }
+                });
+                rss::Item {
+                    title: Some(e.first.title.clone()),
+                    link: e.first.link.clone(),
+                    description: Some(e.first.summary.clone()).filter(|s| !s.is_empty()),
+                    categories: categories(&e.story)
+                        .into_iter()
+                        .map(|(name, domain)| rss::Category { name, domain: Some(domain.into()) })
+                        .collect(),
+                    guid: Some(rss::Guid { value: entry_id(&e.story), permalink: false }),
+                    pub_date: Some(rfc2822(e.story.time)),
+                    extensions: ext_map,
+                    dublin_core_ext,
+                    ..Default::default()
+                }
+            })
+            .collect();
     let mut namespaces = BTreeMap::new();
     namespaces.insert("atom".to_string(), "http://www.w3.org/2005/Atom".to_string());
     namespaces.insert("newsdesk".to_string(), NS.to_string());
@@ -185,9 +184,7 @@ fn rss(doc: &FeedDoc) -> Vec<u8> {
         atom_ext: Some(rss::extension::atom::AtomExtension { links }),
         ..Default::default()
     };
-    let mut out = br#"<?xml version="1.0" encoding="utf-8"?>"#.to_vec();
-    out.push(b'\n');
-    channel.write_to(out).unwrap_or_default()
+    channel.write_to(Vec::new()).unwrap_or_default()
 }
 
 /// Sections and tags as (term, scheme).
@@ -201,8 +198,18 @@ fn categories(story: &Story) -> Vec<(String, &'static str)> {
 fn atom(doc: &FeedDoc) -> Vec<u8> {
     use atom_syndication as a;
     let mut links = vec![
-        a::Link { href: doc.self_url.clone(), rel: "self".into(), mime_type: Some("application/atom+xml".into()), ..Default::default() },
-        a::Link { href: doc.home_url.clone(), rel: "alternate".into(), mime_type: Some("text/html".into()), ..Default::default() },
+        a::Link {
+            href: doc.self_url.clone(),
+            rel: "self".into(),
+            mime_type: Some("application/atom+xml".into()),
+            ..Default::default()
+        },
+        a::Link {
+            href: doc.home_url.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("text/html".into()),
+            ..Default::default()
+        },
     ];
     if let Some(next) = &doc.next_url {
         links.push(a::Link { href: next.clone(), rel: "next".into(), ..Default::default() });
@@ -219,8 +226,13 @@ fn atom(doc: &FeedDoc) -> Vec<u8> {
                 links.push(a::Link { href: l.clone(), rel: "alternate".into(), ..Default::default() });
             }
             for s in e.sources.iter().skip(1) {
-                if let Some(u) = &s.url {
-                    links.push(a::Link { href: u.clone(), rel: "related".into(), title: Some(s.title.clone()), ..Default::default() });
+                if let Some(u) = s.url.as_ref().filter(|u| Some(*u) != e.first.link.as_ref()) {
+                    links.push(a::Link {
+                        href: u.clone(),
+                        rel: "related".into(),
+                        title: Some(s.title.clone()),
+                        ..Default::default()
+                    });
                 }
             }
             let mut newsdesk: BTreeMap<String, Vec<a::extension::Extension>> = BTreeMap::new();
@@ -235,14 +247,23 @@ fn atom(doc: &FeedDoc) -> Vec<u8> {
                         if let Some(u) = &s.url {
                             attrs.insert("url".to_string(), u.clone());
                         }
-                        a::extension::Extension { name: "newsdesk:source".into(), value: Some(s.title.clone()), attrs, children: BTreeMap::new() }
+                        a::extension::Extension {
+                            name: "newsdesk:source".into(),
+                            value: Some(s.title.clone()),
+                            attrs,
+                            children: BTreeMap::new(),
+                        }
                     })
                     .collect(),
             );
             if e.breaking {
                 newsdesk.insert(
                     "breaking".into(),
-                    vec![a::extension::Extension { name: "newsdesk:breaking".into(), value: Some("true".into()), ..Default::default() }],
+                    vec![a::extension::Extension {
+                        name: "newsdesk:breaking".into(),
+                        value: Some("true".into()),
+                        ..Default::default()
+                    }],
                 );
             }
             let mut extensions = a::extension::ExtensionMap::new();
@@ -271,14 +292,16 @@ fn atom(doc: &FeedDoc) -> Vec<u8> {
         id: doc.self_url.clone(),
         updated: fixed(doc.updated),
         links,
-        generator: Some(a::Generator { value: "newsdesk".into(), uri: None, version: Some(env!("CARGO_PKG_VERSION").into()) }),
+        generator: Some(a::Generator {
+            value: "newsdesk".into(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
         entries,
         namespaces,
         ..Default::default()
     };
-    let mut out = br#"<?xml version="1.0" encoding="utf-8"?>"#.to_vec();
-    out.push(b'\n');
-    feed.write_to(out).unwrap_or_default()
+    feed.write_to(Vec::new()).unwrap_or_default()
 }
 
 fn json(doc: &FeedDoc) -> Vec<u8> {

@@ -266,12 +266,16 @@ impl Store {
         let mut out: Vec<String> = Vec::new();
         let mut cursor = kind_prefix.as_bytes().to_vec();
         loop {
-            let Some(r) = self.feeds.range(cursor.clone()..).next() else { break };
+            let Some(r) = self.feeds.range(cursor.clone()..).next() else {
+                break;
+            };
             let (k, _) = r?;
             if !k.starts_with(kind_prefix.as_bytes()) {
                 break;
             }
-            let Some(nul) = k.iter().position(|b| *b == 0) else { break };
+            let Some(nul) = k.iter().position(|b| *b == 0) else {
+                break;
+            };
             let name = String::from_utf8_lossy(&k[..nul]).into_owned();
             cursor = k[..nul].to_vec();
             cursor.push(1);

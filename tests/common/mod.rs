@@ -1,0 +1,309 @@
+//! Test helpers: a fixture HTTP server on 127.0.0.1 that serves feed files with
+//! the validators a real server sends, counts requests and can misbehave on
+//! command; and a runner for the real `newsdesk` binary.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What one path answers.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    /// Sent as ETag and honoured in If-None-Match.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Send the body gzip-compressed when the client accepts it.
+    pub gzip: bool,
+}
+
+impl Fixture {
+    pub fn feed(body: impl Into<Vec<u8>>) -> Fixture {
+        let body = body.into();
+        let etag = format!("\"{:x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+        Fixture {
+            status: 200,
+            body,
+            content_type: "application/rss+xml; charset=utf-8".into(),
+            etag: Some(etag),
+            last_modified: Some("Mon, 02 Nov 2026 10:00:00 GMT".into()),
+            headers: Vec::new(),
+            gzip: false,
+        }
+    }
+
+    pub fn status(status: u16) -> Fixture {
+        Fixture {
+            status,
+            body: Vec::new(),
+            content_type: "text/plain".into(),
+            etag: None,
+            last_modified: None,
+            headers: Vec::new(),
+            gzip: false,
+        }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Fixture {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// One request the server saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct State {
+    fixtures: HashMap<String, Fixture>,
+    seen: Vec<Seen>,
+}
+
+#[derive(Clone)]
+pub struct FixtureServer {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl FixtureServer {
+    /// Start on 127.0.0.1, port 0, on its own thread and runtime.
+    pub fn start() -> FixtureServer {
+        let state: Arc<Mutex<State>> = Arc::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let st = st.clone();
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |req| {
+                            let st = st.clone();
+                            async move { Ok::<_, Infallible>(answer(&st, req)) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        let addr = rx.recv().expect("fixture server address");
+        FixtureServer { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, f: Fixture) {
+        self.state.lock().unwrap().fixtures.insert(path.into(), f);
+    }
+
+    pub fn requests(&self, path: &str) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.iter().filter(|s| s.path == path).cloned().collect()
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.requests(path).len()
+    }
+}
+
+fn answer(st: &Arc<Mutex<State>>, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let headers: HashMap<String, String> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let mut st = st.lock().unwrap();
+    let fixture = st.fixtures.get(&path).cloned();
+    let (resp, status) = match fixture {
+        None => (Response::builder().status(404).body(Full::new(Bytes::from_static(b"not found"))).unwrap(), 404),
+        Some(f) => {
+            let not_modified = f.status == 200
+                && (f.etag.as_ref().is_some_and(|e| headers.get("if-none-match") == Some(e))
+                    || (!headers.contains_key("if-none-match")
+                        && f.last_modified.is_some()
+                        && headers.get("if-modified-since") == f.last_modified.as_ref()));
+            let status = if not_modified { 304 } else { f.status };
+            let mut b = Response::builder().status(StatusCode::from_u16(status).unwrap());
+            for (k, v) in &f.headers {
+                b = b.header(k, v);
+            }
+            if let Some(e) = &f.etag {
+                b = b.header("etag", e);
+            }
+            if let Some(l) = &f.last_modified {
+                b = b.header("last-modified", l);
+            }
+            let accepts_gzip = headers.get("accept-encoding").is_some_and(|a| a.contains("gzip"));
+            let body = if not_modified {
+                Vec::new()
+            } else if f.gzip && accepts_gzip {
+                b = b.header("content-encoding", "gzip");
+                use std::io::Write;
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(&f.body).unwrap();
+                gz.finish().unwrap()
+            } else {
+                f.body.clone()
+            };
+            b = b.header("content-type", &f.content_type);
+            (b.body(Full::new(Bytes::from(body))).unwrap(), status)
+        }
+    };
+    st.seen.push(Seen { path, headers, status });
+    resp
+}
+
+/// An RSS 2.0 document with `(guid, title, link, pubDate)` items.
+pub fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
+    let mut s = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>https://example.org/</link><description>d</description>\n");
+    for (guid, t, link, date) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{t}</title><link>{link}</link><pubDate>{date}</pubDate><description>About {t}.</description></item>\n"
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_newsdesk"))
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Write a config into `dir` and return its path.
+pub fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("newsdesk.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// The real daemon, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
+    pub stderr: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(config: &Path, port: u16) -> Daemon {
+        let stderr = config.with_extension("log");
+        let child = Command::new(bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start newsdesk");
+        let d = Daemon { child, port, stderr };
+        d.wait_for(|| d.get("/healthz").is_some_and(|(s, _, _)| s == 200), "daemon to answer /healthz");
+        d
+    }
+
+    /// GET a path: (status, headers, body).
+    pub fn get(&self, path: &str) -> Option<(u16, HashMap<String, String>, Vec<u8>)> {
+        http_get(self.port, path, &[])
+    }
+
+    pub fn wait_for(&self, mut cond: impl FnMut() -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if cond() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal blocking HTTP/1.1 GET over loopback (no client library needed).
+pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, HashMap<String, String>, Vec<u8>)> {
+    http_request(port, "GET", path, headers)
+}
+
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, HashMap<String, String>, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.lines();
+    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let hdrs: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if hdrs.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Some((status, hdrs, body))
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 || b.len() < eol + 4 + size {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+    out
+}

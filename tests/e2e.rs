@@ -1,0 +1,189 @@
+//! The real binary, end to end: `run` polls a fixture server and serves the
+//! three formats, which feed-rs reads back; HTTP caching rules hold.
+
+mod common;
+
+use common::{free_port, http_get, http_request, rss, write_config, Daemon, Fixture, FixtureServer};
+
+const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
+const D2: &str = "Mon, 02 Nov 2026 11:00:00 GMT";
+
+fn setup() -> (FixtureServer, tempfile::TempDir, Daemon) {
+    let server = FixtureServer::start();
+    server.set(
+        "/wire.xml",
+        Fixture::feed(rss(
+            "Wire",
+            &[
+                ("w1", "Parliament passes budget after long debate", "https://wire.example/1", D1),
+                ("w2", "Storm closes ports &amp; airports", "https://wire.example/2?utm_source=rss", D2),
+            ],
+        )),
+    );
+    server.set(
+        "/paper.xml",
+        Fixture::feed(rss("Paper", &[("p1", "Budget approved by parliament", "https://wire.example/1#comments", D2)])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://news.test"
+title = "Test Desk"
+[storage]
+path = "data"
+retention = "36500d"
+[[sections]]
+id = "politics"
+title = "Politics"
+keywords = ["parliament"]
+[[sections]]
+id = "misc"
+title = "Misc"
+fallback = true
+[[sources]]
+id = "wire"
+url = "{}"
+title = "The Wire"
+[[sources]]
+id = "paper"
+url = "{}"
+"#,
+            server.url("/wire.xml"),
+            server.url("/paper.xml")
+        ),
+    );
+    let daemon = Daemon::start(&config, port);
+    daemon.wait_for(
+        || daemon.get("/feeds/all.json").is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains("Storm")),
+        "items to be served",
+    );
+    (server, dir, daemon)
+}
+
+#[test]
+fn serves_three_formats_that_parse_back() {
+    let (_server, _dir, d) = setup();
+    for (ext, ctype) in
+        [("rss", "application/rss+xml"), ("atom", "application/atom+xml"), ("json", "application/feed+json")]
+    {
+        let (status, headers, body) = d.get(&format!("/feeds/all.{ext}")).unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], format!("{ctype}; charset=utf-8"));
+        let feed = feed_rs::parser::parse(&body[..]).unwrap_or_else(|e| panic!("{ext} does not parse: {e}"));
+        // Two stories: the paper's item links to the wire's story (after canonicalisation).
+        let titles: Vec<String> = feed.entries.iter().map(|e| e.title.as_ref().unwrap().content.clone()).collect();
+        assert_eq!(
+            titles,
+            vec!["Storm closes ports & airports", "Parliament passes budget after long debate"],
+            "{ext}"
+        );
+        let storm = &feed.entries[0];
+        assert_eq!(storm.links[0].href, "https://wire.example/2");
+        assert!(feed.entries[1].id.starts_with("urn:newsdesk:story:"));
+    }
+    let (_, _, body) = d.get("/feeds/all.json").unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(json["feed_url"], "http://news.test/feeds/all.json");
+    let budget = &json["items"][1]["_newsdesk"];
+    assert_eq!(budget["sections"], serde_json::json!(["politics"]));
+    let sources: Vec<&str> = budget["sources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(sources, vec!["wire", "paper"]);
+    assert_eq!(budget["sources"][0]["title"], "The Wire");
+    assert_eq!(budget["sources"][1]["title"], "Paper");
+    for key in ["story", "breaking", "sections", "regions", "language", "sources"] {
+        assert!(budget.get(key).is_some(), "_newsdesk.{key} missing");
+    }
+    // The section feed exists and holds only the politics story.
+    let (status, _, body) = d.get("/feeds/politics.json").unwrap();
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(json["title"], "Test Desk — Politics");
+}
+
+#[test]
+fn caching_headers_and_errors() {
+    let (_server, _dir, d) = setup();
+    let (status, h, _) = d.get("/feeds/all.rss").unwrap();
+    assert_eq!(status, 200);
+    let etag = h["etag"].clone();
+    let lm = h["last-modified"].clone();
+    assert!(h["cache-control"].starts_with("public, max-age="));
+    assert_eq!(h["vary"], "Accept-Encoding");
+    let (s, _, body) = http_get(d.port, "/feeds/all.rss", &[("If-None-Match", &etag)]).unwrap();
+    assert_eq!((s, body.len()), (304, 0));
+    let (s, _, _) = http_get(d.port, "/feeds/all.rss", &[("If-None-Match", &format!("\"nope\", W/{etag}"))]).unwrap();
+    assert_eq!(s, 304);
+    let (s, _, _) = http_get(d.port, "/feeds/all.rss", &[("If-Modified-Since", &lm)]).unwrap();
+    assert_eq!(s, 304);
+    let (s, _, _) =
+        http_get(d.port, "/feeds/all.rss", &[("If-None-Match", "\"nope\""), ("If-Modified-Since", &lm)]).unwrap();
+    assert_eq!(s, 200, "If-None-Match wins over If-Modified-Since");
+    let (s, h, body) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "gzip")]).unwrap();
+    assert_eq!((s, h.get("content-encoding").map(String::as_str)), (200, Some("gzip")));
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).unwrap();
+    assert!(String::from_utf8_lossy(&plain).contains("<rss"));
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "gzip;q=0")]).unwrap();
+    assert!(!h.contains_key("content-encoding"));
+    let (s, h, body) = http_request(d.port, "HEAD", "/feeds/all.atom", &[]).unwrap();
+    assert_eq!((s, body.len()), (200, 0));
+    assert!(h.contains_key("etag"));
+
+    for (path, want) in [
+        ("/feeds/nope.rss", 404),
+        ("/feeds/all.xml", 404),
+        ("/feeds/all.rss?limit=0", 400),
+        ("/feeds/all.rss?limit=abc", 400),
+        ("/feeds/all.rss?before=forged", 400),
+    ] {
+        let (s, h, body) = d.get(path).unwrap();
+        assert_eq!(s, want, "{path}");
+        assert_eq!(h["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(String::from_utf8_lossy(&body).trim().lines().count(), 1, "{path}");
+    }
+    let (s, _, body) = d.get("/feeds/all.json?limit=1").unwrap();
+    assert_eq!(s, 200);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 1);
+    // Walking `next_url` gives the other story, then the end.
+    let next = json["next_url"].as_str().expect("a next link").replace("http://news.test", "");
+    assert!(next.contains("limit=1"));
+    let (s, _, body) = d.get(&next).unwrap();
+    assert_eq!(s, 200);
+    let page2: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(page2["items"][0]["title"], "Parliament passes budget after long debate");
+    assert!(page2.get("next_url").is_none());
+}
+
+#[test]
+fn sigterm_exits_cleanly_and_restart_serves_the_same() {
+    let (_server, dir, d) = setup();
+    let (_, _, before) = d.get("/feeds/all.json").unwrap();
+    d.signal("TERM");
+    let mut d = d;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = d.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed().as_secs() < 10, "did not exit within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", d.log());
+    let port = d.port;
+    drop(d);
+    let d = Daemon::start(&dir.path().join("newsdesk.toml"), port);
+    let (_, _, after) = d.get("/feeds/all.json").unwrap();
+    let ids = |b: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+        v["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&before), ids(&after));
+}

@@ -1,0 +1,171 @@
+//! Fetching and ingesting against a real fixture server on 127.0.0.1 with a
+//! real sled store in a temporary folder.
+
+mod common;
+
+use common::{rss, Fixture, FixtureServer};
+use newsdesk::config::{self, Config};
+use newsdesk::model::SourceStatus;
+use newsdesk::pipeline::{refresh_source, Desk};
+use newsdesk::poll::fetch::Fetcher;
+use newsdesk::publish::{FeedName, Format, PageRequest, Publisher};
+use newsdesk::store::Store;
+use std::path::Path;
+use std::sync::Arc;
+
+fn config_for(dir: &Path, sources: &[(&str, String)], extra: &str) -> Config {
+    let mut text = format!(
+        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nuser_agent = \"newsdesk-test/1\"\nmax_body = \"64KiB\"\n{extra}\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
+    );
+    for (id, url) in sources {
+        text.push_str(&format!("[[sources]]\nid = \"{id}\"\nurl = \"{url}\"\n"));
+    }
+    config::load_str(&dir.join("newsdesk.toml"), &text).expect("valid test config")
+}
+
+fn desk(config: &Config) -> Arc<Desk> {
+    let store = Store::open(&config.storage.path).expect("open store");
+    Arc::new(Desk::new(store, Arc::new(config.clone())))
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
+const D2: &str = "Mon, 02 Nov 2026 11:00:00 GMT";
+
+#[test]
+fn conditional_get_on_every_poll_including_after_restart() {
+    let server = FixtureServer::start();
+    server.set("/a.xml", Fixture::feed(rss("A", &[("a1", "First story", "https://a.example/1", D1)])));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("a", server.url("/a.xml"))], "");
+    let rt = rt();
+    {
+        let desk = desk(&config);
+        let fetcher = Fetcher::new(&config.poll).unwrap();
+        let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+        assert_eq!(o.status, SourceStatus::Ok, "{:?}", o.error);
+        assert_eq!(o.report.new, 1);
+        let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+        assert_eq!(o.status, SourceStatus::NotModified);
+    }
+    // A new process (new Desk over the same store) still sends the validators.
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!(o.status, SourceStatus::NotModified);
+    let etag = Fixture::feed(rss("A", &[("a1", "First story", "https://a.example/1", D1)])).etag;
+    let reqs = server.requests("/a.xml");
+    assert_eq!(reqs.len(), 3);
+    assert!(!reqs[0].headers.contains_key("if-none-match"));
+    for r in &reqs[1..] {
+        assert_eq!(r.headers.get("if-none-match"), etag.as_ref());
+        assert_eq!(r.headers.get("if-modified-since").map(String::as_str), Some(D1));
+    }
+    for r in &reqs {
+        assert_eq!(r.headers.get("user-agent").map(String::as_str), Some("newsdesk-test/1"));
+        let ae = r.headers.get("accept-encoding").cloned().unwrap_or_default();
+        assert!(ae.contains("gzip") && ae.contains("br") && ae.contains("deflate"), "{ae}");
+    }
+}
+
+#[test]
+fn items_update_in_place_and_stay_when_they_leave_the_feed() {
+    let server = FixtureServer::start();
+    server.set(
+        "/a.xml",
+        Fixture::feed(rss(
+            "A",
+            &[("a1", "Storm hits coast", "https://a.example/1", D1), ("a2", "Second", "https://a.example/2", D2)],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("a", server.url("/a.xml"))], "");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.report.new, o.report.updated), (2, 0));
+    // A corrected title, and the second item gone from the feed.
+    server.set("/a.xml", Fixture::feed(rss("A", &[("a1", "Storm hits the coast, 3 dead", "https://a.example/1", D1)])));
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.report.new, o.report.updated), (0, 1));
+    assert_eq!(desk.store.item_count().unwrap(), 2);
+    let publisher = Publisher::new(desk.store.clone(), Arc::new(config.clone()), 0).unwrap();
+    let page = publisher
+        .render_page(
+            &PageRequest { feed: FeedName::All, format: Format::Json, limit: 50, lang: None, before: None },
+            2_000_000_000,
+        )
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    let titles: Vec<&str> = json["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, vec!["Second", "Storm hits the coast, 3 dead"]);
+}
+
+#[test]
+fn gzip_bodies_are_read_and_oversized_ones_refused() {
+    let server = FixtureServer::start();
+    let mut gz = Fixture::feed(rss("G", &[("g1", "Compressed", "https://g.example/1", D1)]));
+    gz.gzip = true;
+    server.set("/gz.xml", gz);
+    // 64 KiB limit: a 200 KiB body (compressed to almost nothing) must be refused.
+    let mut big = Fixture::feed(format!(
+        "<rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+        "x".repeat(200 * 1024)
+    ));
+    big.gzip = true;
+    server.set("/big.xml", big);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("gz", server.url("/gz.xml")), ("big", server.url("/big.xml"))], "");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.status, o.report.new), (SourceStatus::Ok, 1), "{:?}", o.error);
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[1]));
+    assert_eq!(o.status, SourceStatus::Error);
+    assert!(o.error.unwrap().contains("larger than"));
+}
+
+#[test]
+fn a_broken_source_does_not_stop_the_others() {
+    let server = FixtureServer::start();
+    server.set("/good.xml", Fixture::feed(rss("Good", &[("g1", "Fine", "https://g.example/1", D1)])));
+    server.set("/html.xml", Fixture::feed("<html><body>Not a feed</body></html>"));
+    server.set("/500.xml", Fixture::status(500));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(
+        dir.path(),
+        &[("html", server.url("/html.xml")), ("e500", server.url("/500.xml")), ("good", server.url("/good.xml"))],
+        "",
+    );
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let outcomes: Vec<_> = config.sources.iter().map(|s| rt.block_on(refresh_source(&desk, &fetcher, s))).collect();
+    assert_eq!(outcomes[0].status, SourceStatus::Error);
+    assert!(outcomes[0].error.as_ref().unwrap().starts_with("parse:"), "{:?}", outcomes[0].error);
+    assert_eq!(outcomes[1].error.as_deref(), Some("HTTP 500"));
+    assert_eq!(outcomes[2].status, SourceStatus::Ok);
+    let state = desk.store.source_state("e500").unwrap().unwrap();
+    assert_eq!(state.consecutive_failures, 1);
+    assert!(state.next_due.unwrap() > state.last_fetch.unwrap());
+}
+
+#[test]
+fn file_sources_are_read_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("local.xml"), rss("L", &[("l1", "Local", "https://l.example/1", D1)])).unwrap();
+    let config = config_for(dir.path(), &[("local", "local.xml".into())], "");
+    assert_eq!(config.sources[0].url.scheme(), "file");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.status, o.report.new), (SourceStatus::Ok, 1));
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!(o.status, SourceStatus::NotModified);
+}
