@@ -83,12 +83,13 @@ impl Desk {
         let mut touched: HashMap<String, (Option<Story>, Story)> = HashMap::new();
         let mut items_by_key: HashMap<String, Item> = HashMap::new();
         let mut links: HashMap<String, String> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
 
         for entry in &feed.entries {
             let ident = identity::identity(entry);
             let key = identity::item_key(&source.id, &ident);
-            if items_by_key.contains_key(&key) {
-                continue; // the same guid twice in one document: the first wins
+            if !seen.insert(key.clone()) {
+                continue; // the same identity twice in one document: the first wins
             }
             let existing = self.store.item(&key)?;
             let language = source

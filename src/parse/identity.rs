@@ -1,6 +1,7 @@
 //! Which stored item a parsed entry is: source + guid, else source + canonical
 //! link, else source + a hash of title and feed date (never the time first seen,
-//! never feed-rs's generated ids).
+//! never feed-rs's generated ids). An item without a title is hashed by its
+//! description instead, so title-less RSS 0.92 items stay distinct.
 
 use super::Entry;
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
@@ -14,7 +15,9 @@ pub fn identity(e: &Entry) -> String {
         return format!("l:{l}");
     }
     let date = e.feed_date.map(|d| d.to_string()).unwrap_or_default();
-    let h = xxh3_64(format!("{}\u{0}{}", e.title, date).as_bytes());
+    // With no title either (legal in RSS 0.92), the description tells items apart.
+    let text = if e.title.is_empty() { &e.summary } else { &e.title };
+    let h = xxh3_64(format!("{text}\u{0}{date}").as_bytes());
     format!("h:{h:016x}")
 }
 

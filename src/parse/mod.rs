@@ -57,7 +57,14 @@ pub fn parse_feed(bytes: &[u8], base: Option<&Url>) -> Result<Feed, ParseError> 
         // feed-rs invents random ids for entries without one: we want to know.
         .id_generator(|_, _, _| String::new())
         .build();
-    let result = catch_unwind(AssertUnwindSafe(|| parser.parse(&prepared[..])));
+    let mut result = catch_unwind(AssertUnwindSafe(|| parser.parse(&prepared[..])));
+    // feed-rs knows `<rss>` only as 0.91, 0.92 and 2.0; readers treat the rest
+    // (no version, 0.93, 0.94, 2.0.1, ...) as RSS 2.0, and so do we.
+    if let Ok(Err(feed_rs::parser::ParseFeedError::ParseError(_))) = &result {
+        if let Some(repaired) = repair_rss_version(&prepared) {
+            result = catch_unwind(AssertUnwindSafe(|| parser.parse(&repaired[..])));
+        }
+    }
     let feed = match result {
         Ok(Ok(feed)) => feed,
         Ok(Err(e)) => return Err(ParseError::NotAFeed(e.to_string())),
@@ -71,6 +78,43 @@ pub fn parse_feed(bytes: &[u8], base: Option<&Url>) -> Result<Feed, ParseError> 
         }
     };
     Ok(normalise(feed, base))
+}
+
+/// The document with its `<rss>` root's version set to 2.0, if it has such a
+/// root with another (or no) version.
+fn repair_rss_version(doc: &[u8]) -> Option<Vec<u8>> {
+    let start = doc.windows(4).position(|w| w == b"<rss")?;
+    let after = *doc.get(start + 4)?;
+    if !(after.is_ascii_whitespace() || after == b'>' || after == b'/') {
+        return None;
+    }
+    let end = start + doc[start..].iter().position(|b| *b == b'>')?;
+    let tag = std::str::from_utf8(&doc[start + 4..end]).ok()?;
+    let mut attrs = String::new();
+    let mut rest = tag;
+    // Copy every attribute but `version`.
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq].trim();
+        let value_start = rest[eq + 1..].find(['"', '\''])? + eq + 1;
+        let quote = rest.as_bytes()[value_start] as char;
+        let value_end = rest[value_start + 1..].find(quote)? + value_start + 1;
+        if name != "version" {
+            attrs.push(' ');
+            attrs.push_str(name);
+            attrs.push('=');
+            attrs.push_str(&rest[value_start..=value_end]);
+        }
+        rest = &rest[value_end + 1..];
+    }
+    if tag.contains("version=\"2.0\"") || tag.contains("version='2.0'") {
+        return None;
+    }
+    let closing = if rest.trim_end().ends_with('/') { "/" } else { "" };
+    let mut out = Vec::with_capacity(doc.len() + 16);
+    out.extend_from_slice(&doc[..start]);
+    out.extend_from_slice(format!("<rss version=\"2.0\"{attrs}{closing}").as_bytes());
+    out.extend_from_slice(&doc[end..]);
+    Some(out)
 }
 
 fn normalise(feed: feed_rs::model::Feed, base: Option<&Url>) -> Feed {
@@ -162,6 +206,17 @@ mod tests {
         assert_eq!(feed.entries[0].guid, None);
         assert_eq!(feed.entries[0].link.as_deref(), Some("https://x.example/a"));
         assert_eq!(feed.entries[1].link, None);
+    }
+
+    #[test]
+    fn rss_with_odd_or_no_version_is_read_as_2_0() {
+        for root in
+            ["<rss>", "<rss version=\"0.93\">", "<rss version='2.0.1' xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"]
+        {
+            let doc = format!("<?xml version=\"1.0\"?>{root}<channel><title>T</title><item><title>A</title><guid>1</guid></item></channel></rss>");
+            let feed = parse_feed(doc.as_bytes(), None).unwrap_or_else(|e| panic!("{root}: {e}"));
+            assert_eq!(feed.entries.len(), 1, "{root}");
+        }
     }
 
     #[test]
