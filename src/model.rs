@@ -16,9 +16,8 @@ pub struct Item {
     pub title: String,
     /// Canonical http(s) link, if the item had one.
     pub link: Option<String>,
-    /// Sanitised HTML.
+    /// Sanitised HTML (the entry's summary, else its content).
     pub summary: String,
-    pub content: Option<String>,
     pub author: Option<String>,
     pub categories: Vec<String>,
     pub language: Option<String>,

@@ -107,7 +107,6 @@ impl Desk {
                 title: entry.title.clone(),
                 link: entry.link.clone(),
                 summary: entry.summary.clone(),
-                content: entry.content.clone(),
                 author: entry.author.clone(),
                 categories: entry.categories.clone(),
                 language: Some(language),
@@ -246,7 +245,6 @@ fn same_content(a: &Item, b: &Item) -> bool {
     a.title == b.title
         && a.link == b.link
         && a.summary == b.summary
-        && a.content == b.content
         && a.author == b.author
         && a.categories == b.categories
         && a.published == b.published

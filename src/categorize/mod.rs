@@ -85,7 +85,7 @@ impl Categorizer {
     /// File an item under sections, regions and tags.
     pub fn file(&self, item: &ItemText) -> Filing {
         let (src_sections, src_region, _) = self.source_sections.get(item.source).cloned().unwrap_or_default();
-        let summary_text = crate::parse::normalize::plain_text(item.summary);
+        let summary_text = crate::parse::normalize::strip_tags(item.summary);
         let mut words = text::tokens(item.title);
         words.extend(text::tokens(&summary_text));
         let cats: HashSet<String> = item.categories.iter().map(|c| text::fold(c.trim())).collect();

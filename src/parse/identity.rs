@@ -37,7 +37,6 @@ mod tests {
             title: title.into(),
             link: link.map(String::from),
             summary: String::new(),
-            content: None,
             author: None,
             categories: vec![],
             language: None,

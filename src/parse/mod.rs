@@ -26,8 +26,9 @@ pub struct Entry {
     pub guid: Option<String>,
     pub title: String,
     pub link: Option<String>,
+    /// Sanitised HTML: the entry's summary, else its content. Only this is
+    /// republished, so full content is not kept separately.
     pub summary: String,
-    pub content: Option<String>,
     pub author: Option<String>,
     pub categories: Vec<String>,
     pub language: Option<String>,
@@ -152,18 +153,17 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         .chain(e.links.iter())
         .find_map(|l| normalize::canonical_link(&l.href, base));
     let title = e.title.map(|t| normalize::plain_text(&t.content)).unwrap_or_default();
-    let content = e.content.and_then(|c| c.body).map(|b| normalize::sanitize_html(&b, base)).filter(|c| !c.is_empty());
     let summary = e
         .summary
         .map(|s| {
             if s.content_type.subty() == "plain" && !s.content.contains('<') {
                 html_escape_text(s.content.trim())
             } else {
-                normalize::sanitize_html(&s.content, base)
+                normalize::summary_html(&s.content, base)
             }
         })
         .filter(|s| !s.is_empty())
-        .or_else(|| content.clone())
+        .or_else(|| e.content.and_then(|c| c.body).map(|b| normalize::summary_html(&b, base)))
         .unwrap_or_default();
     let author = e.authors.iter().find_map(|p| p.name.as_deref().map(normalize::plain_text).filter(|n| !n.is_empty()));
     let mut categories: Vec<String> = Vec::new();
@@ -179,7 +179,6 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         title,
         link,
         summary,
-        content,
         author,
         categories,
         language: e.language.as_deref().map(normalise_language).filter(|l| !l.is_empty()),

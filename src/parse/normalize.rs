@@ -26,6 +26,29 @@ pub fn plain_text(s: &str) -> String {
     truncate_chars(out, MAX_TITLE_CHARS)
 }
 
+/// Text of HTML that the sanitiser already produced (well-formed, entities
+/// limited to what its serialiser writes): tags dropped, entities decoded.
+/// Cheap, for matching words; not for untrusted markup.
+pub fn strip_tags(html: &str) -> String {
+    if !html.contains(['<', '&']) {
+        return html.to_string();
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    unescape_serialized(&out)
+}
+
 fn truncate_chars(mut s: String, max: usize) -> String {
     if let Some((at, _)) = s.char_indices().nth(max) {
         s.truncate(at);
@@ -52,6 +75,38 @@ fn text_sanitizer() -> &'static ammonia::Builder<'static> {
         b.clean_content_tags(["script", "style", "template", "noscript", "iframe", "object"].into());
         b
     })
+}
+
+/// The most HTML kept of a summary, in bytes before sanitising. newsdesk
+/// republishes story summaries, not whole articles: a feed that puts the full
+/// article in its description is cut to its lead (at a word, outside a tag, with
+/// an ellipsis), which also keeps feeds small and ingest cheap.
+pub const MAX_SUMMARY_BYTES: usize = 4096;
+
+/// A summary as stored: the lead of the HTML, sanitised.
+pub fn summary_html(s: &str, base: Option<&Url>) -> String {
+    let s = s.trim();
+    if s.len() <= MAX_SUMMARY_BYTES {
+        return sanitize_html(s, base);
+    }
+    let mut cut = MAX_SUMMARY_BYTES;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut lead = &s[..cut];
+    // Not inside a tag: drop an unfinished one.
+    if let Some(open) = lead.rfind('<') {
+        if lead[open..].find('>').is_none() {
+            lead = &lead[..open];
+        }
+    }
+    // Not inside a word.
+    if let Some(space) = lead.rfind(char::is_whitespace) {
+        if space > lead.len() / 2 {
+            lead = &lead[..space];
+        }
+    }
+    sanitize_html(&format!("{lead} …"), base)
 }
 
 /// Sanitised HTML: nothing that can run script or load active content.
@@ -211,6 +266,18 @@ mod tests {
         assert!(!out.contains("onclick") && !out.contains("javascript") && !out.contains("script"), "{out}");
         assert!(!out.contains("data:") && !out.contains("iframe"), "{out}");
         assert!(out.contains(r#"href="https://example.org/rel""#), "{out}");
+    }
+
+    #[test]
+    fn long_summaries_are_cut_to_their_lead() {
+        let long = format!("<p>{}</p><p>tail <b>bold</b></p>", "word ".repeat(2000));
+        let out = summary_html(&long, None);
+        assert!(out.len() <= MAX_SUMMARY_BYTES + 16, "{}", out.len());
+        assert!(out.starts_with("<p>word word") && out.ends_with("word …</p>"), "{}", &out[out.len() - 40..]);
+        let tag_at_cut = format!("{}<a href=\"https://x.example/{}\">x</a>", "a ".repeat(2040), "y".repeat(100));
+        let out = summary_html(&tag_at_cut, None);
+        assert!(!out.contains("<a"), "{}", &out[out.len() - 40..]);
+        assert_eq!(summary_html("<p>short</p>", None), "<p>short</p>");
     }
 
     #[test]
