@@ -212,16 +212,24 @@ fn hints(h: &reqwest::header::HeaderMap) -> Hints {
     Hints { max_age, retry_after: header_string(h, reqwest::header::RETRY_AFTER) }
 }
 
+/// A network error as one short line: what failed, then the innermost cause
+/// (reqwest's chain repeats the URL and layers of wrapping).
 fn network_error(e: &reqwest::Error) -> FetchError {
     use std::error::Error;
-    let mut msg = e.to_string();
+    let mut innermost = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
-        msg = format!("{msg}: {s}");
+        innermost = s.to_string();
         src = s.source();
     }
-    if e.is_timeout() {
-        return FetchError::Network(format!("timed out ({msg})"));
-    }
-    FetchError::Network(msg)
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "reading the body failed"
+    } else {
+        "request failed"
+    };
+    FetchError::Network(format!("{what}: {innermost}"))
 }
