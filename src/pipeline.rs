@@ -191,12 +191,12 @@ impl Desk {
 
         // Order each story's items, set its time and decide whether it is breaking.
         for (old, story) in touched.values_mut() {
-            let mut members: Vec<Item> = Vec::with_capacity(story.items.len());
+            let mut members: Vec<std::borrow::Cow<Item>> = Vec::with_capacity(story.items.len());
             for key in &story.items {
                 if let Some(i) = items_by_key.get(key) {
-                    members.push(i.clone());
+                    members.push(std::borrow::Cow::Borrowed(i));
                 } else if let Some(i) = self.store.item(key)? {
-                    members.push(i);
+                    members.push(std::borrow::Cow::Owned(i));
                 }
             }
             members.sort_by(|a, b| {

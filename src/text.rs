@@ -39,23 +39,29 @@ pub fn fold(s: &str) -> String {
 /// Folded word tokens (letters and digits; a decimal point or thousands
 /// separator between digits stays inside the number).
 pub fn tokens(s: &str) -> Vec<String> {
-    let folded = fold(s);
-    let chars: Vec<char> = folded.chars().collect();
+    split_folded(&fold(s)).into_iter().map(String::from).collect()
+}
+
+/// The word tokens of text that is already folded, borrowed from it.
+pub fn split_folded(folded: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let mut cur = String::new();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut start: Option<usize> = None;
+    let mut prev = ' ';
+    let mut chars = folded.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         let inside_number = matches!(c, '.' | ',')
-            && i > 0
-            && chars[i - 1].is_ascii_digit()
-            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+            && start.is_some()
+            && prev.is_ascii_digit()
+            && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
         if c.is_alphanumeric() || inside_number {
-            cur.push(c);
-        } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            out.push(&folded[s..i]);
         }
+        prev = c;
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(s) = start {
+        out.push(&folded[s..]);
     }
     out
 }
@@ -79,11 +85,11 @@ pub fn token_matches(token: &str, word: &str) -> bool {
 }
 
 /// True when the token sequence `phrase` occurs in `hay` as whole words.
-pub fn contains_phrase(hay: &[String], phrase: &[String]) -> bool {
+pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) -> bool {
     if phrase.is_empty() || phrase.len() > hay.len() {
         return false;
     }
-    hay.windows(phrase.len()).any(|w| w.iter().zip(phrase).all(|(t, p)| token_matches(t, p)))
+    hay.windows(phrase.len()).any(|w| w.iter().zip(phrase).all(|(t, p)| token_matches(t.as_ref(), p.as_ref())))
 }
 
 #[cfg(test)]

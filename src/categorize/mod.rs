@@ -85,9 +85,8 @@ impl Categorizer {
     /// File an item under sections, regions and tags.
     pub fn file(&self, item: &ItemText) -> Filing {
         let (src_sections, src_region, _) = self.source_sections.get(item.source).cloned().unwrap_or_default();
-        let summary_text = crate::parse::normalize::strip_tags(item.summary);
-        let mut words = text::tokens(item.title);
-        words.extend(text::tokens(&summary_text));
+        let folded = text::fold(&format!("{} {}", item.title, crate::parse::normalize::strip_tags(item.summary)));
+        let words = text::split_folded(&folded);
         let cats: HashSet<String> = item.categories.iter().map(|c| text::fold(c.trim())).collect();
 
         let mut sections = src_sections;

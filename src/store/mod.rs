@@ -174,37 +174,29 @@ impl Store {
     /// Apply one ingest's writes. Stories go first, then items, so that a crash
     /// in between leaves items pointing at stories that exist.
     pub fn commit(&self, changes: &Changes) -> Result<()> {
-        let mut stories = sled::Batch::default();
-        let mut feeds = sled::Batch::default();
+        // Single inserts: sled's batches cost more per key than plain inserts,
+        // and a batch does not make several trees atomic anyway.
         let mut new_stories = 0i64;
         for c in &changes.stories {
-            stories.insert(c.new.id.as_bytes(), encode(&c.new));
+            self.stories.insert(c.new.id.as_bytes(), encode(&c.new))?;
             let new_keys = keys::feed_keys(&c.new);
-            if let Some(old) = &c.old {
-                for k in keys::feed_keys(old) {
-                    if !new_keys.contains(&k) {
-                        feeds.remove(k);
-                    }
-                }
-            } else {
+            let old_keys = c.old.as_ref().map(keys::feed_keys).unwrap_or_default();
+            if c.old.is_none() {
                 new_stories += 1;
             }
-            for k in new_keys {
-                feeds.insert(k, &[]);
+            for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+                self.feeds.remove(k)?;
+            }
+            for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
+                self.feeds.insert(k, &[])?;
             }
         }
-        self.stories.apply_batch(stories)?;
-        self.feeds.apply_batch(feeds)?;
-        let mut links = sled::Batch::default();
         for (link, story) in &changes.links {
-            links.insert(link.as_bytes(), story.as_bytes());
+            self.links.insert(link.as_bytes(), story.as_bytes())?;
         }
-        self.links.apply_batch(links)?;
-        let mut items = sled::Batch::default();
         for item in &changes.items {
-            items.insert(item.key.as_bytes(), encode(item));
+            self.items.insert(item.key.as_bytes(), encode(item))?;
         }
-        self.items.apply_batch(items)?;
         self.add_meta("items", changes.new_items as i64)?;
         self.add_meta("stories", new_stories)?;
         Ok(())
