@@ -169,3 +169,55 @@ fn file_sources_are_read_from_disk() {
     let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
     assert_eq!(o.status, SourceStatus::NotModified);
 }
+
+#[test]
+fn future_and_missing_dates_become_the_time_first_seen() {
+    let server = FixtureServer::start();
+    server.set(
+        "/d.xml",
+        Fixture::feed(
+            "<rss version=\"2.0\"><channel><title>D</title>\
+             <item><guid>future</guid><title>From the future</title><pubDate>Tue, 01 Jan 2999 00:00:00 GMT</pubDate></item>\
+             <item><guid>none</guid><title>No date</title></item>\
+             <item><guid>past</guid><title>Old enough</title><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
+             </channel></rss>",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("d", server.url("/d.xml"))], "");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let before = newsdesk::pipeline::now();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    let after = newsdesk::pipeline::now();
+    assert_eq!(o.report.new, 3);
+    let key = |guid: &str| newsdesk::parse::identity::item_key("d", &format!("g:{guid}"));
+    for guid in ["future", "none"] {
+        let item = desk.store.item(&key(guid)).unwrap().unwrap();
+        assert!(item.published >= before && item.published <= after, "{guid}: {}", item.published);
+        assert_eq!(item.published, item.first_seen);
+    }
+    let past = desk.store.item(&key("past")).unwrap().unwrap();
+    assert_eq!(past.published, 1_793_613_600);
+}
+
+#[test]
+fn items_older_than_retention_are_not_stored() {
+    let server = FixtureServer::start();
+    server.set(
+        "/old.xml",
+        Fixture::feed(rss(
+            "O",
+            &[("old", "Ancient", "https://o.example/1", "Mon, 02 Nov 2009 10:00:00 GMT"), ("new", "Fresh", "https://o.example/2", D1)],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path(), &[("o", server.url("/old.xml"))], "");
+    config.storage.retention = std::time::Duration::from_secs(365 * 86_400 * 5);
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.report.new, o.report.too_old), (1, 1));
+}
