@@ -71,7 +71,7 @@ fn whole_path(docs: &[(String, Vec<u8>)], round: usize) -> (Duration, usize) {
         keywords: vec!["software".into(), "apple".into(), "startup".into()],
         fallback: false,
     });
-    let desk = Desk::new(Store::open(&dir.join("data")).expect("store"), Arc::new(config));
+    let desk = Desk::new(Store::open(&dir.join("data")).expect("store"), Arc::new(config)).expect("desk");
     let base = url::Url::parse("https://bench.example/feed").expect("url");
     let start = Instant::now();
     let mut items = 0;

@@ -43,7 +43,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Arc::new(config::load(config_path)?);
     crate::logging::init(&config.log);
     let store = open_store(&config)?;
-    let desk = Arc::new(Desk::new(store.clone(), config.clone()));
+    let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {
         let publisher = publisher.clone();

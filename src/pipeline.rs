@@ -11,7 +11,7 @@ use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
 use crate::poll::schedule::{self, Plan};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
-use crate::stories::{self, Decision};
+use crate::stories::{self, Decision, StoryIndex};
 use arc_swap::ArcSwap;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,8 +21,9 @@ pub struct Desk {
     pub store: Store,
     config: ArcSwap<Config>,
     categorizer: ArcSwap<Categorizer>,
-    /// Clustering decisions depend on each other: one ingest at a time.
-    ingest_lock: Mutex<()>,
+    /// The stories inside the dedup window. Clustering decisions depend on each
+    /// other, so this lock also makes ingests run one at a time.
+    index: Mutex<StoryIndex>,
 }
 
 /// What one ingest changed.
@@ -52,13 +53,26 @@ pub fn now() -> Timestamp {
 }
 
 impl Desk {
-    pub fn new(store: Store, config: Arc<Config>) -> Desk {
-        Desk {
-            store,
-            categorizer: ArcSwap::from_pointee(Categorizer::new(&config)),
-            config: ArcSwap::new(config),
-            ingest_lock: Mutex::new(()),
+    /// A desk over `store`, with the clustering index rebuilt from the stories
+    /// inside the dedup window (a bounded read, not a scan of the store).
+    pub fn new(store: Store, config: Arc<Config>) -> Result<Desk, StoreError> {
+        let categorizer = Categorizer::new(&config);
+        let window = config.dedup.window.as_secs() as i64;
+        let mut index = StoryIndex::default();
+        for key in store.keys_since("all", now() - 2 * window)? {
+            let Some(story) = store.story(&key.story)? else { continue };
+            for item_key in &story.items {
+                if let Some(item) = store.item(item_key)? {
+                    index.add(&story.id, story.time, item_signature(&categorizer, &item));
+                }
+            }
         }
+        Ok(Desk {
+            store,
+            categorizer: ArcSwap::from_pointee(categorizer),
+            config: ArcSwap::new(config),
+            index: Mutex::new(index),
+        })
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -73,9 +87,11 @@ impl Desk {
 
     /// Identify, cluster, categorise and store the entries of one parsed document.
     pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
-        let _guard = self.ingest_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let config = self.config.load_full();
         let categorizer = self.categorizer.load_full();
+        let window = config.dedup.window.as_secs() as i64;
+        index.evict_before(now - 2 * window);
         let oldest = now - config.storage.retention.as_secs() as i64;
         let mut report = IngestReport::default();
         let mut changes = Changes::default();
@@ -115,6 +131,12 @@ impl Desk {
                 updated: now,
                 story: String::new(),
             };
+            let filing = categorizer.file(&ItemText {
+                source: &source.id,
+                title: &item.title,
+                summary: &item.summary,
+                categories: &item.categories,
+            });
             let story_id = match existing {
                 Some(old) => {
                     item.first_seen = old.first_seen;
@@ -142,10 +164,20 @@ impl Desk {
                         },
                         None => None,
                     };
-                    let id = match stories::decide(&key, link_story) {
+                    let sig = stories::signature(
+                        &item.title,
+                        &parse::normalize::strip_tags(&item.summary),
+                        filing.places.clone(),
+                    );
+                    let near = match link_story {
+                        Some(_) => None,
+                        None => index.best_match(&sig, item.published, window, config.dedup.similarity),
+                    };
+                    let id = match stories::decide(&key, link_story, near) {
                         Decision::Join(id) => id,
                         Decision::New(id) => id,
                     };
+                    index.add(&id, item.published, sig);
                     item.story = id.clone();
                     report.new += 1;
                     changes.new_items += 1;
@@ -155,12 +187,6 @@ impl Desk {
             if let Some(l) = &item.link {
                 links.entry(l.clone()).or_insert_with(|| story_id.clone());
             }
-            let filing = categorizer.file(&ItemText {
-                source: &source.id,
-                title: &item.title,
-                summary: &item.summary,
-                categories: &item.categories,
-            });
             let (_, story) = match touched.entry(story_id.clone()) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -231,6 +257,17 @@ impl Desk {
         }
         Ok(report)
     }
+}
+
+/// The clustering signature of a stored item.
+fn item_signature(categorizer: &Categorizer, item: &Item) -> stories::Signature {
+    let filing = categorizer.file(&ItemText {
+        source: &item.source,
+        title: &item.title,
+        summary: &item.summary,
+        categories: &item.categories,
+    });
+    stories::signature(&item.title, &parse::normalize::strip_tags(&item.summary), filing.places)
 }
 
 fn merge(into: &mut Vec<String>, from: Vec<String>) {

@@ -43,7 +43,7 @@ fn every_corpus_file_goes_through_ingest_without_panic() {
         keywords: vec![],
         fallback: true,
     });
-    let desk = Desk::new(Store::open(&dir.path().join("data")).unwrap(), Arc::new(cfg));
+    let desk = Desk::new(Store::open(&dir.path().join("data")).unwrap(), Arc::new(cfg)).unwrap();
     let now = 1_800_000_000;
     let (mut parsed, mut failed, mut items, mut feeds, mut feeds_parsed) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for (i, (path, is_feed)) in files.iter().enumerate() {

@@ -25,7 +25,7 @@ fn config_for(dir: &Path, sources: &[(&str, String)], extra: &str) -> Config {
 
 fn desk(config: &Config) -> Arc<Desk> {
     let store = Store::open(&config.storage.path).expect("open store");
-    Arc::new(Desk::new(store, Arc::new(config.clone())))
+    Arc::new(Desk::new(store, Arc::new(config.clone())).unwrap())
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -209,7 +209,10 @@ fn items_older_than_retention_are_not_stored() {
         "/old.xml",
         Fixture::feed(rss(
             "O",
-            &[("old", "Ancient", "https://o.example/1", "Mon, 02 Nov 2009 10:00:00 GMT"), ("new", "Fresh", "https://o.example/2", D1)],
+            &[
+                ("old", "Ancient", "https://o.example/1", "Mon, 02 Nov 2009 10:00:00 GMT"),
+                ("new", "Fresh", "https://o.example/2", D1),
+            ],
         )),
     );
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,8 @@ pub struct Filing {
     pub sections: Vec<String>,
     pub regions: Vec<String>,
     pub tags: Vec<String>,
+    /// The configured places named in the text (as tags), for clustering.
+    pub places: Vec<String>,
 }
 
 /// What the filing rules need to know about an item.
@@ -103,6 +105,7 @@ impl Categorizer {
 
         let mut regions: Vec<String> = src_region.into_iter().collect();
         let mut tags: Vec<String> = Vec::new();
+        let mut places: Vec<String> = Vec::new();
         for c in item.categories {
             let t = slug(c);
             if !t.is_empty() && !tags.contains(&t) {
@@ -117,9 +120,12 @@ impl Categorizer {
                 if !tags.contains(&place.tag) {
                     tags.push(place.tag.clone());
                 }
+                if !places.contains(&place.tag) {
+                    places.push(place.tag.clone());
+                }
             }
         }
-        Filing { sections, regions, tags }
+        Filing { sections, regions, tags, places }
     }
 
     /// Whether a source is a breaking wire.

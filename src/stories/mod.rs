@@ -1,7 +1,14 @@
-//! Clustering items into stories: an item joins the story that already carries
-//! its canonical link; otherwise it starts a new story.
-//! (Near-duplicate detection across rewrites and languages builds on this.)
+//! Clustering items into stories. An item joins the story that already
+//! carries its canonical link, else the most alike story inside the dedup
+//! window (near-duplicate headlines across rewrites; see [`signature`] and
+//! [`index`]); otherwise it starts a new story. Pure: the caller owns the
+//! index and the store.
 
+pub mod index;
+pub mod signature;
+
+pub use index::{Match, StoryIndex};
+pub use signature::{signature, Signature};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// What to do with a new item.
@@ -17,10 +24,111 @@ pub fn new_story_id(first_item_key: &str) -> String {
     format!("{:016x}", xxh3_64(first_item_key.as_bytes()))
 }
 
-/// Decide where an item goes, given the story that carries its link (if any).
-pub fn decide(item_key: &str, link_story: Option<String>) -> Decision {
-    match link_story {
-        Some(story) => Decision::Join(story),
-        None => Decision::New(new_story_id(item_key)),
+/// Where an item goes: the story of its link, else the best near duplicate.
+pub fn decide(item_key: &str, link_story: Option<String>, near: Option<Match>) -> Decision {
+    match (link_story, near) {
+        (Some(story), _) => Decision::Join(story),
+        (None, Some(m)) => Decision::Join(m.story),
+        (None, None) => Decision::New(new_story_id(item_key)),
+    }
+}
+
+/// A factor 0..1 on similarity: headlines that name different figures,
+/// different people or different places are different events, however alike
+/// the rest of their wording ("Quake kills 12 in Chile" / "Quake kills 40 in Peru").
+pub fn veto(a: &Signature, b: &Signature) -> f64 {
+    let disjoint = |x: &[String], y: &[String]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
+    let mut factor = 1.0;
+    if disjoint(&a.numbers, &b.numbers) {
+        factor *= 0.5;
+    }
+    if disjoint(&a.names, &b.names) {
+        factor *= 0.6;
+    }
+    if disjoint(&a.places, &b.places) {
+        factor *= 0.3;
+    }
+    factor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(title: &str, places: &[&str]) -> Signature {
+        signature(title, "", places.iter().map(|p| p.to_string()).collect())
+    }
+
+    /// An index with some unrelated background stories, so word weights are realistic.
+    fn index_with(stories: &[(&str, &str, &[&str])]) -> StoryIndex {
+        let mut idx = StoryIndex::default();
+        let background = [
+            "Government announces new budget for schools",
+            "Local team wins cup final after extra time",
+            "Storm warning issued for the weekend",
+            "Tech company unveils new phone",
+            "Parliament debates pension reform",
+            "Oil prices fall on demand worries",
+        ];
+        for (i, t) in background.iter().enumerate() {
+            idx.add(&format!("bg{i}"), 0, sig(t, &[]));
+        }
+        for (id, t, places) in stories {
+            idx.add(id, 0, sig(t, places));
+        }
+        idx
+    }
+
+    #[test]
+    fn rewritten_headlines_join() {
+        let idx = index_with(&[("quake", "Earthquake of magnitude 6.1 kills 12 in southern Chile", &["chile"])]);
+        for t in [
+            "BREAKING: Magnitude 6.1 earthquake kills 12 in southern Chile",
+            "Quake kills 12 in southern Chile, magnitude 6.1",
+            "Southern Chile earthquake: 12 killed by magnitude 6.1 tremor",
+        ] {
+            let m = idx.best_match(&sig(t, &["chile"]), 0, 3600, 0.6);
+            assert_eq!(m.map(|m| m.story).as_deref(), Some("quake"), "{t}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_stay_apart() {
+        let idx = index_with(&[
+            ("chile", "Earthquake of magnitude 6.1 kills 12 in southern Chile", &["chile"]),
+            ("fed", "Federal Reserve raises interest rates by a quarter point", &[]),
+            ("derail", "Passenger train derails in northern Italy, 3 injured", &["italy"]),
+        ]);
+        for (t, places) in [
+            ("Earthquake of magnitude 6.1 kills 40 in central Peru", &["peru"][..]),
+            ("European Central Bank raises interest rates by a quarter point", &[][..]),
+            ("Passenger train derails in southern Spain, 3 injured", &["spain"][..]),
+        ] {
+            let m = idx.best_match(&sig(t, places), 0, 3600, 0.6);
+            assert_eq!(m, None, "{t}");
+        }
+    }
+
+    #[test]
+    fn arabic_and_spanish_variants_join() {
+        let idx = index_with(&[
+            ("ar", "زلزال بقوة 6 درجات يضرب جنوب تركيا", &[]),
+            ("es", "Elecciones en México: la oposición gana en la capital", &[]),
+        ]);
+        let m = idx.best_match(&sig("عاجل: زِلزالٌ بقوة ٦ درجات يضرب جنوب تركيا", &[]), 0, 3600, 0.6);
+        assert_eq!(m.map(|m| m.story).as_deref(), Some("ar"));
+        let m =
+            idx.best_match(&sig("Elecciones en Mexico: la oposicion gana en la capital del pais", &[]), 0, 3600, 0.6);
+        assert_eq!(m.map(|m| m.story).as_deref(), Some("es"));
+    }
+
+    #[test]
+    fn the_window_bounds_candidates() {
+        let mut idx = StoryIndex::default();
+        idx.add("old", 0, sig("Volcano erupts on remote island", &[]));
+        assert!(idx.best_match(&sig("Volcano erupts on remote island", &[]), 10_000, 3600, 0.6).is_none());
+        assert!(idx.best_match(&sig("Volcano erupts on remote island", &[]), 3000, 3600, 0.6).is_some());
+        idx.evict_before(1);
+        assert!(idx.is_empty());
     }
 }

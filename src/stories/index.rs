@@ -1,0 +1,131 @@
+//! The stories inside the dedup window, held in memory with an inverted index
+//! so that a new item finds its candidates without a scan: it looks only at
+//! the stories that share one of its rarest words.
+
+use super::signature::Signature;
+use crate::model::Timestamp;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// How many of an item's rarest words pick its candidates.
+const PROBE_TOKENS: usize = 8;
+/// The most stories one word's posting list contributes (the newest ones).
+const PROBE_POSTINGS: usize = 256;
+
+struct Entry {
+    time: Timestamp,
+    signatures: Vec<Signature>,
+}
+
+/// A candidate story and how alike it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub story: String,
+    pub similarity: f64,
+}
+
+#[derive(Default)]
+pub struct StoryIndex {
+    stories: HashMap<String, Entry>,
+    /// word → stories whose items carry it, oldest first.
+    postings: HashMap<String, Vec<String>>,
+    by_time: BTreeSet<(Timestamp, String)>,
+}
+
+impl StoryIndex {
+    pub fn len(&self) -> usize {
+        self.stories.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stories.is_empty()
+    }
+
+    /// Record that `story` (at `time`) now has an item with this signature.
+    pub fn add(&mut self, story: &str, time: Timestamp, sig: Signature) {
+        let entry = self.stories.entry(story.to_string()).or_insert_with(|| Entry { time, signatures: Vec::new() });
+        if entry.time != time {
+            self.by_time.remove(&(entry.time, story.to_string()));
+            entry.time = entry.time.min(time);
+        }
+        self.by_time.insert((entry.time, story.to_string()));
+        let known: HashSet<&String> = entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
+        let fresh: Vec<String> = sig.tokens.iter().filter(|t| !known.contains(t)).cloned().collect();
+        for t in fresh {
+            self.postings.entry(t).or_default().push(story.to_string());
+        }
+        entry.signatures.push(sig);
+    }
+
+    /// Forget stories older than `time`.
+    pub fn evict_before(&mut self, time: Timestamp) {
+        while let Some((t, id)) = self.by_time.first().cloned() {
+            if t >= time {
+                break;
+            }
+            self.by_time.pop_first();
+            if let Some(e) = self.stories.remove(&id) {
+                for t in e.signatures.iter().flat_map(|s| s.tokens.iter()) {
+                    if let Some(list) = self.postings.get_mut(t) {
+                        list.retain(|s| s != &id);
+                        if list.is_empty() {
+                            self.postings.remove(t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn df(&self, token: &str) -> usize {
+        self.postings.get(token).map_or(0, Vec::len)
+    }
+
+    /// Inverse document frequency: rare words weigh more.
+    fn weight(&self, token: &str) -> f64 {
+        let n = self.stories.len().max(1) as f64;
+        (1.0 + n / (1.0 + self.df(token) as f64)).ln().max(0.1)
+    }
+
+    /// The most alike story within `window` seconds of `time`, if any reaches
+    /// `threshold`.
+    pub fn best_match(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Option<Match> {
+        let mut probes: Vec<&String> = sig.tokens.iter().filter(|t| self.df(t) > 0).collect();
+        probes.sort_by_key(|t| self.df(t));
+        let mut candidates: HashSet<&String> = HashSet::new();
+        for t in probes.into_iter().take(PROBE_TOKENS) {
+            if let Some(list) = self.postings.get(t) {
+                candidates.extend(list.iter().rev().take(PROBE_POSTINGS));
+            }
+        }
+        let mut best: Option<Match> = None;
+        for id in candidates {
+            let Some(entry) = self.stories.get(id) else { continue };
+            if (entry.time - time).abs() > window {
+                continue;
+            }
+            let sim = entry.signatures.iter().map(|other| self.similarity(sig, other)).fold(0.0, f64::max);
+            if sim >= threshold
+                && best.as_ref().is_none_or(|b| sim > b.similarity || (sim == b.similarity && *id < b.story))
+            {
+                best = Some(Match { story: id.clone(), similarity: sim });
+            }
+        }
+        best
+    }
+
+    /// How alike two signatures are, 0..1: shared rare words, blended Dice and
+    /// overlap (so added or dropped words cost little), then vetoed when the two
+    /// name different figures, names or places.
+    pub fn similarity(&self, a: &Signature, b: &Signature) -> f64 {
+        let wa: f64 = a.tokens.iter().map(|t| self.weight(t)).sum();
+        let wb: f64 = b.tokens.iter().map(|t| self.weight(t)).sum();
+        if wa == 0.0 || wb == 0.0 {
+            return 0.0;
+        }
+        let shared: f64 = a.tokens.iter().filter(|t| b.tokens.contains(t)).map(|t| self.weight(t)).sum();
+        let dice = 2.0 * shared / (wa + wb);
+        let overlap = shared / wa.min(wb);
+        let sim = 0.5 * dice + 0.5 * overlap;
+        sim * super::veto(a, b)
+    }
+}

@@ -1,0 +1,122 @@
+//! What a headline says, as weighted tokens: folded words without stop words,
+//! plus the figures and the names it carries (which decide look-alikes).
+
+use crate::text;
+use std::collections::HashSet;
+
+/// Words too common in news to tell stories apart (English, Spanish, Arabic),
+/// folded as `text::fold` folds them.
+const STOP: &[&str] = &[
+    // English
+    "a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "and", "or", "as", "is", "are", "was",
+    "were", "be", "been", "after", "over", "into", "its", "it", "this", "that", "says", "say", "said", "new", "amid",
+    "has", "have", "had", "will", "up", "out", "than", "more", "least", "about", "his", "her", "their", "they", "he",
+    "she", "we", "not", "no", "but", "who", "what", "breaking", "urgent", "update", "live", "report", "reports",
+    "news", // Spanish
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "en", "y", "o", "a", "al", "por", "para", "con",
+    "sin", "que", "se", "su", "sus", "es", "son", "fue", "tras", "ante", "sobre", "como", "mas", "menos", "lo", "le",
+    "les", "ultima", "hora", "urgente", "dice", "segun", "entre", "hasta", "desde",
+    // Arabic (folded: ة→ه, أ/إ/آ→ا, ى→ي)
+    "في", "من", "الي", "علي", "عن", "مع", "بعد", "قبل", "هذا", "هذه", "التي", "الذي", "ان", "او", "و", "ما", "لا", "قد",
+    "كما", "بين", "حتي", "عاجل", "خلال", "منذ", "عند", "ذلك", "تلك", "هو", "هي", "كان", "كانت", "يقول", "قال",
+];
+
+/// One headline (and the lead of its summary), ready to compare.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Signature {
+    /// Distinct content tokens, folded and lightly stemmed.
+    pub tokens: Vec<String>,
+    /// Figures named (numbers as written, separators removed).
+    pub numbers: Vec<String>,
+    /// Capitalised words that are not the first word of the text (names, places).
+    pub names: Vec<String>,
+    /// Places of the configured regions named in the text (as tags).
+    pub places: Vec<String>,
+}
+
+/// How many words of the summary's lead count with the title.
+const LEAD_WORDS: usize = 25;
+
+fn is_stop(t: &str) -> bool {
+    STOP.contains(&t)
+}
+
+/// A light stem: enough to make "elections"/"election", "ataques"/"ataque" and
+/// "الانتخابات"/"انتخابات" meet, without a real stemmer.
+pub fn stem(t: &str) -> String {
+    let arabic = t.starts_with(|c: char| ('\u{0600}'..='\u{06FF}').contains(&c));
+    if arabic {
+        let t = ["وال", "بال", "فال", "كال", "لل", "ال"]
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+            .filter(|r| r.chars().count() >= 3)
+            .unwrap_or(t);
+        let t = ["ات", "ون", "ين", "ه"]
+            .iter()
+            .find_map(|s| t.strip_suffix(s))
+            .filter(|r| r.chars().count() >= 3)
+            .unwrap_or(t);
+        return t.to_string();
+    }
+    if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+        return t.to_string();
+    }
+    let n = t.chars().count();
+    if n > 4 {
+        if let Some(r) = t.strip_suffix("es").filter(|r| r.ends_with(['s', 'x', 'z', 'n', 'r', 'l', 'd'])) {
+            return r.to_string();
+        }
+        if let Some(r) = t.strip_suffix('s') {
+            return r.to_string();
+        }
+    }
+    t.to_string()
+}
+
+/// Build the signature of a title and the plain text of its summary; `places`
+/// are the configured places the item names.
+pub fn signature(title: &str, summary_text: &str, places: Vec<String>) -> Signature {
+    let lead: String = summary_text.split_whitespace().take(LEAD_WORDS).collect::<Vec<_>>().join(" ");
+    let mut tokens = Vec::new();
+    let mut seen = HashSet::new();
+    let mut numbers = Vec::new();
+    for raw in [title, lead.as_str()] {
+        for t in text::tokens(raw) {
+            if t.chars().any(|c| c.is_ascii_digit()) {
+                let n: String = t.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
+                let n = n.trim_end_matches('.').to_string();
+                if !n.is_empty() && !numbers.contains(&n) {
+                    numbers.push(n);
+                }
+            }
+            if is_stop(&t) || t.chars().count() < 2 {
+                continue;
+            }
+            let s = stem(&t);
+            if seen.insert(s.clone()) {
+                tokens.push(s);
+            }
+        }
+    }
+    Signature { tokens, numbers, names: names(title), places }
+}
+
+/// Capitalised words of a title after its first word, folded and stemmed.
+fn names(title: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    // Headline case ("Storm Hits Coast") capitalises everything: no signal there.
+    let capitalised = words.iter().filter(|w| w.starts_with(char::is_uppercase)).count();
+    if words.len() > 3 && capitalised * 10 >= words.len() * 7 {
+        return out;
+    }
+    for w in words.iter().skip(1) {
+        if w.starts_with(char::is_uppercase) && w.chars().count() > 1 {
+            let f = stem(&text::fold(w));
+            if !is_stop(&f) && !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
