@@ -4,12 +4,18 @@
 
 use super::signature::Signature;
 use crate::model::Timestamp;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+use xxhash_rust::xxh3::Xxh3Builder;
+
+/// Hash maps on the hot path: SipHash costs more than the lookups it guards,
+/// and these keys are not attacker-chosen in a way that matters (a flood of
+/// colliding words would only slow clustering, which is bounded per item).
+type HashMap<K, V> = std::collections::HashMap<K, V, Xxh3Builder>;
 
 /// How many of an item's rarest words pick its candidates.
-const PROBE_TOKENS: usize = 8;
+const PROBE_TOKENS: usize = 5;
 /// The most stories one word's posting list contributes (the newest ones).
-const PROBE_POSTINGS: usize = 256;
+const PROBE_POSTINGS: usize = 64;
 
 struct Entry {
     time: Timestamp,
@@ -87,18 +93,27 @@ impl StoryIndex {
     }
 
     /// The most alike story within `window` seconds of `time`, if any reaches
-    /// `threshold`.
+    /// `threshold`. Candidates are the stories that share at least two of the
+    /// item's rarest words (one, for a one-word headline): a near duplicate
+    /// shares several, and common words would make every story a candidate.
     pub fn best_match(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Option<Match> {
         let mut probes: Vec<&String> = sig.tokens.iter().filter(|t| self.df(t) > 0).collect();
         probes.sort_by_key(|t| self.df(t));
-        let mut candidates: HashSet<&String> = HashSet::new();
-        for t in probes.into_iter().take(PROBE_TOKENS) {
+        probes.truncate(PROBE_TOKENS);
+        let needed = probes.len().min(2);
+        let mut hits: HashMap<&String, usize> = HashMap::default();
+        for t in probes {
             if let Some(list) = self.postings.get(t) {
-                candidates.extend(list.iter().rev().take(PROBE_POSTINGS));
+                for id in list.iter().rev().take(PROBE_POSTINGS) {
+                    *hits.entry(id).or_default() += 1;
+                }
             }
         }
         let mut best: Option<Match> = None;
-        for id in candidates {
+        for (id, n) in hits {
+            if n < needed {
+                continue;
+            }
             let Some(entry) = self.stories.get(id) else { continue };
             if (entry.time - time).abs() > window {
                 continue;

@@ -13,9 +13,9 @@ const STOP: &[&str] = &[
     "has", "have", "had", "will", "up", "out", "than", "more", "least", "about", "his", "her", "their", "they", "he",
     "she", "we", "not", "no", "but", "who", "what", "breaking", "urgent", "update", "live", "report", "reports",
     "news", // Spanish
-    "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "en", "y", "o", "a", "al", "por", "para", "con",
-    "sin", "que", "se", "su", "sus", "es", "son", "fue", "tras", "ante", "sobre", "como", "mas", "menos", "lo", "le",
-    "les", "ultima", "hora", "urgente", "dice", "segun", "entre", "hasta", "desde",
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "en", "y", "o", "a", "al", "por", "para",
+    "con", "sin", "que", "se", "su", "sus", "es", "son", "fue", "tras", "ante", "sobre", "como", "mas", "menos", "lo",
+    "le", "les", "ultima", "hora", "urgente", "dice", "segun", "entre", "hasta", "desde",
     // Arabic (folded: ة→ه, أ/إ/آ→ا, ى→ي)
     "في", "من", "الي", "علي", "عن", "مع", "بعد", "قبل", "هذا", "هذه", "التي", "الذي", "ان", "او", "و", "ما", "لا", "قد",
     "كما", "بين", "حتي", "عاجل", "خلال", "منذ", "عند", "ذلك", "تلك", "هو", "هي", "كان", "كانت", "يقول", "قال",
