@@ -131,10 +131,11 @@ impl Desk {
                 updated: now,
                 story: String::new(),
             };
+            let summary_text = parse::normalize::strip_tags(&item.summary);
             let filing = categorizer.file(&ItemText {
                 source: &source.id,
                 title: &item.title,
-                summary: &item.summary,
+                summary: &summary_text,
                 categories: &item.categories,
             });
             let story_id = match existing {
@@ -164,11 +165,7 @@ impl Desk {
                         },
                         None => None,
                     };
-                    let sig = stories::signature(
-                        &item.title,
-                        &parse::normalize::strip_tags(&item.summary),
-                        filing.places.clone(),
-                    );
+                    let sig = stories::signature(&item.title, &summary_text, filing.places.clone());
                     let near = match link_story {
                         Some(_) => None,
                         None => index.best_match(&sig, item.published, window, config.dedup.similarity),
@@ -261,13 +258,14 @@ impl Desk {
 
 /// The clustering signature of a stored item.
 fn item_signature(categorizer: &Categorizer, item: &Item) -> stories::Signature {
+    let summary_text = parse::normalize::strip_tags(&item.summary);
     let filing = categorizer.file(&ItemText {
         source: &item.source,
         title: &item.title,
-        summary: &item.summary,
+        summary: &summary_text,
         categories: &item.categories,
     });
-    stories::signature(&item.title, &parse::normalize::strip_tags(&item.summary), filing.places)
+    stories::signature(&item.title, &summary_text, filing.places)
 }
 
 fn merge(into: &mut Vec<String>, from: Vec<String>) {

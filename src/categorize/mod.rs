@@ -21,6 +21,7 @@ pub struct Filing {
 pub struct ItemText<'a> {
     pub source: &'a str,
     pub title: &'a str,
+    /// Plain text of the summary (tags already stripped).
     pub summary: &'a str,
     pub categories: &'a [String],
 }
@@ -87,7 +88,7 @@ impl Categorizer {
     /// File an item under sections, regions and tags.
     pub fn file(&self, item: &ItemText) -> Filing {
         let (src_sections, src_region, _) = self.source_sections.get(item.source).cloned().unwrap_or_default();
-        let folded = text::fold(&format!("{} {}", item.title, crate::parse::normalize::strip_tags(item.summary)));
+        let folded = text::fold(&format!("{} {}", item.title, item.summary));
         let words = text::split_folded(&folded);
         let cats: HashSet<String> = item.categories.iter().map(|c| text::fold(c.trim())).collect();
 

@@ -14,6 +14,9 @@ type HashMap<K, V> = std::collections::HashMap<K, V, Xxh3Builder>;
 
 /// How many of an item's rarest words pick its candidates.
 const PROBE_TOKENS: usize = 5;
+/// The most item signatures kept per story: a story with hundreds of items is
+/// matched against its first few, which say what it is about.
+const SIGNATURES_PER_STORY: usize = 8;
 /// The most stories one word's posting list contributes (the newest ones).
 const PROBE_POSTINGS: usize = 64;
 
@@ -35,6 +38,8 @@ pub struct StoryIndex {
     /// word → stories whose items carry it, oldest first.
     postings: HashMap<String, Vec<String>>,
     by_time: BTreeSet<(Timestamp, String)>,
+    /// Stories evicted since the posting lists were last swept.
+    evicted: usize,
 }
 
 impl StoryIndex {
@@ -54,6 +59,9 @@ impl StoryIndex {
             entry.time = entry.time.min(time);
         }
         self.by_time.insert((entry.time, story.to_string()));
+        if entry.signatures.len() >= SIGNATURES_PER_STORY {
+            return;
+        }
         let known: HashSet<&String> = entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
         let fresh: Vec<String> = sig.tokens.iter().filter(|t| !known.contains(t)).cloned().collect();
         for t in fresh {
@@ -62,23 +70,25 @@ impl StoryIndex {
         entry.signatures.push(sig);
     }
 
-    /// Forget stories older than `time`.
+    /// Forget stories older than `time`. Their words leave the posting lists
+    /// lazily, in one sweep once the dead outnumber the living.
     pub fn evict_before(&mut self, time: Timestamp) {
         while let Some((t, id)) = self.by_time.first().cloned() {
             if t >= time {
                 break;
             }
             self.by_time.pop_first();
-            if let Some(e) = self.stories.remove(&id) {
-                for t in e.signatures.iter().flat_map(|s| s.tokens.iter()) {
-                    if let Some(list) = self.postings.get_mut(t) {
-                        list.retain(|s| s != &id);
-                        if list.is_empty() {
-                            self.postings.remove(t);
-                        }
-                    }
-                }
+            if self.stories.remove(&id).is_some() {
+                self.evicted += 1;
             }
+        }
+        if self.evicted > self.stories.len() + 1024 {
+            let stories = &self.stories;
+            self.postings.retain(|_, list| {
+                list.retain(|id| stories.contains_key(id));
+                !list.is_empty()
+            });
+            self.evicted = 0;
         }
     }
 
@@ -101,16 +111,20 @@ impl StoryIndex {
         probes.sort_by_key(|t| self.df(t));
         probes.truncate(PROBE_TOKENS);
         let needed = probes.len().min(2);
-        let mut hits: HashMap<&String, usize> = HashMap::default();
-        for t in probes {
+        // story → (probes that found it, the last probe that did)
+        let mut hits: HashMap<&String, (usize, usize)> = HashMap::default();
+        for (p, t) in probes.into_iter().enumerate() {
             if let Some(list) = self.postings.get(t) {
                 for id in list.iter().rev().take(PROBE_POSTINGS) {
-                    *hits.entry(id).or_default() += 1;
+                    let h = hits.entry(id).or_insert((0, usize::MAX));
+                    if h.1 != p {
+                        *h = (h.0 + 1, p);
+                    }
                 }
             }
         }
         let mut best: Option<Match> = None;
-        for (id, n) in hits {
+        for (id, (n, _)) in hits {
             if n < needed {
                 continue;
             }
