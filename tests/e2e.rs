@@ -187,3 +187,30 @@ fn sigterm_exits_cleanly_and_restart_serves_the_same() {
     };
     assert_eq!(ids(&before), ids(&after));
 }
+
+#[test]
+fn front_page_and_opml() {
+    let (_server, _dir, d) = setup();
+    let (s, h, body) = d.get("/").unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    let page = String::from_utf8(body).unwrap();
+    for needle in [
+        "<h3>Politics</h3>",
+        "<h3>Misc</h3>",
+        "rel=\"alternate\" type=\"application/rss+xml\"",
+        "href=\"http://news.test/feeds/all.json\"",
+        "href=\"http://news.test/feeds/politics.atom\"",
+        "Parliament passes budget after long debate",
+        "2 sources",
+    ] {
+        assert!(page.contains(needle), "front page lacks {needle}");
+    }
+    let (s, h, body) = d.get("/opml").unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "text/x-opml; charset=utf-8");
+    let opml = String::from_utf8(body).unwrap();
+    for feed in ["all", "breaking", "top", "politics", "misc"] {
+        assert!(opml.contains(&format!("xmlUrl=\"http://news.test/feeds/{feed}.atom\"")), "{feed} missing from OPML");
+    }
+}

@@ -102,6 +102,10 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
         "/healthz" => healthz(shared),
         "/api/sources" => api_sources(shared),
         p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
+        "/" | "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
+            Some(r) => respond(&req, &r),
+            None => text(StatusCode::SERVICE_UNAVAILABLE, "starting up"),
+        },
         _ => text(StatusCode::NOT_FOUND, &format!("no such page: {path}")),
     };
     if head {

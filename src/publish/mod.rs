@@ -2,6 +2,7 @@
 //! and kept as finished bytes (plain and gzip) in an immutable [`Snapshot`]
 //! that the HTTP side reads without touching the store.
 
+pub mod page;
 pub mod render;
 
 use crate::config::Config;
@@ -190,6 +191,36 @@ impl Publisher {
                 let rendered = self.render_page(&req, now)?;
                 files.insert(feed.path(format), Arc::new(rendered));
             }
+        }
+        if replace || !feeds.is_empty() {
+            let config = self.config.load_full();
+            let mut lists = Vec::new();
+            for (feed, _) in page::all_feeds(&config) {
+                let req = PageRequest { feed: feed.clone(), format: Format::Atom, limit: 8, lang: None, before: None };
+                let (stories, _) = self.select(&req, now)?;
+                let mut headlines = Vec::with_capacity(stories.len());
+                for story in stories {
+                    if let Some(e) = self.entry(&config, story, now)? {
+                        headlines.push(page::Headline {
+                            title: e.first.title.clone(),
+                            link: e.first.link.clone(),
+                            sources: e.sources.iter().map(|s| &s.id).collect::<HashSet<_>>().len(),
+                            story: e.story,
+                        });
+                    }
+                }
+                lists.push((feed, headlines));
+            }
+            let modified =
+                lists.iter().flat_map(|(_, l)| l.iter().map(|h| h.story.updated)).max().unwrap_or(self.started);
+            files.insert(
+                "/".into(),
+                Arc::new(Rendered::new(page::front_page(&config, &lists), modified, "text/html; charset=utf-8")),
+            );
+            files.insert(
+                "/opml".into(),
+                Arc::new(Rendered::new(page::opml(&config), self.started, "text/x-opml; charset=utf-8")),
+            );
         }
         self.snapshot.store(Arc::new(Snapshot { files }));
         Ok(())
