@@ -145,16 +145,24 @@ impl StoryIndex {
     /// How alike two signatures are, 0..1: shared rare words, blended Dice and
     /// overlap (so added or dropped words cost little), then vetoed when the two
     /// name different figures, names or places.
+    /// The headlines alone are compared, and the headlines with the leads of
+    /// their summaries; the better of the two counts (a lead adds facts, but
+    /// also words a rewrite does not share).
     pub fn similarity(&self, a: &Signature, b: &Signature) -> f64 {
-        let wa: f64 = a.tokens.iter().map(|t| self.weight(t)).sum();
-        let wb: f64 = b.tokens.iter().map(|t| self.weight(t)).sum();
+        let titles = self.overlap(&a.tokens[..a.title_tokens], &b.tokens[..b.title_tokens]);
+        let whole = self.overlap(&a.tokens, &b.tokens);
+        titles.max(whole) * super::veto(a, b)
+    }
+
+    fn overlap(&self, a: &[String], b: &[String]) -> f64 {
+        let wa: f64 = a.iter().map(|t| self.weight(t)).sum();
+        let wb: f64 = b.iter().map(|t| self.weight(t)).sum();
         if wa == 0.0 || wb == 0.0 {
             return 0.0;
         }
-        let shared: f64 = a.tokens.iter().filter(|t| b.tokens.contains(t)).map(|t| self.weight(t)).sum();
+        let shared: f64 = a.iter().filter(|t| b.contains(t)).map(|t| self.weight(t)).sum();
         let dice = 2.0 * shared / (wa + wb);
         let overlap = shared / wa.min(wb);
-        let sim = 0.5 * dice + 0.5 * overlap;
-        sim * super::veto(a, b)
+        0.5 * dice + 0.5 * overlap
     }
 }

@@ -24,8 +24,10 @@ const STOP: &[&str] = &[
 /// One headline (and the lead of its summary), ready to compare.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Signature {
-    /// Distinct content tokens, folded and lightly stemmed.
+    /// Distinct content tokens, folded and lightly stemmed: the title's first.
     pub tokens: Vec<String>,
+    /// How many of `tokens` come from the title.
+    pub title_tokens: usize,
     /// Figures named (numbers as written, separators removed).
     pub numbers: Vec<String>,
     /// Capitalised words that are not the first word of the text (names, places).
@@ -80,7 +82,11 @@ pub fn signature(title: &str, summary_text: &str, places: Vec<String>) -> Signat
     let mut tokens = Vec::new();
     let mut seen = HashSet::new();
     let mut numbers = Vec::new();
-    for raw in [title, lead.as_str()] {
+    let mut title_tokens = 0;
+    for (part, raw) in [title, lead.as_str()].into_iter().enumerate() {
+        if part == 1 {
+            title_tokens = tokens.len();
+        }
         for t in text::tokens(raw) {
             if t.chars().any(|c| c.is_ascii_digit()) {
                 let n: String = t.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
@@ -98,7 +104,7 @@ pub fn signature(title: &str, summary_text: &str, places: Vec<String>) -> Signat
             }
         }
     }
-    Signature { tokens, numbers, names: names(title), places }
+    Signature { tokens, title_tokens, numbers, names: names(title), places }
 }
 
 /// Capitalised words of a title after its first word, folded and stemmed.

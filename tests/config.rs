@@ -1,0 +1,136 @@
+//! Configuration: the shipped files load; broken ones are refused by `check`
+//! (exit 2) and by `run` (no panic) with every error, each naming file, line
+//! and key.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn shipped_configs_load() {
+    for name in ["newsdesk.toml", "demo.toml"] {
+        let path = root().join("config").join(name);
+        let config = newsdesk::config::load(&path).unwrap_or_else(|e| panic!("{name}:\n{e}"));
+        assert!(!config.sources.is_empty(), "{name} has no sources");
+        assert!(config.fallback_section().is_some(), "{name} has no fallback section");
+    }
+    // The demo's sources are files shipped in the repository.
+    let demo = newsdesk::config::load(&root().join("config/demo.toml")).unwrap();
+    for s in &demo.sources {
+        let path = s.url.to_file_path().unwrap_or_else(|_| panic!("demo source {} is not a local file", s.id));
+        assert!(path.exists(), "demo source {} missing: {}", s.id, path.display());
+    }
+    assert!(demo.sources.len() >= 6);
+}
+
+/// The broken configurations under tests/data/bad-configs: each file's first
+/// line is `# expect: <text>` naming what the error must say; `line:N` checks
+/// the reported line.
+#[test]
+fn broken_configs_are_refused_with_file_line_and_key() {
+    let dir = root().join("tests/data/bad-configs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 15, "only {} broken configs", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let out = Command::new(common::bin()).args(["check", "--config"]).arg(&file).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        for expect in text.lines().take_while(|l| l.starts_with("# expect: ")) {
+            let want = expect.trim_start_matches("# expect: ").replace("FILE", &file.display().to_string());
+            assert!(stderr.contains(&want), "{}: wanted {want:?} in:\n{stderr}", file.display());
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        // `run` refuses the same file the same way, without starting.
+        let out = Command::new(common::bin()).args(["run", "--config"]).arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "run {}", file.display());
+        assert_eq!(String::from_utf8_lossy(&out.stderr), stderr, "run and check disagree on {}", file.display());
+    }
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.toml");
+    std::fs::write(
+        &path,
+        r#"[poll]
+interval = "soon"
+concurrency = "lots"
+colour = "blue"
+
+[[sources]]
+id = "Bad Id"
+url = "ftp://example.org/feed"
+sections = ["nowhere"]
+"#,
+    )
+    .unwrap();
+    let errors = newsdesk::config::load(&path).unwrap_err().0;
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let p = path.display();
+    for want in [
+        format!("{p}:2: poll.interval:"),
+        format!("{p}:3: poll.concurrency: expected an integer"),
+        format!("{p}:4: poll.colour: unknown key"),
+        format!("{p}:7: sources.id: \"Bad Id\" must use only"),
+        format!("{p}:8: sources \"Bad Id\".url: scheme \"ftp\""),
+        format!("{p}:9: sources \"Bad Id\".sections: section \"nowhere\" is not defined"),
+    ] {
+        assert!(shown.iter().any(|s| s.starts_with(&want)), "wanted {want:?} in {shown:#?}");
+    }
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("etc");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("n.toml");
+    std::fs::write(&path, "[storage]\npath = \"../state\"\n[[sources]]\nid = \"a\"\nurl = \"feeds/a.xml\"\n").unwrap();
+    let c = newsdesk::config::load(&path).unwrap();
+    assert_eq!(c.storage.path, sub.join("../state"));
+    assert_eq!(c.sources[0].url.to_file_path().unwrap(), sub.join("feeds/a.xml"));
+    assert!(Path::new(&c.sources[0].url.to_file_path().unwrap()).is_absolute());
+}
+
+#[test]
+fn config_path_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("env.toml");
+    std::fs::write(&path, "[[sources]]\nid = \"a\"\nurl = \"https://example.org/rss\"\n").unwrap();
+    let out = Command::new(common::bin()).arg("check").env("NEWSDESK_CONFIG", &path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(common::bin())
+        .arg("check")
+        .env("NEWSDESK_CONFIG", dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml: cannot read"));
+}
+
+/// The demo works offline: every sample feed parses and stories overlap.
+#[test]
+fn demo_sources_all_poll_and_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(root().join("config/demo.toml")).unwrap();
+    let text = demo
+        .replace("path = \"../data/demo\"", &format!("path = \"{}\"", dir.path().join("data").display()))
+        .replace("url = \"demo/", &format!("url = \"{}/config/demo/", root().display()));
+    let config = dir.path().join("demo.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(common::bin()).args(["once", "--config"]).arg(&config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.split_whitespace().nth(1) == Some("ok")).count(), 8, "{stdout}");
+    let store = newsdesk::store::Store::open(&dir.path().join("data")).unwrap();
+    let (items, stories) = (store.item_count().unwrap(), store.story_count().unwrap());
+    assert!(items >= 30 && stories < items, "{items} items in {stories} stories");
+}
