@@ -7,6 +7,9 @@
 //! machine is shared and swings by ±15 %). Run: `cargo bench --bench ingest`.
 //! If Python's feedparser is importable, it is timed on the same files too.
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use newsdesk::config::{Config, Section, Source};
 use newsdesk::pipeline::Desk;
 use newsdesk::store::Store;

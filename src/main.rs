@@ -2,6 +2,11 @@
 //! maps errors to exit codes (2: bad configuration, 1: anything else).
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: the pipeline allocates many small strings per item; glibc malloc
+/// cost a quarter of ingest time in profiles, mimalloc roughly halves that.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use newsdesk::config::{self, ConfigErrors};
 use newsdesk::pipeline::Desk;
 use newsdesk::poll::{self, fetch::Fetcher};
