@@ -27,7 +27,7 @@ fn once_polls_every_source_and_reports_each() {
     let config = write_config(
         dir.path(),
         &format!(
-            "[storage]\npath = \"data\"\nretention = \"36500d\"\n[[sources]]\nid = \"ok\"\nurl = \"{}\"\n[[sources]]\nid = \"gone\"\nurl = \"{}\"\n",
+            "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nallow_private = true\n[[sources]]\nid = \"ok\"\nurl = \"{}\"\n[[sources]]\nid = \"gone\"\nurl = \"{}\"\n",
             server.url("/ok.xml"),
             server.url("/gone.xml")
         ),
@@ -54,7 +54,7 @@ fn once_exits_1_when_no_source_could_be_polled() {
     let port = common::free_port();
     let config = write_config(
         dir.path(),
-        &format!("[storage]\npath = \"data\"\n[[sources]]\nid = \"down\"\nurl = \"http://127.0.0.1:{port}/feed\"\n"),
+        &format!("[storage]\npath = \"data\"\n[poll]\nallow_private = true\n[[sources]]\nid = \"down\"\nurl = \"http://127.0.0.1:{port}/feed\"\n"),
     );
     let (code, stdout, _) = once(&config);
     assert_eq!(code, Some(1), "{stdout}");

@@ -37,6 +37,8 @@ title = "Test Desk"
 [storage]
 path = "data"
 retention = "36500d"
+[poll]
+allow_private = true   # the fixture server is on loopback
 [[sections]]
 id = "politics"
 title = "Politics"

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 fn config_for(dir: &Path, sources: &[(&str, String)], extra: &str) -> Config {
     let mut text = format!(
-        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nuser_agent = \"newsdesk-test/1\"\nmax_body = \"64KiB\"\n{extra}\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
+        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nuser_agent = \"newsdesk-test/1\"\nmax_body = \"64KiB\"\nallow_private = true\n{extra}\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
     );
     for (id, url) in sources {
         text.push_str(&format!("[[sources]]\nid = \"{id}\"\nurl = \"{url}\"\n"));

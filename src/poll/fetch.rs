@@ -69,11 +69,18 @@ pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_body: u64,
+    allow_private: bool,
+    /// IP literals let through the guard anyway (a seam for tests on loopback).
+    exceptions: Vec<std::net::IpAddr>,
 }
 
 impl Fetcher {
     pub fn new(poll: &Poll) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !poll.allow_private {
+            builder = builder.dns_resolver(std::sync::Arc::new(super::guard::GuardedResolver));
+        }
+        let client = builder
             .user_agent(poll.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(poll.timeout)
@@ -84,7 +91,20 @@ impl Fetcher {
             .deflate(true)
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;
-        Ok(Fetcher { client, timeout: poll.timeout, max_body: poll.max_body })
+        Ok(Fetcher {
+            client,
+            timeout: poll.timeout,
+            max_body: poll.max_body,
+            allow_private: poll.allow_private,
+            exceptions: Vec::new(),
+        })
+    }
+
+    /// Let one IP literal through the SSRF guard (tests run their servers on
+    /// loopback and still need the guard for everything else).
+    pub fn allow_address(mut self, ip: std::net::IpAddr) -> Fetcher {
+        self.exceptions.push(ip);
+        self
     }
 
     /// Fetch `url`, conditionally on `validators`.
@@ -104,6 +124,14 @@ impl Fetcher {
         // A permanent redirect counts only when every hop to the target was permanent.
         let mut all_permanent = true;
         for _ in 0..=MAX_REDIRECTS {
+            let excepted = match url.host() {
+                Some(url::Host::Ipv4(ip)) => self.exceptions.contains(&ip.into()),
+                Some(url::Host::Ipv6(ip)) => self.exceptions.contains(&ip.into()),
+                _ => false,
+            };
+            if !self.allow_private && !excepted {
+                super::guard::check_url(&url).map_err(|e| FetchError::Refused(format!("{url}: {e}")))?;
+            }
             let mut req = self.client.get(url.clone());
             if let Some(e) = &validators.etag {
                 req = req.header(reqwest::header::IF_NONE_MATCH, e);
@@ -219,6 +247,9 @@ fn network_error(e: &reqwest::Error) -> FetchError {
     let mut innermost = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
+        if let Some(r) = s.downcast_ref::<super::guard::Refused>() {
+            return FetchError::Refused(r.0.clone());
+        }
         innermost = s.to_string();
         src = s.source();
     }

@@ -2,6 +2,7 @@
 //! overall and per-host limits.
 
 pub mod fetch;
+pub mod guard;
 pub mod schedule;
 
 use crate::config::Source;
