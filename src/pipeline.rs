@@ -46,6 +46,8 @@ pub struct PollOutcome {
     pub status: SourceStatus,
     pub report: IngestReport,
     pub error: Option<String>,
+    /// The host asked (Retry-After on 429/503) not to be polled before this.
+    pub hold_host_until: Option<Timestamp>,
 }
 
 pub fn now() -> Timestamp {
@@ -330,8 +332,13 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
         Ok(s) => s,
         Err(e) => return failed(source, SourceStatus::Error, e.to_string()),
     };
-    let mut outcome =
-        PollOutcome { source: source.id.clone(), status: state.status, report: IngestReport::default(), error: None };
+    let mut outcome = PollOutcome {
+        source: source.id.clone(),
+        status: state.status,
+        report: IngestReport::default(),
+        error: None,
+        hold_host_until: None,
+    };
     if state.status == SourceStatus::Gone {
         return outcome;
     }
@@ -346,7 +353,8 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     let fetched = fetcher.fetch(&url, &validators).await;
     let mut plan = plan_for(&config, source, &state);
     match fetched {
-        Ok(Fetched::NotModified { headers }) => {
+        Ok(Fetched::NotModified { headers, permanent_redirect }) => {
+            track_redirect(&mut state, permanent_redirect);
             state.status = SourceStatus::NotModified;
             state.last_success = Some(now);
             state.consecutive_failures = 0;
@@ -399,10 +407,16 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
         }
         Err(FetchError::Gone) => fail(&mut state, SourceStatus::Gone, FetchError::Gone.to_string()),
         Err(e @ FetchError::Refused(_)) => fail(&mut state, SourceStatus::Refused, e.to_string()),
-        Err(e) => fail(&mut state, SourceStatus::Error, e.to_string()),
+        Err(e) => {
+            if let FetchError::Status { status: 429 | 503, retry_after: Some(ra) } = &e {
+                outcome.hold_host_until = schedule::retry_after(ra, now);
+            }
+            fail(&mut state, SourceStatus::Error, e.to_string())
+        }
     }
     plan.consecutive_failures = state.consecutive_failures;
-    state.next_due = Some(schedule::next_due(&plan, now));
+    // Retry-After wins over every bound: the server said when.
+    state.next_due = Some(schedule::next_due(&plan, now).max(outcome.hold_host_until.unwrap_or(i64::MIN)));
     outcome.status = state.status;
     outcome.error = state.last_error.clone();
     if let Err(e) = desk.store.put_source_state(&state) {
@@ -445,7 +459,13 @@ fn fail(state: &mut SourceState, status: SourceStatus, error: String) {
 
 fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
     tracing::error!(source = %source.id, error = %error, "poll failed");
-    PollOutcome { source: source.id.clone(), status, report: IngestReport::default(), error: Some(error) }
+    PollOutcome {
+        source: source.id.clone(),
+        status,
+        report: IngestReport::default(),
+        error: Some(error),
+        hold_host_until: None,
+    }
 }
 
 /// One log line per poll.

@@ -224,3 +224,104 @@ fn items_older_than_retention_are_not_stored() {
     let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
     assert_eq!((o.report.new, o.report.too_old), (1, 1));
 }
+
+#[test]
+fn a_permanent_redirect_seen_three_times_replaces_the_url_and_a_temporary_one_never_does() {
+    let server = FixtureServer::start();
+    let feed = Fixture::feed(rss("R", &[("r1", "Moved", "https://r.example/1", D1)]));
+    server.set("/new.xml", feed.clone());
+    server.set("/tmp-target.xml", feed);
+    server.set("/old.xml", Fixture::status(301).header("location", "/new.xml"));
+    server.set("/tmp.xml", Fixture::status(302).header("location", "/tmp-target.xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("perm", server.url("/old.xml")), ("temp", server.url("/tmp.xml"))], "");
+    let rt = rt();
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    for round in 1..=4 {
+        // A new Desk each round: the count survives restarts.
+        let desk = desk(&config);
+        for s in &config.sources {
+            let o = rt.block_on(refresh_source(&desk, &fetcher, s));
+            assert!(o.error.is_none(), "round {round} {}: {:?}", s.id, o.error);
+        }
+        let perm = desk.store.source_state("perm").unwrap().unwrap();
+        let want = if round >= 3 { server.url("/new.xml") } else { server.url("/old.xml") };
+        assert_eq!(perm.url, want, "round {round}");
+        assert_eq!(desk.store.source_state("temp").unwrap().unwrap().url, server.url("/tmp.xml"));
+    }
+    // After the switch, polls go straight to the target.
+    assert_eq!(server.count("/old.xml"), 3);
+    assert_eq!(server.count("/tmp.xml"), 4);
+}
+
+#[test]
+fn gone_stops_polling_across_restarts_until_the_url_changes() {
+    let server = FixtureServer::start();
+    server.set("/gone.xml", Fixture::status(410));
+    server.set("/back.xml", Fixture::feed(rss("B", &[("b1", "Back", "https://b.example/1", D1)])));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("g", server.url("/gone.xml"))], "");
+    let rt = rt();
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk(&config), &fetcher, &config.sources[0]));
+    assert_eq!(o.status, SourceStatus::Gone);
+    let o = rt.block_on(refresh_source(&desk(&config), &fetcher, &config.sources[0]));
+    assert_eq!(o.status, SourceStatus::Gone);
+    assert_eq!(server.count("/gone.xml"), 1, "a gone source is not polled again");
+    // A new URL in the configuration brings it back.
+    let moved = config_for(dir.path(), &[("g", server.url("/back.xml"))], "");
+    let o = rt.block_on(refresh_source(&desk(&moved), &fetcher, &moved.sources[0]));
+    assert_eq!((o.status, o.report.new), (SourceStatus::Ok, 1));
+}
+
+#[test]
+fn redirect_loops_and_long_chains_are_errors() {
+    let server = FixtureServer::start();
+    server.set("/a", Fixture::status(302).header("location", "/b"));
+    server.set("/b", Fixture::status(302).header("location", "/a"));
+    for i in 0..7 {
+        server.set(&format!("/c{i}"), Fixture::status(301).header("location", &format!("/c{}", i + 1)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("loop", server.url("/a")), ("chain", server.url("/c0"))], "");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert!(o.error.as_deref().unwrap_or("").contains("redirect loop"), "{:?}", o.error);
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[1]));
+    assert!(o.error.as_deref().unwrap_or("").contains("more than 5 redirects"), "{:?}", o.error);
+    assert_eq!(server.count("/c6"), 0);
+}
+
+#[test]
+fn retry_after_holds_back_every_source_on_the_host() {
+    let server = FixtureServer::start();
+    for p in ["/a", "/b", "/c"] {
+        server.set(p, Fixture::status(429).header("retry-after", "120"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(
+        dir.path(),
+        &[("a", server.url("/a")), ("b", server.url("/b")), ("c", server.url("/c"))],
+        "per_host = 1",
+    );
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let before = newsdesk::pipeline::now();
+    rt.block_on(newsdesk::poll::poll_all_once(desk.clone(), fetcher, tx));
+    let mut outcomes = Vec::new();
+    while let Ok(o) = rx.try_recv() {
+        outcomes.push(o);
+    }
+    assert_eq!(outcomes.len(), 3);
+    let total: usize = ["/a", "/b", "/c"].iter().map(|p| server.count(p)).sum();
+    assert_eq!(total, 1, "after a 429 with Retry-After, no other request may go to that host");
+    let held = outcomes.iter().filter(|o| o.error.as_deref().unwrap_or("").starts_with("held back")).count();
+    assert_eq!(held, 2);
+    let polled = outcomes.iter().find(|o| o.error.as_deref() == Some("HTTP 429")).expect("one source polled");
+    let state = desk.store.source_state(&polled.source).unwrap().unwrap();
+    assert!(state.next_due.unwrap() >= before + 120, "next due must honour Retry-After");
+}

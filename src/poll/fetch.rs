@@ -39,6 +39,7 @@ pub enum FetchError {
 pub enum Fetched {
     NotModified {
         headers: Hints,
+        permanent_redirect: Option<Url>,
     },
     Body {
         body: Vec<u8>,
@@ -160,8 +161,9 @@ impl Fetcher {
                 url = next;
                 continue;
             }
+            let permanent_redirect = (seen.len() > 1 && all_permanent).then(|| url.clone());
             if status == reqwest::StatusCode::NOT_MODIFIED {
-                return Ok(Fetched::NotModified { headers });
+                return Ok(Fetched::NotModified { headers, permanent_redirect });
             }
             if status == reqwest::StatusCode::GONE {
                 return Err(FetchError::Gone);
@@ -177,7 +179,6 @@ impl Fetcher {
                 return Err(FetchError::TooLarge { limit: self.max_body });
             }
             let body = self.read_body(resp).await?;
-            let permanent_redirect = (seen.len() > 1 && all_permanent).then(|| url.clone());
             return Ok(Fetched::Body { body, etag, last_modified, final_url: url, permanent_redirect, headers });
         }
         Err(FetchError::TooManyRedirects)
@@ -212,7 +213,7 @@ impl Fetcher {
             .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| format!("file:{}.{}:{}", d.as_secs(), d.subsec_nanos(), meta.len()));
         if stamp.is_some() && stamp == validators.last_modified {
-            return Ok(Fetched::NotModified { headers: Hints::default() });
+            return Ok(Fetched::NotModified { headers: Hints::default(), permanent_redirect: None });
         }
         let body = tokio::fs::read(&path).await.map_err(file_err)?;
         if body.len() as u64 > self.max_body {

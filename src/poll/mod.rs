@@ -19,6 +19,8 @@ pub struct Limits {
     overall: Arc<Semaphore>,
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// host → time before which no source on it is polled (Retry-After).
+    held: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl Limits {
@@ -27,16 +29,33 @@ impl Limits {
             overall: Arc::new(Semaphore::new(overall.max(1))),
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
         }
     }
 
     fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
-        let key = match source.url.host_str() {
-            Some(h) => format!("{h}:{}", source.url.port_or_known_default().unwrap_or(0)),
-            None => "file".into(),
-        };
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        hosts.entry(key).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
+        hosts.entry(host_key(source)).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
+    }
+
+    /// Until when the source's host asked to be left alone, if it did.
+    pub fn held_until(&self, source: &Source, now: Timestamp) -> Option<Timestamp> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(&host_key(source)).copied().filter(|t| *t > now)
+    }
+
+    fn hold(&self, source: &Source, until: Timestamp) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let t = held.entry(host_key(source)).or_insert(until);
+        *t = (*t).max(until);
+    }
+}
+
+/// Host and port: the unit of politeness.
+fn host_key(source: &Source) -> String {
+    match source.url.host_str() {
+        Some(h) => format!("{h}:{}", source.url.port_or_known_default().unwrap_or(0)),
+        None => "file".into(),
     }
 }
 
@@ -46,7 +65,23 @@ pub async fn poll_limited(desk: &Arc<Desk>, fetcher: &Fetcher, limits: &Limits, 
     // Per-host first, so a slow host's queue does not hold overall slots.
     let _h = host.acquire_owned().await;
     let _o = limits.overall.clone().acquire_owned().await;
-    pipeline::refresh_source(desk, fetcher, source).await
+    let now = pipeline::now();
+    if let Some(until) = limits.held_until(source, now) {
+        let error = format!("held back: its host asked (Retry-After) not to be polled for {}s", until - now);
+        tracing::info!(source = %source.id, until, "host held back by Retry-After: poll skipped");
+        return PollOutcome {
+            source: source.id.clone(),
+            status: SourceStatus::Pending,
+            report: Default::default(),
+            error: Some(error),
+            hold_host_until: Some(until),
+        };
+    }
+    let outcome = pipeline::refresh_source(desk, fetcher, source).await;
+    if let Some(until) = outcome.hold_host_until {
+        limits.hold(source, until);
+    }
+    outcome
 }
 
 /// Poll every source once, now, reporting each outcome as it finishes.
@@ -99,6 +134,7 @@ impl Poller {
                     Ok(Some(s)) if started.contains(&source.id) => s.next_due.unwrap_or(now),
                     _ => now,
                 };
+                let due = due.max(limits.held_until(source, now).unwrap_or(i64::MIN));
                 if due > now {
                     next_wake = next_wake.min(due);
                     continue;

@@ -43,6 +43,19 @@ pub fn next_due(plan: &Plan, now: Timestamp) -> Timestamp {
     now + secs
 }
 
+/// The time a `Retry-After` value (seconds, or an HTTP date) points to.
+/// Capped at a week, so a hostile header cannot park a host for ever.
+pub fn retry_after(value: &str, now: Timestamp) -> Option<Timestamp> {
+    let v = value.trim();
+    let until = if let Ok(secs) = v.parse::<u64>() {
+        now.saturating_add(secs.min(i64::MAX as u64) as i64)
+    } else {
+        let t = httpdate::parse_http_date(v).ok()?;
+        t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64
+    };
+    Some(until.clamp(now, now + 7 * 86_400))
+}
+
 /// A stable number in 0..1 for a source id.
 pub fn jitter_for(id: &str) -> f64 {
     (xxhash_rust::xxh3::xxh3_64(id.as_bytes()) % 10_000) as f64 / 10_000.0
@@ -62,6 +75,15 @@ mod tests {
             ttl_minutes: None,
             jitter: 0.0,
         }
+    }
+
+    #[test]
+    fn retry_after_values() {
+        assert_eq!(retry_after("120", 1000), Some(1120));
+        assert_eq!(retry_after("Thu, 01 Jan 1970 00:30:00 GMT", 1000), Some(1800));
+        assert_eq!(retry_after("Thu, 01 Jan 1970 00:00:01 GMT", 1000), Some(1000), "a past date means now");
+        assert_eq!(retry_after("99999999999", 0), Some(7 * 86_400));
+        assert_eq!(retry_after("soon", 0), None);
     }
 
     #[test]
