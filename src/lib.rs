@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod model;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod poll;

@@ -1,6 +1,7 @@
 //! The `newsdesk` command line: parses arguments, calls into the library, and
 //! maps errors to exit codes (2: bad configuration, 1: anything else).
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// mimalloc: the pipeline allocates many small strings per item; glibc malloc
@@ -44,6 +45,24 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print config TOML for an OPML file: a [[sections]] per folder, a [[sources]] per feed
+    ImportOpml {
+        /// The OPML file (a feed reader's export)
+        file: PathBuf,
+    },
+    /// Print the configured sources as OPML
+    ExportOpml {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print counts: sources, items, stories, stories per section, store size
+    Stats {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON object instead of `name: value` lines
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +75,9 @@ fn main() -> ExitCode {
         Command::Once { config } => {
             runtime().and_then(|rt| rt.block_on(once(config.unwrap_or_else(config::default_path))))
         }
+        Command::ImportOpml { file } => import_opml(&file),
+        Command::ExportOpml { config } => export_opml(config.unwrap_or_else(config::default_path)),
+        Command::Stats { config, json } => stats(config.unwrap_or_else(config::default_path), json),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -76,6 +98,47 @@ fn main() -> ExitCode {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn import_opml(file: &std::path::Path) -> anyhow::Result<u8> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let subs = newsdesk::opml::parse(&bytes).with_context(|| file.display().to_string())?;
+    print!("{}", newsdesk::opml::to_toml(&subs));
+    Ok(0)
+}
+
+fn export_opml(path: PathBuf) -> anyhow::Result<u8> {
+    let config = config::load(&path)?;
+    print!("{}", newsdesk::opml::export(&config));
+    Ok(0)
+}
+
+fn stats(path: PathBuf, json: bool) -> anyhow::Result<u8> {
+    let config = config::load(&path)?;
+    let store = newsdesk::app::open_store(&config)?;
+    let mut sections = Vec::new();
+    for s in &config.sections {
+        sections.push((s.id.clone(), store.feed_len(&format!("s:{}", s.id))?));
+    }
+    let (items, stories, size) = (store.item_count()?, store.story_count()?, store.size_on_disk()?);
+    if json {
+        let per: serde_json::Map<String, serde_json::Value> =
+            sections.into_iter().map(|(k, v)| (k, v.into())).collect();
+        let v = serde_json::json!({
+            "sources": config.sources.len(), "items": items, "stories": stories,
+            "sections": per, "store_bytes": size,
+        });
+        println!("{v}");
+    } else {
+        println!("sources: {}", config.sources.len());
+        println!("items: {items}");
+        println!("stories: {stories}");
+        for (id, n) in sections {
+            println!("section {id}: {n}");
+        }
+        println!("store bytes: {size}");
+    }
+    Ok(0)
 }
 
 fn check(path: PathBuf) -> anyhow::Result<u8> {

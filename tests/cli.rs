@@ -86,3 +86,66 @@ fn an_unopenable_store_is_one_line_and_exit_1() {
     assert!(stderr.contains("cannot open store at") && stderr.contains("data"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+fn opml_import_passes_check_and_round_trips_through_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let opml = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/opml/subscriptions.opml");
+    let out = Command::new(common::bin()).arg("import-opml").arg(&opml).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let toml = String::from_utf8(out.stdout).unwrap();
+    let config = write_config(dir.path(), &toml);
+    let out = Command::new(common::bin()).args(["check", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{toml}", String::from_utf8_lossy(&out.stderr));
+    let loaded = newsdesk::config::load(&config).unwrap();
+    assert_eq!(loaded.sources.len(), 7);
+    // Nested folders became sections; each feed is filed under its innermost folder.
+    let world: Vec<_> = loaded.sources.iter().filter(|s| s.sections == ["world"]).map(|s| s.url.as_str()).collect();
+    assert_eq!(world, vec!["https://world.example/rss.xml", "https://world2.example/atom.xml"]);
+    assert!(loaded.sections.iter().any(|s| s.title == "Economía & Negocios"));
+    assert!(loaded.sections.iter().all(|s| !["all", "breaking", "top", "regions", "tags"].contains(&s.id.as_str())));
+    // Export, then import again: the same feeds in the same folders.
+    let out = Command::new(common::bin()).args(["export-opml", "--config"]).arg(&config).output().unwrap();
+    assert!(out.status.success());
+    let again = newsdesk::opml::parse(&out.stdout).unwrap();
+    let first = newsdesk::opml::parse(&std::fs::read(&opml).unwrap()).unwrap();
+    let urls = |subs: &[newsdesk::opml::Subscription]| {
+        let mut v: Vec<(String, Option<String>)> =
+            subs.iter().map(|s| (s.url.clone(), s.folders.last().cloned())).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(urls(&again), urls(&first));
+}
+
+#[test]
+fn stats_counts_what_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.xml"),
+        rss(
+            "A",
+            &[
+                ("1", "Election called", "https://a.example/1", "Mon, 02 Nov 2026 10:00:00 GMT"),
+                ("2", "Rain", "https://a.example/2", "Mon, 02 Nov 2026 11:00:00 GMT"),
+            ],
+        ),
+    )
+    .unwrap();
+    let config = write_config(
+        dir.path(),
+        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[[sections]]\nid = \"politics\"\nkeywords = [\"election\"]\n[[sections]]\nid = \"misc\"\nfallback = true\n[[sources]]\nid = \"a\"\nurl = \"a.xml\"\n",
+    );
+    let (code, _, _) = once(&config);
+    assert_eq!(code, Some(0));
+    let out = Command::new(common::bin()).args(["stats", "--config"]).arg(&config).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in ["sources: 1", "items: 2", "stories: 2", "section politics: 1", "section misc: 1"] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in:\n{text}");
+    }
+    let out = Command::new(common::bin()).args(["stats", "--json", "--config"]).arg(&config).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["items"], 2);
+    assert_eq!(v["sections"]["politics"], 1);
+    assert!(v["store_bytes"].as_u64().unwrap() > 0);
+}

@@ -276,6 +276,17 @@ impl Store {
         Ok(out)
     }
 
+    /// How many stories a feed index holds (a scan of that feed: for `stats`).
+    pub fn feed_len(&self, feed: &str) -> Result<u64> {
+        let prefix = keys::feed_prefix(feed);
+        let mut n = 0;
+        for r in self.feeds.scan_prefix(prefix) {
+            r?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     pub fn item_count(&self) -> Result<u64> {
         Ok(self.meta_u64("items")?.unwrap_or(0))
     }
