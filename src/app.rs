@@ -2,6 +2,7 @@
 //! owns shutdown (SIGTERM/SIGINT) and reload (SIGHUP).
 
 use crate::config::{self, Config};
+use crate::events::Events;
 use crate::http::{self, Shared};
 use crate::pipeline::{self, Desk, PollOutcome};
 use crate::poll::{fetch::Fetcher, Poller, Sink};
@@ -16,15 +17,19 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Feeds waiting to be re-rendered.
-#[derive(Default)]
+/// Feeds waiting to be re-rendered, and where breaking news goes.
 struct Dirty {
     feeds: Mutex<HashSet<FeedName>>,
     notify: Notify,
+    events: Arc<Events>,
 }
 
 impl Sink for Dirty {
-    fn polled(&self, outcome: PollOutcome) {
+    fn polled(&self, mut outcome: PollOutcome) {
+        for news in std::mem::take(&mut outcome.report.became_breaking) {
+            tracing::info!(source = %outcome.source, story = %news.story, title = %news.title, "breaking");
+            self.events.publish(news, pipeline::now());
+        }
         if outcome.report.feeds.is_empty() {
             return;
         }
@@ -54,12 +59,22 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let heartbeat = Arc::new(AtomicI64::new(pipeline::now()));
     let cancel = CancellationToken::new();
-    let shared =
-        Arc::new(Shared { desk: desk.clone(), publisher: publisher.clone(), poller_heartbeat: heartbeat.clone() });
+    let events = Arc::new(Events::new(config.breaking.max_age.as_secs() as i64));
+    {
+        let (events, store) = (events.clone(), store.clone());
+        tokio::task::spawn_blocking(move || events.load(&store, pipeline::now())).await??;
+    }
+    let shared = Arc::new(Shared {
+        desk: desk.clone(),
+        publisher: publisher.clone(),
+        poller_heartbeat: heartbeat.clone(),
+        events: events.clone(),
+        cancel: cancel.clone(),
+    });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
 
-    let dirty = Arc::new(Dirty::default());
+    let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events });
     let fetcher = Fetcher::new(&config.poll)?;
     let poller_cancel = cancel.child_token();
     let mut poller = tokio::spawn(

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod categorize;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod logging;
 pub mod model;

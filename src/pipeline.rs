@@ -35,8 +35,8 @@ pub struct IngestReport {
     /// Items older than `retention` on arrival: not stored.
     pub too_old: usize,
     pub feeds: HashSet<FeedName>,
-    /// Stories that became breaking in this ingest.
-    pub became_breaking: Vec<Story>,
+    /// Stories that became breaking in this ingest (within `max_age`).
+    pub became_breaking: Vec<crate::events::BreakingNews>,
 }
 
 /// How one poll of one source ended.
@@ -239,7 +239,24 @@ impl Desk {
                     );
             if story.breaking && !was_breaking {
                 story.breaking_since = Some(now);
-                report.became_breaking.push(story.clone());
+                // A backlog item from long ago is breaking in the record, but not news.
+                if story.time >= now - config.breaking.max_age.as_secs() as i64 {
+                    let mut sources: Vec<String> = Vec::new();
+                    for m in &members {
+                        if !sources.contains(&m.source) {
+                            sources.push(m.source.clone());
+                        }
+                    }
+                    report.became_breaking.push(crate::events::BreakingNews {
+                        story: story.id.clone(),
+                        title: members.first().map(|m| m.title.clone()).unwrap_or_default(),
+                        url: members.first().and_then(|m| m.link.clone()),
+                        sections: story.sections.clone(),
+                        regions: story.regions.clone(),
+                        sources,
+                        at: now,
+                    });
+                }
             }
             for f in old.iter().chain(std::iter::once(&*story)).flat_map(crate::store::story_feeds) {
                 if let Some(name) = FeedName::from_index(&f) {

@@ -3,6 +3,7 @@
 //! `limit`, `lang` or `before` are rendered off the runtime.
 
 pub mod conditional;
+mod sse;
 
 use crate::model::SourceStatus;
 use crate::pipeline::{self, Desk};
@@ -24,9 +25,18 @@ pub struct Shared {
     pub publisher: Arc<Publisher>,
     /// Last turn of the poll loop (seconds since the epoch).
     pub poller_heartbeat: Arc<AtomicI64>,
+    pub events: Arc<crate::events::Events>,
+    /// Ends long-lived responses (`/events`) on shutdown.
+    pub cancel: CancellationToken,
 }
 
-type Resp = Response<Full<Bytes>>;
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+type Resp = Response<Body>;
+
+fn full(b: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    Full::new(b.into()).boxed()
+}
 
 /// How long a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,14 +85,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellat
 }
 
 fn text(status: StatusCode, msg: &str) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
+    let mut r = Response::new(full(format!("{msg}\n")));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default())));
+    let mut r = Response::new(full(serde_json::to_vec_pretty(value).unwrap_or_default()));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -101,6 +111,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     let mut resp = match path.as_str() {
         "/healthz" => healthz(shared),
         "/api/sources" => api_sources(shared),
+        "/events" => sse::events(shared, &req),
         p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
         "/" | "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
             Some(r) => respond(&req, &r),
@@ -109,7 +120,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
         _ => text(StatusCode::NOT_FOUND, &format!("no such page: {path}")),
     };
     if head {
-        *resp.body_mut() = Full::new(Bytes::new());
+        *resp.body_mut() = full(Bytes::new());
     }
     resp
 }
@@ -249,15 +260,15 @@ fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
         conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
     let gzip = conditional::wants_gzip(get(header::ACCEPT_ENCODING));
     let mut resp = if not_modified {
-        let mut x = Response::new(Full::new(Bytes::new()));
+        let mut x = Response::new(full(Bytes::new()));
         *x.status_mut() = StatusCode::NOT_MODIFIED;
         x
     } else if gzip {
-        let mut x = Response::new(Full::new(r.gzip.clone()));
+        let mut x = Response::new(full(r.gzip.clone()));
         x.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         x
     } else {
-        Response::new(Full::new(r.body.clone()))
+        Response::new(full(r.body.clone()))
     };
     let hs = resp.headers_mut();
     hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
