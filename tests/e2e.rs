@@ -216,3 +216,17 @@ fn front_page_and_opml() {
         assert!(opml.contains(&format!("xmlUrl=\"http://news.test/feeds/{feed}.atom\"")), "{feed} missing from OPML");
     }
 }
+
+#[test]
+fn a_store_locked_by_a_running_daemon_is_one_line_and_exit_1() {
+    let (_server, dir, _d) = setup();
+    let out = std::process::Command::new(common::bin())
+        .args(["stats", "--config"])
+        .arg(dir.path().join("newsdesk.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot open store at") && stderr.contains("locked by another process"), "{stderr}");
+}

@@ -86,11 +86,20 @@ impl Store {
         let open_err = |cause: String| StoreError::Open { path: path.to_path_buf(), cause };
         std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
         // sled panics on some corrupt files instead of returning an error.
-        let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).mode(sled::Mode::LowSpace).open());
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => return Err(open_err(describe_sled_error(&e))),
-            Err(_) => return Err(open_err("the store files are corrupt".into())),
+        // A handle being dropped (a previous owner in this process, a process
+        // that is exiting) can hold the lock for a moment: retry for about a second.
+        let mut tries = 0;
+        let db = loop {
+            let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).mode(sled::Mode::LowSpace).open());
+            match opened {
+                Ok(Ok(db)) => break db,
+                Ok(Err(e)) if is_locked(&e) && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Ok(Err(e)) => return Err(open_err(describe_sled_error(&e))),
+                Err(_) => return Err(open_err("the store files are corrupt".into())),
+            }
         };
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(describe_sled_error(&e)));
         let store = Store {
@@ -305,11 +314,21 @@ fn now_nanos() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// sled reports a held lock as an I/O error whose text names the lock.
+fn is_locked(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.raw_os_error() == Some(11)
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
 fn describe_sled_error(e: &sled::Error) -> String {
     match e {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
-            "it is locked by another process (is a newsdesk already running on it?)".into()
-        }
+        e if is_locked(e) => "it is locked by another process (is a newsdesk already running on it?)".into(),
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         sled::Error::Io(io) => io.to_string(),
         sled::Error::Corruption { .. } => "the store files are corrupt".into(),
