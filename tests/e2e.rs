@@ -230,3 +230,34 @@ fn a_store_locked_by_a_running_daemon_is_one_line_and_exit_1() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot open store at") && stderr.contains("locked by another process"), "{stderr}");
 }
+
+#[test]
+fn sighup_adds_sources_and_a_broken_config_keeps_the_old_one() {
+    let (server, dir, d) = setup();
+    let path = dir.path().join("newsdesk.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    // A broken config is refused; the daemon keeps serving with the old one.
+    std::fs::write(&path, format!("{original}\n[poll]\ninterval = \"never\"\n")).unwrap();
+    d.signal("HUP");
+    d.wait_for(|| d.log().contains("configuration refused"), "the refusal to be logged");
+    assert_eq!(d.get("/healthz").unwrap().0, 200);
+    // A valid config with one more source: it is polled without a restart.
+    server.set(
+        "/extra.xml",
+        Fixture::feed(rss("Extra", &[("e1", "Harvest festival opens", "https://extra.example/1", D2)])),
+    );
+    std::fs::write(&path, format!("{original}\n[[sources]]\nid = \"extra\"\nurl = \"{}\"\n", server.url("/extra.xml")))
+        .unwrap();
+    d.signal("HUP");
+    d.wait_for(
+        || {
+            d.get("/feeds/all.json")
+                .is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains("Harvest festival opens"))
+        },
+        "the added source's item to be served",
+    );
+    assert!(d.log().contains("configuration reloaded"));
+    let (_, _, body) = d.get("/api/sources").unwrap();
+    let sources: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(sources.as_array().unwrap().len(), 3);
+}
