@@ -4,6 +4,7 @@
 use crate::config::{self, Config};
 use crate::events::Events;
 use crate::http::{self, Shared};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, Desk, PollOutcome};
 use crate::poll::{fetch::Fetcher, Poller, Sink};
 use crate::publish::{FeedName, Publisher};
@@ -22,10 +23,17 @@ struct Dirty {
     feeds: Mutex<HashSet<FeedName>>,
     notify: Notify,
     events: Arc<Events>,
+    metrics: Arc<Metrics>,
 }
 
 impl Sink for Dirty {
     fn polled(&self, mut outcome: PollOutcome) {
+        self.metrics.fetched(
+            &outcome.source,
+            outcome.status.as_str(),
+            outcome.elapsed.as_secs_f64(),
+            outcome.report.new as u64,
+        );
         for news in std::mem::take(&mut outcome.report.became_breaking) {
             tracing::info!(source = %outcome.source, story = %news.story, title = %news.title, "breaking");
             self.events.publish(news, pipeline::now());
@@ -59,6 +67,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let heartbeat = Arc::new(AtomicI64::new(pipeline::now()));
     let cancel = CancellationToken::new();
+    let metrics = Arc::new(Metrics::new());
     let events = Arc::new(Events::new(config.breaking.max_age.as_secs() as i64));
     {
         let (events, store) = (events.clone(), store.clone());
@@ -69,12 +78,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         publisher: publisher.clone(),
         poller_heartbeat: heartbeat.clone(),
         events: events.clone(),
+        metrics: metrics.clone(),
         cancel: cancel.clone(),
     });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
 
-    let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events });
+    let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
     let fetcher = Fetcher::new(&config.poll)?;
     let poller_cancel = cancel.child_token();
     let mut poller = tokio::spawn(

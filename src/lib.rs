@@ -11,6 +11,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod opml;
 pub mod parse;

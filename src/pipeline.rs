@@ -48,6 +48,8 @@ pub struct PollOutcome {
     pub error: Option<String>,
     /// The host asked (Retry-After on 429/503) not to be polled before this.
     pub hold_host_until: Option<Timestamp>,
+    /// How long the poll took, fetch to store.
+    pub elapsed: std::time::Duration,
 }
 
 pub fn now() -> Timestamp {
@@ -343,6 +345,7 @@ fn plan_for(config: &Config, source: &Source, state: &SourceState) -> Plan {
 /// Poll one source once: fetch → parse → normalise → identify → cluster →
 /// categorise → store. Never fails: every problem ends in the source's state.
 pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source) -> PollOutcome {
+    let started = std::time::Instant::now();
     let config = desk.config();
     let now = now();
     let mut state = match load_state(&desk.store, source) {
@@ -355,6 +358,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
         report: IngestReport::default(),
         error: None,
         hold_host_until: None,
+        elapsed: Default::default(),
     };
     if state.status == SourceStatus::Gone {
         return outcome;
@@ -439,6 +443,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     if let Err(e) = desk.store.put_source_state(&state) {
         outcome.error = Some(format!("saving source state: {e}"));
     }
+    outcome.elapsed = started.elapsed();
     log_outcome(&outcome, &state);
     outcome
 }
@@ -482,6 +487,7 @@ fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
         report: IngestReport::default(),
         error: Some(error),
         hold_host_until: None,
+        elapsed: Default::default(),
     }
 }
 

@@ -261,3 +261,33 @@ fn sighup_adds_sources_and_a_broken_config_keeps_the_old_one() {
     let sources: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(sources.as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn metrics_are_prometheus_text_with_the_documented_names() {
+    let (_server, _dir, d) = setup();
+    d.get("/feeds/all.rss").unwrap();
+    let (s, h, body) = d.get("/metrics").unwrap();
+    assert_eq!(s, 200);
+    assert!(h["content-type"].starts_with("application/openmetrics-text"), "{}", h["content-type"]);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.trim_end().ends_with("# EOF"));
+    // Every sample line is `name{labels} value` with a number for value.
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "bad sample: {line}");
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "bad name: {line}");
+    }
+    for needle in [
+        "newsdesk_fetches_total{source=\"wire\",outcome=\"ok\"} 1",
+        "newsdesk_fetch_duration_seconds_bucket{",
+        "newsdesk_items_stored_total 3",
+        "newsdesk_stories 2",
+        "newsdesk_sources{status=\"ok\"} 2",
+        "newsdesk_http_requests_total{route=\"/feeds\",status=\"200\"}",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+}

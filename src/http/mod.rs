@@ -26,6 +26,7 @@ pub struct Shared {
     /// Last turn of the poll loop (seconds since the epoch).
     pub poller_heartbeat: Arc<AtomicI64>,
     pub events: Arc<crate::events::Events>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Ends long-lived responses (`/events`) on shutdown.
     pub cancel: CancellationToken,
 }
@@ -112,6 +113,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
         "/healthz" => healthz(shared),
         "/api/sources" => api_sources(shared),
         "/events" => sse::events(shared, &req),
+        "/metrics" => metrics(shared),
         p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
         "/" | "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
             Some(r) => respond(&req, &r),
@@ -122,7 +124,33 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     if head {
         *resp.body_mut() = full(Bytes::new());
     }
+    let route = match path.as_str() {
+        p if p.starts_with("/feeds/") => "/feeds",
+        p @ ("/" | "/opml" | "/healthz" | "/api/sources" | "/events" | "/metrics") => p,
+        _ => "other",
+    };
+    shared.metrics.request(route, resp.status().as_u16());
     resp
+}
+
+fn metrics(shared: &Shared) -> Resp {
+    let config = shared.desk.config();
+    let mut by_status: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for s in ["pending", "ok", "not_modified", "error", "gone", "refused"] {
+        by_status.insert(s, 0);
+    }
+    for source in &config.sources {
+        let status = pipeline::load_state(&shared.desk.store, source).map(|s| s.status).unwrap_or_default();
+        *by_status.entry(status.as_str()).or_default() += 1;
+    }
+    let stories = shared.desk.store.story_count().unwrap_or(0);
+    let by_status: Vec<(&str, i64)> = by_status.into_iter().collect();
+    let mut r = Response::new(full(shared.metrics.render(stories, &by_status)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
 }
 
 fn healthz(shared: &Shared) -> Resp {

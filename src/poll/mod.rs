@@ -75,6 +75,7 @@ pub async fn poll_limited(desk: &Arc<Desk>, fetcher: &Fetcher, limits: &Limits, 
             report: Default::default(),
             error: Some(error),
             hold_host_until: Some(until),
+            elapsed: Default::default(),
         };
     }
     let outcome = pipeline::refresh_source(desk, fetcher, source).await;
