@@ -83,6 +83,11 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
+    // The store is open and the port bound: tell systemd (no-op without NOTIFY_SOCKET).
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving")]);
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        tokio::spawn(watchdog(period, heartbeat.clone(), cancel.clone()));
+    }
 
     let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
     let fetcher = Fetcher::new(&config.poll)?;
@@ -101,6 +106,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = hup.recv() => {
+                let mut reloading = vec![sd_notify::NotifyState::Reloading];
+                reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+                notify(&reloading);
                 match config::load(config_path) {
                     Ok(new) => {
                         let new = Arc::new(new);
@@ -125,10 +133,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                         }
                     }
                 }
+                notify(&[sd_notify::NotifyState::Ready]);
             }
         }
     }
     tracing::info!("shutting down");
+    notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(6), async {
         let _ = poller.await;
@@ -139,6 +149,33 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || store.flush()).await??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Send a state to systemd's notify socket, if there is one; a failure is logged, not fatal.
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "systemd notification failed");
+    }
+}
+
+/// `WATCHDOG=1` at half the watchdog period, but only while the poll loop
+/// turns: a stuck poller stops the pings and systemd restarts the service.
+async fn watchdog(period: Duration, heartbeat: Arc<AtomicI64>, cancel: CancellationToken) {
+    let every = (period / 2).max(Duration::from_millis(100));
+    // The poll loop turns at least every 5 s; allow for a slow turn.
+    let stale_after = (period.as_secs() as i64).max(30);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let age = pipeline::now() - heartbeat.load(std::sync::atomic::Ordering::Relaxed);
+        if age <= stale_after {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+        } else {
+            tracing::error!(seconds = age, "the poller has made no progress: withholding the systemd watchdog");
+        }
+    }
 }
 
 /// Re-render dirty feeds, at most once a second; everything once a minute
