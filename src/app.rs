@@ -97,6 +97,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             .run(poller_cancel.clone()),
     );
     let publisher_task = tokio::spawn(publish_loop(publisher.clone(), dirty.clone(), cancel.clone()));
+    tokio::spawn(prune_loop(desk.clone(), dirty.clone(), cancel.clone()));
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -149,6 +150,42 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || store.flush()).await??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Retention: every hour (and a minute after start), delete stories older than
+/// `storage.retention`, in slices so the store is never held for long. sled
+/// reuses the freed space for new writes.
+async fn prune_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationToken) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = Duration::from_secs(3600);
+        let cutoff = pipeline::now() - desk.config().storage.retention.as_secs() as i64;
+        let mut total = 0;
+        loop {
+            let d = desk.clone();
+            match tokio::task::spawn_blocking(move || d.store.prune(cutoff, 500)).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => total += n,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "pruning failed");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "pruning crashed");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(stories = total, "pruned stories older than the retention");
+            dirty.feeds.lock().unwrap_or_else(|p| p.into_inner()).insert(FeedName::All);
+            dirty.notify.notify_one();
+        }
+    }
 }
 
 /// Send a state to systemd's notify socket, if there is one; a failure is logged, not fatal.

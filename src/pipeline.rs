@@ -169,7 +169,8 @@ impl Desk {
                         },
                         None => None,
                     };
-                    let sig = stories::signature(&item.title, &summary_text, filing.places.clone());
+                    let mut sig = stories::signature(&item.title, &summary_text, filing.places.clone());
+                    sig.source = item.source.clone();
                     let near = match link_story {
                         Some(_) => None,
                         None => index.best_match(&sig, item.published, window, config.dedup.similarity),
@@ -286,7 +287,9 @@ fn item_signature(categorizer: &Categorizer, item: &Item) -> stories::Signature 
         summary: &summary_text,
         categories: &item.categories,
     });
-    stories::signature(&item.title, &summary_text, filing.places)
+    let mut sig = stories::signature(&item.title, &summary_text, filing.places);
+    sig.source = item.source.clone();
+    sig
 }
 
 fn merge(into: &mut Vec<String>, from: Vec<String>) {

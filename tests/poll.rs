@@ -325,3 +325,37 @@ fn retry_after_holds_back_every_source_on_the_host() {
     let state = desk.store.source_state(&polled.source).unwrap().unwrap();
     assert!(state.next_due.unwrap() >= before + 120, "next due must honour Retry-After");
 }
+
+#[test]
+fn retention_prunes_old_stories_with_their_items_and_indexes() {
+    let server = FixtureServer::start();
+    server.set(
+        "/r.xml",
+        Fixture::feed(rss(
+            "R",
+            &[
+                ("old1", "Old story one", "https://r.example/1", "Mon, 02 Nov 2026 10:00:00 GMT"),
+                ("old2", "Old story two", "https://r.example/2", "Mon, 02 Nov 2026 11:00:00 GMT"),
+                ("new1", "New story", "https://r.example/3", "Fri, 20 Nov 2026 10:00:00 GMT"),
+            ],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("r", server.url("/r.xml"))], "");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((desk.store.item_count().unwrap(), desk.store.story_count().unwrap()), (3, 3));
+    // Cut at 15 November, one story per pass.
+    let cutoff = 1_794_700_000;
+    assert_eq!(desk.store.prune(cutoff, 1).unwrap(), 1);
+    assert_eq!(desk.store.prune(cutoff, 10).unwrap(), 1);
+    assert_eq!(desk.store.prune(cutoff, 10).unwrap(), 0);
+    assert_eq!((desk.store.item_count().unwrap(), desk.store.story_count().unwrap()), (1, 1));
+    let left = desk.store.page("all", None, 10).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(desk.store.page("s:misc", None, 10).unwrap().len(), 1);
+    assert_eq!(desk.store.story_for_link("https://r.example/1").unwrap(), None);
+    assert!(desk.store.story_for_link("https://r.example/3").unwrap().is_some());
+}

@@ -262,6 +262,44 @@ impl Store {
         Ok(out)
     }
 
+    /// Delete up to `limit` stories whose time is before `before`, with their
+    /// items, links and index entries; returns how many went. Oldest first, so
+    /// a pass that stops at `limit` resumes where it ended.
+    pub fn prune(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        let prefix = keys::feed_prefix("all");
+        let end = keys::feed_key("all", before, "");
+        let mut victims = Vec::new();
+        for r in self.feeds.range(prefix.clone()..end).take(limit) {
+            let (k, _) = r?;
+            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
+                victims.push(fk.story);
+            }
+        }
+        let (mut items_gone, mut stories_gone) = (0i64, 0i64);
+        for id in &victims {
+            let Some(story) = self.story(id)? else { continue };
+            for key in &story.items {
+                if let Some(item) = self.item(key)? {
+                    if let Some(link) = &item.link {
+                        if self.story_for_link(link)?.as_deref() == Some(id.as_str()) {
+                            self.links.remove(link.as_bytes())?;
+                        }
+                    }
+                    self.items.remove(key.as_bytes())?;
+                    items_gone += 1;
+                }
+            }
+            for k in keys::feed_keys(&story) {
+                self.feeds.remove(k)?;
+            }
+            self.stories.remove(id.as_bytes())?;
+            stories_gone += 1;
+        }
+        self.add_meta("items", -items_gone)?;
+        self.add_meta("stories", -stories_gone)?;
+        Ok(victims.len())
+    }
+
     /// The names of the feeds that exist under a prefix (e.g. all tags: "t:").
     pub fn feed_names(&self, kind_prefix: &str) -> Result<Vec<String>> {
         let mut out: Vec<String> = Vec::new();

@@ -34,6 +34,8 @@ pub struct Signature {
     pub names: Vec<String>,
     /// Places of the configured regions named in the text (as tags).
     pub places: Vec<String>,
+    /// The source of the item (set by the caller; empty when unknown).
+    pub source: String,
 }
 
 /// How many words of the summary's lead count with the title.
@@ -104,7 +106,7 @@ pub fn signature(title: &str, summary_text: &str, places: Vec<String>) -> Signat
             }
         }
     }
-    Signature { tokens, title_tokens, numbers, names: names(title), places }
+    Signature { tokens, title_tokens, numbers, names: names(title), places, source: String::new() }
 }
 
 /// Capitalised words of a title after its first word, folded and stemmed.
