@@ -371,6 +371,22 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
     config
 }
 
+/// Read the `id` of one `[[kind]]` table, check it, and name the table by it
+/// in later errors (`sources "wire-en".url`).
+fn read_id(cx: &mut Cx, t: &mut Table, kind: &str, span: &Range<usize>, seen: &mut HashSet<String>) -> String {
+    match t.string(cx, "id") {
+        Some((id, id_span)) => {
+            check_id(cx, kind, &id, &id_span, seen);
+            t.name = format!("{kind} \"{id}\"");
+            id
+        }
+        None => {
+            cx.err(span, &t.key("id"), "missing");
+            String::new()
+        }
+    }
+}
+
 /// Check an id's spelling and uniqueness.
 fn check_id(cx: &mut Cx, kind: &str, id: &str, span: &Range<usize>, seen: &mut HashSet<String>) {
     if !valid_id(id) {
@@ -387,24 +403,11 @@ fn read_sections(cx: &mut Cx, root: &mut Table) -> Vec<Section> {
     let mut fallbacks = 0;
     for (i, (table, span)) in root.tables(cx, "sections").into_iter().enumerate() {
         let mut t = Table::new(table, span.clone(), format!("sections[{i}]"));
-        let id = match t.string(cx, "id") {
-            Some((id, id_span)) => {
-                check_id(cx, "sections", &id, &id_span, &mut seen);
-                if RESERVED_SECTION_IDS.contains(&id.as_str()) {
-                    cx.err(
-                        &id_span,
-                        "sections.id",
-                        format!("\"{id}\" is a route under /feeds/ and cannot be a section id"),
-                    );
-                }
-                t.name = format!("sections \"{id}\"");
-                id
-            }
-            None => {
-                cx.err(&span, &t.key("id"), "missing");
-                String::new()
-            }
-        };
+        let id = read_id(cx, &mut t, "sections", &span, &mut seen);
+        if RESERVED_SECTION_IDS.contains(&id.as_str()) {
+            let id_span = table.get("id").map(|v| v.span()).unwrap_or_else(|| span.clone());
+            cx.err(&id_span, "sections.id", format!("\"{id}\" is a route under /feeds/ and cannot be a section id"));
+        }
         let title = t.string_or(cx, "title", &id);
         let group = t.string_or(cx, "group", "News");
         let categories = t.string_list(cx, "categories");
@@ -427,17 +430,7 @@ fn read_regions(cx: &mut Cx, root: &mut Table) -> Vec<Region> {
     let mut out = Vec::new();
     for (i, (table, span)) in root.tables(cx, "regions").into_iter().enumerate() {
         let mut t = Table::new(table, span.clone(), format!("regions[{i}]"));
-        let id = match t.string(cx, "id") {
-            Some((id, id_span)) => {
-                check_id(cx, "regions", &id, &id_span, &mut seen);
-                t.name = format!("regions \"{id}\"");
-                id
-            }
-            None => {
-                cx.err(&span, &t.key("id"), "missing");
-                String::new()
-            }
-        };
+        let id = read_id(cx, &mut t, "regions", &span, &mut seen);
         let title = t.string_or(cx, "title", &id);
         let places = t.string_list(cx, "places");
         t.finish(cx);
@@ -451,17 +444,7 @@ fn read_sources(cx: &mut Cx, root: &mut Table, dir: &Path, sections: &[Section],
     let mut out = Vec::new();
     for (i, (table, span)) in root.tables(cx, "sources").into_iter().enumerate() {
         let mut t = Table::new(table, span.clone(), format!("sources[{i}]"));
-        let id = match t.string(cx, "id") {
-            Some((id, id_span)) => {
-                check_id(cx, "sources", &id, &id_span, &mut seen);
-                t.name = format!("sources \"{id}\"");
-                id
-            }
-            None => {
-                cx.err(&span, &t.key("id"), "missing");
-                String::new()
-            }
-        };
+        let id = read_id(cx, &mut t, "sources", &span, &mut seen);
         let url = match t.string(cx, "url") {
             Some((u, u_span)) => match source_url(&u, dir) {
                 Ok(url) => Some(url),
