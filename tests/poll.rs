@@ -359,3 +359,39 @@ fn retention_prunes_old_stories_with_their_items_and_indexes() {
     assert_eq!(desk.store.story_for_link("https://r.example/1").unwrap(), None);
     assert!(desk.store.story_for_link("https://r.example/3").unwrap().is_some());
 }
+
+#[test]
+fn breaking_stories_leave_the_breaking_feed_after_max_age() {
+    let server = FixtureServer::start();
+    let ago = |h: u64| httpdate::fmt_http_date(std::time::SystemTime::now() - std::time::Duration::from_secs(h * 3600));
+    server.set(
+        "/w.xml",
+        Fixture::feed(rss(
+            "W",
+            &[
+                ("old", "Flood warning lifted", "https://w.example/1", &ago(7)),
+                ("new", "Storm makes landfall", "https://w.example/2", &ago(1)),
+            ],
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path(), &[("w", server.url("/w.xml"))], "");
+    config.sources[0].breaking = true;
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    // Both stories are breaking in the record, but only the fresh one is news.
+    assert_eq!(o.report.became_breaking.iter().map(|b| b.title.as_str()).collect::<Vec<_>>(), ["Storm makes landfall"]);
+    let publisher = Publisher::new(desk.store.clone(), Arc::new(config.clone()), 0).unwrap();
+    let page = publisher
+        .render_page(
+            &PageRequest { feed: FeedName::Breaking, format: Format::Json, limit: 50, lang: None, before: None },
+            newsdesk::pipeline::now(),
+        )
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    let titles: Vec<&str> = json["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Storm makes landfall"]);
+    assert_eq!(json["items"][0]["_newsdesk"]["breaking"], true);
+}

@@ -177,3 +177,111 @@ mod tests {
         assert!(!breaking_by_coverage(&same_source, 3, 1800));
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+    use crate::config::{Config, Region, Section, Source};
+
+    fn config() -> Config {
+        let mut c = Config::with_defaults(std::path::Path::new("/x/c.toml"));
+        let section = |id: &str, cats: &[&str], kws: &[&str], fallback: bool| Section {
+            id: id.into(),
+            title: id.into(),
+            group: "News".into(),
+            categories: cats.iter().map(|s| s.to_string()).collect(),
+            keywords: kws.iter().map(|s| s.to_string()).collect(),
+            fallback,
+        };
+        c.sections = vec![
+            section(
+                "politics",
+                &["Politics", "سياسة"],
+                &["election", "انتخابات", "elecciones", "prime minister"],
+                false,
+            ),
+            section("economy", &["Economía"], &["inflación", "التضخم"], false),
+            section("misc", &[], &[], true),
+        ];
+        c.regions = vec![Region {
+            id: "mena".into(),
+            title: "MENA".into(),
+            places: vec!["Lebanon".into(), "لبنان".into(), "Líbano".into(), "Beirut".into()],
+        }];
+        c.sources = vec![Source {
+            id: "wire".into(),
+            url: url::Url::parse("https://w.example/").unwrap(),
+            title: None,
+            sections: vec!["economy".into()],
+            region: None,
+            language: None,
+            breaking: true,
+            interval: None,
+        }];
+        c
+    }
+
+    fn file(source: &str, title: &str, summary: &str, cats: &[&str]) -> Filing {
+        let cats: Vec<String> = cats.iter().map(|s| s.to_string()).collect();
+        Categorizer::new(&config()).file(&ItemText { source, title, summary, categories: &cats })
+    }
+
+    #[test]
+    fn sections_table() {
+        let cases: &[(&str, &str, &str, &[&str], &[&str])] = &[
+            ("category, any case", "x", "Council meets", &["POLITICS"], &["politics"]),
+            ("arabic category", "x", "اجتماع", &["سياسة"], &["politics"]),
+            ("accented category folded", "x", "Datos", &["economia"], &["economy"]),
+            ("english keyword, whole word", "x", "Snap election called", &[], &["politics"]),
+            ("not inside a word", "x", "Preelection jitters", &[], &["misc"]),
+            ("keyword in the summary", "x", "Talks", &[], &["misc"]),
+            ("phrase keyword", "x", "The Prime Minister resigns", &[], &["politics"]),
+            ("arabic keyword with clitics", "x", "والانتخابات المقبلة في لبنان", &[], &["politics"]),
+            ("arabic keyword with diacritics", "x", "التَّضَخُّم يرتفع", &[], &["economy"]),
+            ("spanish keyword without accent", "x", "La inflacion baja", &[], &["economy"]),
+            ("spanish keyword, accents", "x", "Elecciones en México", &[], &["politics"]),
+            ("source sections always", "wire", "Weather", &[], &["economy"]),
+            ("fallback when nothing", "x", "Cat rescued from tree", &[], &["misc"]),
+        ];
+        for (name, source, title, cats, want) in cases {
+            let got = file(source, title, "", cats);
+            assert_eq!(got.sections, *want, "{name}");
+        }
+        assert_eq!(file("x", "Talks", "Ahead of the election", &[]).sections, ["politics"], "summary keyword");
+    }
+
+    #[test]
+    fn regions_and_tags() {
+        let f = file("x", "Protests in Beirut", "", &["Middle  East", "World"]);
+        assert_eq!(f.regions, ["mena"]);
+        assert_eq!(f.tags, ["middle-east", "world", "beirut"]);
+        assert_eq!(file("x", "Crisis en el Líbano", "", &[]).regions, ["mena"]);
+        assert_eq!(file("x", "أزمة في لبنان", "", &[]).tags, ["لبنان"]);
+        assert!(file("x", "Lebanese cuisine", "", &[]).regions.is_empty(), "whole words only");
+    }
+
+    #[test]
+    fn breaking_table() {
+        let c = Categorizer::new(&config());
+        assert!(c.breaking_source("wire"));
+        assert!(!c.breaking_source("x"));
+        for (title, want) in [
+            ("BREAKING: quake hits", true),
+            ("Urgent: evacuate now", true),
+            ("عاجل: انفجار في بيروت", true),
+            ("Última hora: terremoto", true),
+            ("ultima hora: sismo", true),
+            ("Scientists announce breakthrough", false),
+            ("Breakingviews column", false),
+        ] {
+            assert_eq!(c.breaking_title(title), want, "{title}");
+        }
+        let window = 1800;
+        // Three sources inside the window, counted from the first item's published time.
+        assert!(breaking_by_coverage(&[("a", 1000), ("b", 1500), ("c", 2800)], 3, window));
+        // The window edge: 1801 s after the first is outside.
+        assert!(!breaking_by_coverage(&[("a", 1000), ("b", 1500), ("c", 2801)], 3, window));
+        // A backlog fetched at once: published hours apart, so not breaking.
+        assert!(!breaking_by_coverage(&[("a", 0), ("b", 7200), ("c", 14_400)], 3, window));
+    }
+}
