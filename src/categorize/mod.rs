@@ -228,7 +228,9 @@ mod rule_tests {
 
     #[test]
     fn sections_table() {
-        let cases: &[(&str, &str, &str, &[&str], &[&str])] = &[
+        // (case, source, title, feed categories, expected sections)
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [&'a str]);
+        let cases: &[Case] = &[
             ("category, any case", "x", "Council meets", &["POLITICS"], &["politics"]),
             ("arabic category", "x", "اجتماع", &["سياسة"], &["politics"]),
             ("accented category folded", "x", "Datos", &["economia"], &["economy"]),
