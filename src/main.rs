@@ -162,10 +162,18 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let total = config.sources.len();
     let poll = tokio::spawn(poll::poll_all_once(desk, fetcher, tx));
-    let tty = std::io::stdout().is_terminal();
-    let (mut ok, mut done) = (0usize, 0usize);
+    // On a terminal: a progress bar, with each source's line printed above it.
+    let bar = std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stdout());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sources  {elapsed_precise}  {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut ok = 0usize;
     while let Some(o) = rx.recv().await {
-        done += 1;
         if o.error.is_none() {
             ok += 1;
         }
@@ -173,11 +181,18 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
             Some(e) => e.clone(),
             None => format!("{} new, {} updated", o.report.new, o.report.updated),
         };
-        if tty {
-            println!("[{done}/{total}] {} {} {}", o.source, o.status.as_str(), detail);
-        } else {
-            println!("{} {} {}", o.source, o.status.as_str(), detail);
+        let line = format!("{} {} {}", o.source, o.status.as_str(), detail);
+        match &bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.set_message(o.source.clone());
+                bar.inc(1);
+            }
+            None => println!("{line}"),
         }
+    }
+    if let Some(bar) = bar {
+        bar.finish_with_message(format!("{ok} of {total} sources polled"));
     }
     poll.await?;
     tokio::task::spawn_blocking(move || store.flush()).await??;
