@@ -120,20 +120,29 @@ impl Poller {
         let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
         let tracker = tokio_util::task::TaskTracker::new();
-        // Sources never polled by this process: their due time is now.
-        let mut started: HashSet<String> = HashSet::new();
+        let started_at = pipeline::now();
         loop {
             let now = pipeline::now();
             self.heartbeat.store(now, std::sync::atomic::Ordering::Relaxed);
             let config = self.desk.config();
             let mut next_wake: Timestamp = now + 60;
+            // Many sources: spread their first polls over the interval instead of a herd.
+            let spread = config.sources.len() > config.poll.concurrency;
             for source in &config.sources {
                 let due = match self.desk.store.source_state(&source.id) {
-                    Ok(Some(s)) if s.status == SourceStatus::Gone && s.configured_url == source.url.as_str() => {
-                        continue
+                    Ok(Some(s)) if s.configured_url == source.url.as_str() => {
+                        if s.status == SourceStatus::Gone {
+                            continue;
+                        }
+                        // Also after a restart: the stored schedule is kept.
+                        s.next_due.unwrap_or(now)
                     }
-                    Ok(Some(s)) if started.contains(&source.id) => s.next_due.unwrap_or(now),
-                    _ => now,
+                    _ => schedule::first_due(
+                        &source.id,
+                        source.interval.unwrap_or(config.poll.interval),
+                        started_at,
+                        spread,
+                    ),
                 };
                 let due = due.max(limits.held_until(source, now).unwrap_or(i64::MIN));
                 if due > now {
@@ -143,7 +152,6 @@ impl Poller {
                 if !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(source.id.clone()) {
                     continue;
                 }
-                started.insert(source.id.clone());
                 let (desk, fetcher, limits, sink, in_flight, source, cancel) = (
                     self.desk.clone(),
                     self.fetcher.clone(),

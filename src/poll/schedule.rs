@@ -56,6 +56,17 @@ pub fn retry_after(value: &str, now: Timestamp) -> Option<Timestamp> {
     Some(until.clamp(now, now + 7 * 86_400))
 }
 
+/// When a source with no stored schedule is first due: now, or — with `spread`
+/// (more sources than fetch slots) — at a stable point of its first interval,
+/// so a large configuration does not start with every host hit at once.
+pub fn first_due(id: &str, interval: Duration, start: Timestamp, spread: bool) -> Timestamp {
+    if spread {
+        start + (interval.as_secs() as f64 * jitter_for(id)) as i64
+    } else {
+        start
+    }
+}
+
 /// A stable number in 0..1 for a source id.
 pub fn jitter_for(id: &str) -> f64 {
     (xxhash_rust::xxh3::xxh3_64(id.as_bytes()) % 10_000) as f64 / 10_000.0
@@ -75,6 +86,20 @@ mod tests {
             ttl_minutes: None,
             jitter: 0.0,
         }
+    }
+
+    #[test]
+    fn first_polls_spread_over_the_interval() {
+        let i = Duration::from_secs(900);
+        assert_eq!(first_due("a", i, 1000, false), 1000);
+        let dues: Vec<i64> = (0..1000).map(|n| first_due(&format!("s{n}"), i, 1000, true)).collect();
+        assert!(dues.iter().all(|d| (1000..1900).contains(d)));
+        // Spread, not bunched: every tenth of the interval gets some.
+        for slice in 0..10 {
+            let lo = 1000 + slice * 90;
+            assert!(dues.iter().any(|d| (lo..lo + 90).contains(d)), "no first poll in slice {slice}");
+        }
+        assert_eq!(first_due("a", i, 1000, true), first_due("a", i, 1000, true), "stable");
     }
 
     #[test]
