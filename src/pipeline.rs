@@ -67,7 +67,7 @@ impl Desk {
             let Some(story) = store.story(&key.story)? else { continue };
             for item_key in &story.items {
                 if let Some(item) = store.item(item_key)? {
-                    index.add(&story.id, story.time, item_signature(&categorizer, &item));
+                    index.add(&story.id, story.time, file_item(&categorizer, &item).1);
                 }
             }
         }
@@ -135,14 +135,9 @@ impl Desk {
                 updated: now,
                 story: String::new(),
             };
-            let summary_text = parse::normalize::strip_tags(&item.summary);
-            let filing = categorizer.file(&ItemText {
-                source: &source.id,
-                title: &item.title,
-                summary: &summary_text,
-                categories: &item.categories,
-            });
-            let story_id = match existing {
+            // Filing and the signature are computed only for new or changed items:
+            // an unchanged item (the common re-poll) costs one lookup.
+            let (story_id, filing) = match existing {
                 Some(old) => {
                     item.first_seen = old.first_seen;
                     item.published = published_time(entry.feed_date, old.first_seen);
@@ -154,7 +149,7 @@ impl Desk {
                     }
                     item.updated = now;
                     report.updated += 1;
-                    old.story
+                    (old.story, file_item(&categorizer, &item).0)
                 }
                 None => {
                     item.published = published_time(entry.feed_date, now);
@@ -169,8 +164,7 @@ impl Desk {
                         },
                         None => None,
                     };
-                    let mut sig = stories::signature(&item.title, &summary_text, filing.places.clone());
-                    sig.source = item.source.clone();
+                    let (filing, sig) = file_item(&categorizer, &item);
                     let near = match link_story {
                         Some(_) => None,
                         None => index.best_match(&sig, item.published, window, config.dedup.similarity),
@@ -183,7 +177,7 @@ impl Desk {
                     item.story = id.clone();
                     report.new += 1;
                     changes.new_items += 1;
-                    id
+                    (id, filing)
                 }
             };
             if let Some(l) = &item.link {
@@ -278,8 +272,9 @@ impl Desk {
     }
 }
 
-/// The clustering signature of a stored item.
-fn item_signature(categorizer: &Categorizer, item: &Item) -> stories::Signature {
+/// Where an item is filed, and its clustering signature (both read the
+/// summary's text once).
+fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, stories::Signature) {
     let summary_text = parse::normalize::strip_tags(&item.summary);
     let filing = categorizer.file(&ItemText {
         source: &item.source,
@@ -287,9 +282,9 @@ fn item_signature(categorizer: &Categorizer, item: &Item) -> stories::Signature 
         summary: &summary_text,
         categories: &item.categories,
     });
-    let mut sig = stories::signature(&item.title, &summary_text, filing.places);
+    let mut sig = stories::signature(&item.title, &summary_text, filing.places.clone());
     sig.source = item.source.clone();
-    sig
+    (filing, sig)
 }
 
 fn merge(into: &mut Vec<String>, from: Vec<String>) {
