@@ -46,7 +46,7 @@ fn build(n: usize) -> StoryIndex {
     idx
 }
 
-/// Cluster 2,000 new items (a third of them rewrites of stored headlines).
+/// Cluster 2,000 new synthetic headlines (drawn like the stored ones).
 fn run(idx: &mut StoryIndex, seed: u64) -> Duration {
     let mut rng = Rng(seed);
     let items: Vec<String> = (0..2000).map(|_| headline(&mut rng)).collect();

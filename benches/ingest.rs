@@ -135,6 +135,13 @@ fn main() {
         .map(|p| (p.display().to_string(), std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))))
         .collect();
     let bytes: usize = docs.iter().map(|(_, d)| d.len()).sum();
+    // `NEWSDESK_BENCH_PROFILE=1`: only the whole path, ten times, for a profiler.
+    if std::env::var_os("NEWSDESK_BENCH_PROFILE").is_some() {
+        for round in 0..10 {
+            whole_path(&docs, round);
+        }
+        return;
+    }
     // Warm up both sides once.
     feed_rs_alone(&docs);
     whole_path(&docs, 99);

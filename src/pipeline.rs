@@ -3,7 +3,7 @@
 //! which identifies, clusters, categorises and stores them. Publishing the
 //! changed feeds is the caller's next step.
 
-use crate::categorize::{self, Categorizer, ItemText};
+use crate::categorize::{self, Categorizer};
 use crate::config::{Config, Source};
 use crate::model::{Item, SourceState, SourceStatus, Story, Timestamp};
 use crate::parse::{self, identity};
@@ -12,6 +12,7 @@ use crate::poll::schedule::{self, Plan};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
 use crate::stories::{self, Decision, StoryIndex};
+use crate::text;
 use arc_swap::ArcSwap;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -275,15 +276,17 @@ impl Desk {
 /// Where an item is filed, and its clustering signature (both read the
 /// summary's text once).
 fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, stories::Signature) {
+    // Fold once: filing reads the title and the whole summary, the signature
+    // the title and the summary's lead.
     let summary_text = parse::normalize::strip_tags(&item.summary);
-    let filing = categorizer.file(&ItemText {
-        source: &item.source,
-        title: &item.title,
-        summary: &summary_text,
-        categories: &item.categories,
-    });
-    let mut sig = stories::signature(&item.title, &summary_text, filing.places.clone());
+    let (title_f, summary_f) = (text::fold(&item.title), text::fold(&summary_text));
+    let (title_words, summary_words) = (text::split_folded(&title_f), text::split_folded(&summary_f));
+    let words: Vec<&str> = title_words.iter().chain(&summary_words).copied().collect();
+    let filing = categorizer.file_words(&item.source, &words, &item.categories);
+    let mut sig = stories::signature_of_words(&item.title, &title_words, &summary_words, filing.places.clone());
+    sig.regions = filing.place_regions.clone();
     sig.source = item.source.clone();
+    sig.language = item.language.as_deref().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
     (filing, sig)
 }
 

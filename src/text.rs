@@ -92,6 +92,66 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
     hay.windows(phrase.len()).any(|w| w.iter().zip(phrase).all(|(t, p)| token_matches(t.as_ref(), p.as_ref())))
 }
 
+/// Phrases looked up by their first word, so that finding every phrase a text
+/// contains costs a few hash lookups per word instead of a pass per phrase.
+/// Matching is [`contains_phrase`]'s: whole words, Arabic clitics allowed.
+pub struct PhraseSet<T> {
+    by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>>,
+}
+
+impl<T> Default for PhraseSet<T> {
+    fn default() -> Self {
+        PhraseSet { by_first: std::collections::HashMap::new() }
+    }
+}
+
+fn is_arabic(w: &str) -> bool {
+    w.starts_with(|c: char| ('\u{0600}'..='\u{06FF}').contains(&c))
+}
+
+impl<T> PhraseSet<T> {
+    /// Add a phrase (folded tokens) with the value it stands for.
+    pub fn insert(&mut self, phrase: Vec<String>, value: T) {
+        let Some(first) = phrase.first() else { return };
+        let key = if is_arabic(first) { first.strip_prefix("ال").unwrap_or(first) } else { first };
+        self.by_first.entry(key.to_string()).or_default().push((phrase, value));
+    }
+
+    /// Call `found` with the value of every phrase occurring in `words` (once
+    /// per occurrence).
+    pub fn find<'a, H: AsRef<str>>(&'a self, words: &[H], mut found: impl FnMut(&'a T)) {
+        for (i, w) in words.iter().enumerate() {
+            let w = w.as_ref();
+            let mut check = |key: &str| {
+                if let Some(list) = self.by_first.get(key) {
+                    for (phrase, value) in list {
+                        let fits = words.len() - i >= phrase.len()
+                            && words[i..].iter().zip(phrase).all(|(t, p)| token_matches(t.as_ref(), p));
+                        if fits {
+                            found(value);
+                        }
+                    }
+                }
+            };
+            check(w);
+            if is_arabic(w) {
+                // The keys a clitic-bearing token can stand for, each once.
+                let mut tried: Vec<&str> = vec![w];
+                for p in ARABIC_PREFIXES {
+                    if let Some(rest) = w.strip_prefix(p) {
+                        for key in [rest, rest.strip_prefix("ال").unwrap_or(rest)] {
+                            if !key.is_empty() && !tried.contains(&key) {
+                                tried.push(key);
+                                check(key);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +162,27 @@ mod tests {
         assert_eq!(fold("مـــصر"), "مصر");
         assert_eq!(fold("مدرسة"), fold("مدرسه"));
         assert_eq!(tokens("٢٠٢٦ عاماً"), vec!["2026", "عاما"]);
+    }
+
+    #[test]
+    fn phrase_sets_find_what_contains_phrase_finds() {
+        let mut set = PhraseSet::default();
+        for (i, p) in ["central bank", "انتخابات", "الدوري", "oil", "moción de censura", "مجلس الأمن"].iter().enumerate()
+        {
+            set.insert(tokens(p), i);
+        }
+        let found = |text: &str| {
+            let mut out = Vec::new();
+            set.find(&tokens(text), |v| out.push(*v));
+            out.sort();
+            out.dedup();
+            out
+        };
+        assert_eq!(found("The Central Bank cuts rates; oil falls"), vec![0, 3]);
+        assert_eq!(found("والانتخابات في الدوري وبالدوري"), vec![1, 2]);
+        assert_eq!(found("la moción de censura, y el Consejo de Seguridad"), vec![4]);
+        assert_eq!(found("ومجلس الأمن يجتمع"), vec![5]);
+        assert_eq!(found("banking oily mocion"), Vec::<usize>::new());
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! then the produced stories compared with the labels: pairwise precision and
 //! recall of the clustering, section accuracy, breaking precision and recall.
 
-use newsdesk::config;
-use newsdesk::parse::{normalize, Entry, Feed};
+mod evalset;
+
+use newsdesk::parse::normalize;
 use newsdesk::pipeline::Desk;
 use newsdesk::store::Store;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 struct Outcome {
@@ -21,38 +21,24 @@ struct Outcome {
 }
 
 fn evaluate() -> Outcome {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval");
-    let data: Value = serde_json::from_slice(&std::fs::read(root.join("items.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config::load(&root.join("config.toml")).unwrap();
-    config.storage.path = dir.path().join("data");
+    let (mut config, eval) = evalset::load(dir.path());
     if let Some(s) = std::env::var("EVAL_SIM").ok().and_then(|s| s.parse().ok()) {
         config.dedup.similarity = s;
     }
     let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config.clone())).unwrap();
-    let mut items: Vec<&Value> = data["items"].as_array().unwrap().iter().collect();
-    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v["published"].as_str().unwrap()).unwrap().timestamp();
-    items.sort_by_key(|v| time(v));
+    let items: Vec<&Value> = eval.iter().map(|i| &i.raw).collect();
     // item id → produced story id
     let mut produced: HashMap<String, String> = HashMap::new();
-    for v in &items {
-        let source = config.source(v["source"].as_str().unwrap()).expect("item source in config").clone();
-        let entry = Entry {
-            guid: Some(v["id"].as_str().unwrap().to_string()),
-            title: normalize::plain_text(v["title"].as_str().unwrap()),
-            link: normalize::canonical_link(v["link"].as_str().unwrap(), None),
-            summary: normalize::summary_html(v["summary"].as_str().unwrap(), None),
-            author: None,
-            categories: v["categories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect(),
-            language: None,
-            feed_date: Some(time(v)),
-        };
-        let feed = Feed { title: None, language: None, ttl: None, entries: vec![entry] };
+    for i in &eval {
         // Polled ten minutes after publication.
-        desk.ingest(&source, &feed, time(v) + 600).unwrap();
-        let key = newsdesk::parse::identity::item_key(&source.id, &format!("g:{}", v["id"].as_str().unwrap()));
-        let item = desk.store.item(&key).unwrap().expect("stored");
-        produced.insert(v["id"].as_str().unwrap().to_string(), item.story);
+        desk.ingest(&i.source, &i.feed(), i.published + 600).unwrap();
+        let item = desk.store.item(&i.key()).unwrap().expect("stored");
+        produced.insert(i.id.clone(), item.story);
+    }
+    // `EVAL_DUMP=file`: item id → produced story id, for looking into misses.
+    if let Some(path) = std::env::var_os("EVAL_DUMP") {
+        std::fs::write(path, serde_json::to_vec_pretty(&produced).unwrap()).unwrap();
     }
     // Pairwise precision and recall.
     let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
@@ -84,6 +70,11 @@ fn evaluate() -> Outcome {
         let got: HashSet<&str> = story.sections.iter().map(String::as_str).collect();
         if gold == got {
             sections_right += 1;
+        } else if std::env::var_os("EVAL_PAIRS").is_some() {
+            println!("SECTIONS gold {gold:?} got {got:?}: {}", v["title"]);
+        }
+        if v["breaking"].as_bool().unwrap() != story.breaking && std::env::var_os("EVAL_PAIRS").is_some() {
+            println!("BREAKING gold {} got {}: {}", v["breaking"], story.breaking, v["title"]);
         }
         match (v["breaking"].as_bool().unwrap(), story.breaking) {
             (true, true) => btp += 1,
@@ -118,16 +109,16 @@ fn evaluate() -> Outcome {
 }
 
 /// Today's figures as a floor, so a change that makes clustering worse fails.
-/// (Measured 2026-11-28: precision 0.979, recall 0.201, sections 0.867,
-/// breaking precision 0.923, recall 0.800.)
+/// (Measured 2026-11-28, with the concept table: precision 1.000, recall
+/// 0.662, sections 0.844, breaking precision 1.000, recall 1.000.)
 #[test]
 fn clustering_does_not_regress() {
     let o = evaluate();
     assert!(o.precision >= 0.95, "pairwise precision {:.3} below 0.95", o.precision);
-    assert!(o.recall >= 0.19, "pairwise recall {:.3} fell below today's 0.20", o.recall);
-    assert!(o.section_accuracy >= 0.85, "section accuracy {:.3}", o.section_accuracy);
+    assert!(o.recall >= 0.65, "pairwise recall {:.3} fell below today's 0.66", o.recall);
+    assert!(o.section_accuracy >= 0.83, "section accuracy {:.3}", o.section_accuracy);
     assert!(
-        o.breaking_precision >= 0.9 && o.breaking_recall >= 0.75,
+        o.breaking_precision >= 0.95 && o.breaking_recall >= 0.95,
         "breaking {:.3}/{:.3}",
         o.breaking_precision,
         o.breaking_recall
@@ -137,9 +128,85 @@ fn clustering_does_not_regress() {
 /// The targets of the stories issue; not met yet (recall is far below), so
 /// this runs on demand: `cargo test --test stories_eval -- --ignored --nocapture`.
 #[test]
-#[ignore = "issue 4's recall target (0.85) is not met yet: today 0.20"]
+#[ignore = "issue 4's recall target (0.85) is not met yet: today 0.66"]
 fn clustering_meets_the_labelled_targets() {
     let o = evaluate();
     assert!(o.precision >= 0.95, "pairwise precision {:.3} below 0.95", o.precision);
     assert!(o.recall >= 0.85, "pairwise recall {:.3} below 0.85", o.recall);
+}
+
+/// A look at separability, for tuning: every pair of items inside the dedup
+/// window scored against each other (word weights from the whole set), and
+/// the best threshold's precision and recall. Run with
+/// `cargo test --test stories_eval pair_scores -- --ignored --nocapture`;
+/// `EVAL_PAIRS=1` also prints the missed and the wrongly joined pairs.
+#[test]
+#[ignore = "a tuning aid, not a check"]
+fn pair_scores() {
+    use newsdesk::categorize::{Categorizer, ItemText};
+    use newsdesk::stories::{signature, StoryIndex};
+    let dir = tempfile::tempdir().unwrap();
+    let (config, eval) = evalset::load(dir.path());
+    let categorizer = Categorizer::new(&config);
+    let items: Vec<&Value> = eval.iter().map(|i| &i.raw).collect();
+    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v["published"].as_str().unwrap()).unwrap().timestamp();
+    let sigs: Vec<_> = items
+        .iter()
+        .map(|v| {
+            let title = normalize::plain_text(v["title"].as_str().unwrap());
+            let summary = normalize::strip_tags(&normalize::summary_html(v["summary"].as_str().unwrap(), None));
+            let categories: Vec<String> =
+                v["categories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            let source = v["source"].as_str().unwrap();
+            let filing =
+                categorizer.file(&ItemText { source, title: &title, summary: &summary, categories: &categories });
+            let mut sig = signature(&title, &summary, filing.places);
+            sig.regions = filing.place_regions;
+            sig.source = source.to_string();
+            sig.language = config.source(source).and_then(|s| s.language.clone()).unwrap_or_default();
+            sig
+        })
+        .collect();
+    let mut idx = StoryIndex::default();
+    for (i, s) in sigs.iter().enumerate() {
+        idx.add(&format!("{i}"), 0, s.clone());
+    }
+    let window = config.dedup.window.as_secs() as i64;
+    let mut scored: Vec<(f64, bool, usize, usize)> = Vec::new();
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            if (time(items[i]) - time(items[j])).abs() > window {
+                continue;
+            }
+            let gold = items[i]["story"] == items[j]["story"];
+            scored.push((idx.similarity(&sigs[i], &sigs[j]), gold, i, j));
+        }
+    }
+    let gold_total = scored.iter().filter(|s| s.1).count();
+    let mut best = (0.0, 0.0, 0.0);
+    for step in 1..100 {
+        let t = step as f64 / 100.0;
+        let tp = scored.iter().filter(|s| s.1 && s.0 >= t).count() as f64;
+        let fp = scored.iter().filter(|s| !s.1 && s.0 >= t).count() as f64;
+        let p = if tp + fp > 0.0 { tp / (tp + fp) } else { 1.0 };
+        let r = tp / gold_total as f64;
+        if p >= 0.95 && r > best.2 {
+            best = (t, p, r);
+        }
+        if step % 10 == 0 {
+            println!("threshold {t:.2}: pair precision {p:.3}, recall {r:.3}");
+        }
+    }
+    println!("best threshold with precision >= 0.95: {:.2} (precision {:.3}, recall {:.3})", best.0, best.1, best.2);
+    if std::env::var_os("EVAL_PAIRS").is_some() {
+        let t = config.dedup.similarity;
+        let title = |i: usize| items[i]["title"].as_str().unwrap().chars().take(70).collect::<String>();
+        for (s, gold, i, j) in &scored {
+            if *gold && *s < t {
+                println!("MISS {s:.2} {} || {}", title(*i), title(*j));
+            } else if !gold && *s >= t * 0.7 {
+                println!("NEAR-FALSE {s:.2} {} || {}", title(*i), title(*j));
+            }
+        }
+    }
 }

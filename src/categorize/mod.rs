@@ -15,6 +15,8 @@ pub struct Filing {
     pub tags: Vec<String>,
     /// The configured places named in the text (as tags), for clustering.
     pub places: Vec<String>,
+    /// The regions of those places (not the source's own region).
+    pub place_regions: Vec<String>,
 }
 
 /// What the filing rules need to know about an item.
@@ -29,20 +31,20 @@ pub struct ItemText<'a> {
 struct SectionRule {
     id: String,
     categories: HashSet<String>,
-    keywords: Vec<Vec<String>>,
 }
 
 struct Place {
     region: String,
     tag: String,
-    tokens: Vec<String>,
 }
 
 /// The filing rules of one configuration, prepared once.
 pub struct Categorizer {
     sections: Vec<SectionRule>,
+    /// Every section's keywords, to the index of their section.
+    keywords: text::PhraseSet<usize>,
     fallback: Option<String>,
-    places: Vec<Place>,
+    places: text::PhraseSet<Place>,
     breaking_keywords: Vec<Vec<String>>,
     source_sections: std::collections::HashMap<String, (Vec<String>, Option<String>, bool)>,
 }
@@ -55,19 +57,23 @@ impl Categorizer {
             .map(|s| SectionRule {
                 id: s.id.clone(),
                 categories: s.categories.iter().map(|c| text::fold(c.trim())).collect(),
-                keywords: s.keywords.iter().map(|k| text::tokens(k)).filter(|t| !t.is_empty()).collect(),
             })
             .collect();
-        let places = config
-            .regions
-            .iter()
-            .flat_map(|r| {
-                r.places.iter().map(|p| Place { region: r.id.clone(), tag: slug(p), tokens: text::tokens(p) })
-            })
-            .filter(|p| !p.tokens.is_empty())
-            .collect();
+        let mut keywords = text::PhraseSet::default();
+        for (i, s) in config.sections.iter().enumerate() {
+            for k in &s.keywords {
+                keywords.insert(text::tokens(k), i);
+            }
+        }
+        let mut places = text::PhraseSet::default();
+        for r in &config.regions {
+            for p in &r.places {
+                places.insert(text::tokens(p), Place { region: r.id.clone(), tag: slug(p) });
+            }
+        }
         Categorizer {
             sections,
+            keywords,
             fallback: config.fallback_section().map(|s| s.id.clone()),
             places,
             breaking_keywords: config
@@ -87,16 +93,22 @@ impl Categorizer {
 
     /// File an item under sections, regions and tags.
     pub fn file(&self, item: &ItemText) -> Filing {
-        let (src_sections, src_region, _) = self.source_sections.get(item.source).cloned().unwrap_or_default();
         let folded = text::fold(&format!("{} {}", item.title, item.summary));
-        let words = text::split_folded(&folded);
-        let cats: HashSet<String> = item.categories.iter().map(|c| text::fold(c.trim())).collect();
+        self.file_words(item.source, &text::split_folded(&folded), item.categories)
+    }
 
+    /// [`Categorizer::file`] for text already folded and split into words
+    /// (title then summary), so a caller that needs the words too folds once.
+    pub fn file_words(&self, source: &str, words: &[&str], categories: &[String]) -> Filing {
+        let (src_sections, src_region, _) = self.source_sections.get(source).cloned().unwrap_or_default();
+        let cats: HashSet<String> = categories.iter().map(|c| text::fold(c.trim())).collect();
+
+        let mut matched = vec![false; self.sections.len()];
+        self.keywords.find(words, |i| matched[*i] = true);
         let mut sections = src_sections;
-        for rule in &self.sections {
-            let by_category = rule.categories.iter().any(|c| cats.contains(c));
-            let by_keyword = || rule.keywords.iter().any(|k| text::contains_phrase(&words, k));
-            if (by_category || by_keyword()) && !sections.contains(&rule.id) {
+        for (rule, by_keyword) in self.sections.iter().zip(matched) {
+            let by_category = by_keyword || rule.categories.iter().any(|c| cats.contains(c));
+            if by_category && !sections.contains(&rule.id) {
                 sections.push(rule.id.clone());
             }
         }
@@ -107,26 +119,28 @@ impl Categorizer {
         let mut regions: Vec<String> = src_region.into_iter().collect();
         let mut tags: Vec<String> = Vec::new();
         let mut places: Vec<String> = Vec::new();
-        for c in item.categories {
+        let mut place_regions: Vec<String> = Vec::new();
+        for c in categories {
             let t = slug(c);
             if !t.is_empty() && !tags.contains(&t) {
                 tags.push(t);
             }
         }
-        for place in &self.places {
-            if text::contains_phrase(&words, &place.tokens) {
-                if !regions.contains(&place.region) {
-                    regions.push(place.region.clone());
-                }
-                if !tags.contains(&place.tag) {
-                    tags.push(place.tag.clone());
-                }
-                if !places.contains(&place.tag) {
-                    places.push(place.tag.clone());
-                }
+        self.places.find(words, |place| {
+            if !regions.contains(&place.region) {
+                regions.push(place.region.clone());
             }
-        }
-        Filing { sections, regions, tags, places }
+            if !tags.contains(&place.tag) {
+                tags.push(place.tag.clone());
+            }
+            if !places.contains(&place.tag) {
+                places.push(place.tag.clone());
+            }
+            if !place_regions.contains(&place.region) {
+                place_regions.push(place.region.clone());
+            }
+        });
+        Filing { sections, regions, tags, places, place_regions }
     }
 
     /// Whether a source is a breaking wire.

@@ -19,10 +19,20 @@ const PROBE_TOKENS: usize = 5;
 const SIGNATURES_PER_STORY: usize = 8;
 /// The most stories one word's posting list contributes (the newest ones).
 const PROBE_POSTINGS: usize = 64;
+/// The most candidate stories scored for one item.
+const MAX_CANDIDATES: usize = 24;
 
 struct Entry {
+    id: String,
     time: Timestamp,
     signatures: Vec<Signature>,
+}
+
+/// The tokens of `s` to compare with `other`: the title's or all, and only the
+/// portable ones (or a name `other` carries too) when they are in two languages.
+fn part<'s>(s: &'s Signature, other: &Signature, translated: bool, whole: bool) -> Vec<&'s String> {
+    let tokens = if whole { &s.tokens[..] } else { &s.tokens[..s.title_tokens] };
+    tokens.iter().filter(|t| !translated || s.is_portable(t) || other.names.contains(t)).collect()
 }
 
 /// A candidate story and how alike it is.
@@ -32,62 +42,88 @@ pub struct Match {
     pub similarity: f64,
 }
 
+/// Stories live in numbered slots, and posting lists hold slot numbers: a
+/// probe touches small integers, not strings spread over the heap.
 #[derive(Default)]
 pub struct StoryIndex {
-    stories: HashMap<String, Entry>,
-    /// word → stories whose items carry it, oldest first.
-    postings: HashMap<String, Vec<String>>,
-    by_time: BTreeSet<(Timestamp, String)>,
+    slots: Vec<Option<Entry>>,
+    ids: HashMap<String, u32>,
+    /// word → slots of the stories whose items carry it, oldest first.
+    postings: HashMap<String, Vec<u32>>,
+    by_time: BTreeSet<(Timestamp, u32)>,
+    /// Slots free for reuse: only those swept out of every posting list.
+    free: Vec<u32>,
     /// Stories evicted since the posting lists were last swept.
     evicted: usize,
 }
 
 impl StoryIndex {
     pub fn len(&self) -> usize {
-        self.stories.len()
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stories.is_empty()
+        self.ids.is_empty()
     }
 
     /// Record that `story` (at `time`) now has an item with this signature.
     pub fn add(&mut self, story: &str, time: Timestamp, sig: Signature) {
-        let entry = self.stories.entry(story.to_string()).or_insert_with(|| Entry { time, signatures: Vec::new() });
+        let slot = match self.ids.get(story) {
+            Some(&slot) => slot,
+            None => {
+                let entry = Entry { id: story.to_string(), time, signatures: Vec::new() };
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        self.slots[slot as usize] = Some(entry);
+                        slot
+                    }
+                    None => {
+                        self.slots.push(Some(entry));
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                self.ids.insert(story.to_string(), slot);
+                slot
+            }
+        };
+        let Some(entry) = self.slots[slot as usize].as_mut() else { return };
         if entry.time != time {
-            self.by_time.remove(&(entry.time, story.to_string()));
+            self.by_time.remove(&(entry.time, slot));
             entry.time = entry.time.min(time);
         }
-        self.by_time.insert((entry.time, story.to_string()));
+        self.by_time.insert((entry.time, slot));
         if entry.signatures.len() >= SIGNATURES_PER_STORY {
             return;
         }
         let known: HashSet<&String> = entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
         let fresh: Vec<String> = sig.tokens.iter().filter(|t| !known.contains(t)).cloned().collect();
         for t in fresh {
-            self.postings.entry(t).or_default().push(story.to_string());
+            self.postings.entry(t).or_default().push(slot);
         }
         entry.signatures.push(sig);
     }
 
     /// Forget stories older than `time`. Their words leave the posting lists
-    /// lazily, in one sweep once the dead outnumber the living.
+    /// lazily, in one sweep once the dead outnumber the living; only then are
+    /// their slots reused.
     pub fn evict_before(&mut self, time: Timestamp) {
-        while let Some((t, id)) = self.by_time.first().cloned() {
+        while let Some(&(t, slot)) = self.by_time.first() {
             if t >= time {
                 break;
             }
             self.by_time.pop_first();
-            if self.stories.remove(&id).is_some() {
+            if let Some(entry) = self.slots[slot as usize].take() {
+                self.ids.remove(&entry.id);
                 self.evicted += 1;
             }
         }
-        if self.evicted > self.stories.len() + 1024 {
-            let stories = &self.stories;
+        if self.evicted > self.ids.len() + 1024 {
+            let slots = &self.slots;
             self.postings.retain(|_, list| {
-                list.retain(|id| stories.contains_key(id));
+                list.retain(|s| slots[*s as usize].is_some());
                 !list.is_empty()
             });
+            self.free = (0..self.slots.len() as u32).filter(|s| self.slots[*s as usize].is_none()).collect();
             self.evicted = 0;
         }
     }
@@ -98,7 +134,7 @@ impl StoryIndex {
 
     /// Inverse document frequency: rare words weigh more.
     fn weight(&self, token: &str) -> f64 {
-        let n = self.stories.len().max(1) as f64;
+        let n = self.ids.len().max(1) as f64;
         (1.0 + n / (1.0 + self.df(token) as f64)).ln().max(0.1)
     }
 
@@ -112,26 +148,30 @@ impl StoryIndex {
         probes.truncate(PROBE_TOKENS);
         let needed = probes.len().min(2);
         // story → (probes that found it, the last probe that did)
-        let mut hits: HashMap<&String, (usize, usize)> = HashMap::default();
+        let mut hits: HashMap<u32, (usize, usize)> = HashMap::default();
         for (p, t) in probes.into_iter().enumerate() {
             if let Some(list) = self.postings.get(t) {
-                for id in list.iter().rev().take(PROBE_POSTINGS) {
-                    let h = hits.entry(id).or_insert((0, usize::MAX));
+                for slot in list.iter().rev().take(PROBE_POSTINGS) {
+                    let h = hits.entry(*slot).or_insert((0, usize::MAX));
                     if h.1 != p {
                         *h = (h.0 + 1, p);
                     }
                 }
             }
         }
+        // The stories found by the most probes (the newest first among equals)
+        // are scored; a cap keeps a crowded index from costing more per item.
+        let mut found: Vec<(usize, &Entry)> = hits
+            .into_iter()
+            .filter(|(_, (n, _))| *n >= needed)
+            .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_ref().map(|e| (n, e)))
+            .filter(|(_, e)| (e.time - time).abs() <= window)
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
+        found.truncate(MAX_CANDIDATES);
         let mut best: Option<Match> = None;
-        for (id, (n, _)) in hits {
-            if n < needed {
-                continue;
-            }
-            let Some(entry) = self.stories.get(id) else { continue };
-            if (entry.time - time).abs() > window {
-                continue;
-            }
+        for (_, entry) in found {
+            let id = &entry.id;
             let sim = entry.signatures.iter().map(|other| self.similarity(sig, other)).fold(0.0, f64::max);
             if sim >= threshold
                 && best.as_ref().is_none_or(|b| sim > b.similarity || (sim == b.similarity && *id < b.story))
@@ -148,13 +188,25 @@ impl StoryIndex {
     /// The headlines alone are compared, and the headlines with the leads of
     /// their summaries; the better of the two counts (a lead adds facts, but
     /// also words a rewrite does not share).
+    /// Reports in two languages are compared on the tokens that mean the same
+    /// in both (concepts, places, figures, names): the rest of their words
+    /// cannot meet.
     pub fn similarity(&self, a: &Signature, b: &Signature) -> f64 {
-        let titles = self.overlap(&a.tokens[..a.title_tokens], &b.tokens[..b.title_tokens]);
-        let whole = self.overlap(&a.tokens, &b.tokens);
-        titles.max(whole) * super::veto(a, b)
+        let translated = !a.language.is_empty() && !b.language.is_empty() && a.language != b.language;
+        let titles = self.overlap(&part(a, b, translated, false), &part(b, a, translated, false));
+        let whole = self.overlap(&part(a, b, translated, true), &part(b, a, translated, true));
+        let mut sim = titles.max(whole) * super::veto(a, b);
+        if translated {
+            // Shared figures alone ("2-1", "3 dead") say little: a translation
+            // shares at least two things or places with its original.
+            let things =
+                a.tokens.iter().filter(|t| !t.starts_with('#') && a.is_portable(t) && b.tokens.contains(t)).count();
+            sim *= [0.0, 0.5, 1.0][things.min(2)];
+        }
+        sim
     }
 
-    fn overlap(&self, a: &[String], b: &[String]) -> f64 {
+    fn overlap(&self, a: &[&String], b: &[&String]) -> f64 {
         let wa: f64 = a.iter().map(|t| self.weight(t)).sum();
         let wb: f64 = b.iter().map(|t| self.weight(t)).sum();
         if wa == 0.0 || wb == 0.0 {

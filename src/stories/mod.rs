@@ -5,10 +5,11 @@
 //! index and the store.
 
 pub mod index;
+pub mod lexicon;
 pub mod signature;
 
 pub use index::{Match, StoryIndex};
-pub use signature::{signature, Signature};
+pub use signature::{signature, signature_of_words, Signature};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// What to do with a new item.
@@ -33,20 +34,22 @@ pub fn decide(item_key: &str, link_story: Option<String>, near: Option<Match>) -
     }
 }
 
-/// A factor 0..1 on similarity: headlines that name different figures,
+/// A factor 0..1 on similarity: reports that name different figures,
 /// different people or different places are different events, however alike
 /// the rest of their wording ("Quake kills 12 in Chile" / "Quake kills 40 in Peru").
+/// Places weigh most, and most of all in different regions; figures least,
+/// since a toll rises from one report to the next.
 pub fn veto(a: &Signature, b: &Signature) -> f64 {
     let disjoint = |x: &[String], y: &[String]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
     let mut factor = 1.0;
     if disjoint(&a.numbers, &b.numbers) {
-        factor *= 0.5;
+        factor *= 0.6;
     }
     if disjoint(&a.names, &b.names) {
         factor *= 0.6;
     }
     if disjoint(&a.places, &b.places) {
-        factor *= 0.3;
+        factor *= if disjoint(&a.regions, &b.regions) { 0.25 } else { 0.5 };
     }
     // One outlet rarely files one event twice; when it does (an update), the
     // headlines are near identical. Two of its items merely alike are two events.
@@ -125,6 +128,65 @@ mod tests {
         let m =
             idx.best_match(&sig("Elecciones en Mexico: la oposicion gana en la capital del pais", &[]), 0, 3600, 0.6);
         assert_eq!(m.map(|m| m.story).as_deref(), Some("es"));
+    }
+
+    #[test]
+    fn each_veto_lowers_similarity_on_its_own() {
+        let base = Signature { tokens: vec!["~quake".into()], title_tokens: 1, ..Signature::default() };
+        let with = |f: &dyn Fn(&mut Signature)| {
+            let mut s = base.clone();
+            f(&mut s);
+            s
+        };
+        assert_eq!(veto(&base, &base), 1.0);
+        // Figures: "12 dead" against "40 dead"; a shared figure lifts it.
+        let a = with(&|s| s.numbers = vec!["12".into()]);
+        let b = with(&|s| s.numbers = vec!["40".into()]);
+        assert!(veto(&a, &b) < 1.0);
+        let b2 = with(&|s| s.numbers = vec!["40".into(), "12".into()]);
+        assert_eq!(veto(&a, &b2), 1.0);
+        // Names: the Fed against the ECB.
+        let a = with(&|s| s.names = vec!["federal".into(), "reserve".into()]);
+        let b = with(&|s| s.names = vec!["european".into()]);
+        assert!(veto(&a, &b) < 1.0);
+        // Places: different regions weigh more than one region's two cities.
+        let cairo = with(&|s| {
+            s.places = vec!["@cairo".into()];
+            s.regions = vec!["mena".into()];
+        });
+        let alexandria = with(&|s| {
+            s.places = vec!["@alexandria".into()];
+            s.regions = vec!["mena".into()];
+        });
+        let lagos = with(&|s| {
+            s.places = vec!["@lagos".into()];
+            s.regions = vec!["africa".into()];
+        });
+        assert!(veto(&cairo, &alexandria) < 1.0);
+        assert!(veto(&cairo, &lagos) < veto(&cairo, &alexandria));
+        // One place named on one side only is no conflict.
+        assert_eq!(veto(&cairo, &base), 1.0);
+        // Two items of one outlet.
+        let a = with(&|s| s.source = "wire".into());
+        assert!(veto(&a, &a) < 1.0);
+    }
+
+    #[test]
+    fn translations_meet_on_concepts_places_and_figures() {
+        let mut idx = index_with(&[]);
+        let mut en = sig("Magnitude 6.4 earthquake strikes southern Peru, at least 9 dead", &[]);
+        en.language = "en".into();
+        idx.add("peru", 0, en);
+        let mut es = sig("Un sismo de magnitud 6,4 sacude el sur de Perú y deja al menos nueve muertos", &[]);
+        es.language = "es".into();
+        assert_eq!(idx.best_match(&es, 0, 3600, 0.6).map(|m| m.story).as_deref(), Some("peru"));
+        let mut ar = sig("زلزال بقوة 6.4 درجات يضرب جنوب البيرو ويقتل 9 أشخاص على الأقل", &[]);
+        ar.language = "ar".into();
+        assert_eq!(idx.best_match(&ar, 0, 3600, 0.6).map(|m| m.story).as_deref(), Some("peru"));
+        // The same words about another country stay apart.
+        let mut other = sig("زلزال بقوة 6.4 درجات يضرب جنوب تشيلي ويقتل 9 أشخاص على الأقل", &[]);
+        other.language = "ar".into();
+        assert_eq!(idx.best_match(&other, 0, 3600, 0.6), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What a headline says, as weighted tokens: folded words without stop words,
 //! plus the figures and the names it carries (which decide look-alikes).
 
+use super::lexicon::{self, Concept};
 use crate::text;
 use std::collections::HashSet;
 
@@ -32,10 +33,24 @@ pub struct Signature {
     pub numbers: Vec<String>,
     /// Capitalised words that are not the first word of the text (names, places).
     pub names: Vec<String>,
-    /// Places of the configured regions named in the text (as tags).
+    /// Places named in the text: the concept table's ("@peru") and the
+    /// configured regions' (as tags).
     pub places: Vec<String>,
+    /// The regions whose configured places the text names.
+    pub regions: Vec<String>,
     /// The source of the item (set by the caller; empty when unknown).
     pub source: String,
+    /// The item's language, as a primary tag ("en"; set by the caller, empty
+    /// when unknown).
+    pub language: String,
+}
+
+impl Signature {
+    /// Whether a token means the same in every language: a concept, a place,
+    /// a figure, or a name (names are spelled alike in English and Spanish).
+    pub fn is_portable(&self, token: &str) -> bool {
+        token.starts_with(['~', '@', '#']) || self.names.iter().any(|n| n == token)
+    }
 }
 
 /// How many words of the summary's lead count with the title.
@@ -78,38 +93,83 @@ pub fn stem(t: &str) -> String {
 }
 
 /// Build the signature of a title and the plain text of its summary; `places`
-/// are the configured places the item names.
+/// are the configured places the item names (as tags). Words the concept
+/// table knows become language-independent tokens ("~quake", "@peru"), and
+/// figures one spelling ("#6.4"), so a translation shares tokens with the
+/// original.
 pub fn signature(title: &str, summary_text: &str, places: Vec<String>) -> Signature {
-    let lead: String = summary_text.split_whitespace().take(LEAD_WORDS).collect::<Vec<_>>().join(" ");
+    let (title_f, summary_f) = (text::fold(title), text::fold(summary_text));
+    signature_of_words(title, &text::split_folded(&title_f), &text::split_folded(&summary_f), places)
+}
+
+/// [`signature`] for words already folded: the title's and the summary's (of
+/// which the first [`LEAD_WORDS`] count). `title` is the raw title, for names.
+pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&str], places: Vec<String>) -> Signature {
+    let lead = &summary_words[..summary_words.len().min(LEAD_WORDS)];
     let mut tokens = Vec::new();
     let mut seen = HashSet::new();
     let mut numbers = Vec::new();
+    let mut named_places: Vec<String> = Vec::new();
     let mut title_tokens = 0;
-    for (part, raw) in [title, lead.as_str()].into_iter().enumerate() {
+    for (part, words) in [title_words, lead].into_iter().enumerate() {
         if part == 1 {
             title_tokens = tokens.len();
         }
-        for t in text::tokens(raw) {
-            if t.chars().any(|c| c.is_ascii_digit()) {
-                let n: String = t.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
-                let n = n.trim_end_matches('.').to_string();
-                if !n.is_empty() && !numbers.contains(&n) {
-                    numbers.push(n);
+        for &t in words {
+            let token = if let Some(n) = lexicon::number(t) {
+                if !numbers.contains(&n) {
+                    numbers.push(n.clone());
                 }
-            }
-            if is_stop(&t) || t.chars().count() < 2 {
+                format!("#{n}")
+            } else if is_stop(t) || t.chars().count() < 2 {
                 continue;
-            }
-            let s = stem(&t);
-            if seen.insert(s.clone()) {
-                tokens.push(s);
+            } else {
+                match concept_of(t) {
+                    Some(Concept::Word(c)) => format!("~{c}"),
+                    Some(Concept::Place(p)) => {
+                        let p = format!("@{p}");
+                        if !named_places.contains(&p) {
+                            named_places.push(p.clone());
+                        }
+                        p
+                    }
+                    None => stem(t),
+                }
+            };
+            if seen.insert(token.clone()) {
+                tokens.push(token);
             }
         }
     }
-    Signature { tokens, title_tokens, numbers, names: names(title), places, source: String::new() }
+    // Configured places in the concept table's spelling where it knows them.
+    for p in places {
+        let p = match lexicon::concept(&p) {
+            Some(Concept::Place(id)) => format!("@{id}"),
+            _ => p,
+        };
+        if !named_places.contains(&p) {
+            named_places.push(p);
+        }
+    }
+    Signature {
+        tokens,
+        title_tokens,
+        numbers,
+        names: names(title),
+        places: named_places,
+        regions: Vec::new(),
+        source: String::new(),
+        language: String::new(),
+    }
 }
 
-/// Capitalised words of a title after its first word, folded and stemmed.
+/// The concept of a folded word, or of its light stem.
+fn concept_of(t: &str) -> Option<Concept> {
+    lexicon::concept(t).or_else(|| lexicon::concept(&stem(t)))
+}
+
+/// Capitalised words of a title after its first word, folded and stemmed;
+/// place names and figures are not names.
 fn names(title: &str) -> Vec<String> {
     let mut out = Vec::new();
     let words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
@@ -120,7 +180,13 @@ fn names(title: &str) -> Vec<String> {
     }
     for w in words.iter().skip(1) {
         if w.starts_with(char::is_uppercase) && w.chars().count() > 1 {
-            let f = stem(&text::fold(w));
+            let folded = text::fold(w.trim_end_matches("'s"));
+            // A place is compared as a place; a capitalised common word
+            // ("Central Bank") stays a name: it is part of one.
+            if matches!(concept_of(&folded), Some(Concept::Place(_))) || lexicon::number(&folded).is_some() {
+                continue;
+            }
+            let f = stem(&folded);
             if !is_stop(&f) && !out.contains(&f) {
                 out.push(f);
             }

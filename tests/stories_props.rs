@@ -1,0 +1,104 @@
+//! Properties of clustering, on random samples of the labelled evaluation set
+//! in random order (a seeded generator, so a failure names its seed):
+//! ingesting the same items again (in one process or after a restart)
+//! changes nothing, and a story id never changes once given: an item stays in
+//! the story it joined, and a story keeps its id as items join it.
+
+mod evalset;
+
+use newsdesk::pipeline::Desk;
+use newsdesk::store::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// xorshift64*: enough randomness for sampling, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Every story in the store: id → its item keys.
+fn snapshot(desk: &Desk) -> BTreeMap<String, Vec<String>> {
+    desk.store.page("all", None, 100_000).unwrap().into_iter().map(|s| (s.id, s.items)).collect()
+}
+
+const CASES: u64 = 12;
+
+#[test]
+fn ingesting_the_same_items_again_changes_nothing() {
+    for seed in 1..=CASES {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, mut items) = evalset::load(dir.path());
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // A random sample of 40..120 items in random order.
+        for i in (1..items.len()).rev() {
+            items.swap(i, rng.below(i + 1));
+        }
+        items.truncate(40 + rng.below(80));
+        let now = items.iter().map(|i| i.published).max().unwrap() + 600;
+        let config = Arc::new(config);
+        let desk = Desk::new(Store::open(&config.storage.path).unwrap(), config.clone()).unwrap();
+        for i in &items {
+            desk.ingest(&i.source, &i.feed(), now).unwrap();
+        }
+        let first = snapshot(&desk);
+        assert_eq!(first.values().map(Vec::len).sum::<usize>(), items.len(), "seed {seed}: every item stored once");
+        // Again, in another order, in the same process.
+        for i in items.iter().rev() {
+            let report = desk.ingest(&i.source, &i.feed(), now + 60).unwrap();
+            assert_eq!((report.new, report.updated), (0, 0), "seed {seed}: {} counted as new or changed", i.id);
+        }
+        assert_eq!(snapshot(&desk), first, "seed {seed}: a second ingest changed the stories");
+        // And after a restart (the story index rebuilt from the store).
+        drop(desk);
+        let desk = Desk::new(Store::open(&config.storage.path).unwrap(), config.clone()).unwrap();
+        for i in &items {
+            desk.ingest(&i.source, &i.feed(), now + 120).unwrap();
+        }
+        assert_eq!(snapshot(&desk), first, "seed {seed}: an ingest after a restart changed the stories");
+    }
+}
+
+#[test]
+fn story_ids_never_change_as_items_join() {
+    for seed in 1..=CASES {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, mut items) = evalset::load(dir.path());
+        let mut rng = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        // Publication order with random local swaps: feeds arrive a little out of order.
+        for _ in 0..items.len() {
+            let i = rng.below(items.len() - 1);
+            items.swap(i, i + 1);
+        }
+        items.truncate(60 + rng.below(items.len() - 60));
+        let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config.clone())).unwrap();
+        // item key → the story it joined, as first stored.
+        let mut joined: BTreeMap<String, String> = BTreeMap::new();
+        for (n, i) in items.iter().enumerate() {
+            desk.ingest(&i.source, &i.feed(), i.published + 600).unwrap();
+            let item = desk.store.item(&i.key()).unwrap().expect("stored");
+            joined.insert(i.key(), item.story);
+            // Every item seen so far is still in the story it joined, and that
+            // story still exists under the same id and lists it.
+            if n % 10 == 9 || n + 1 == items.len() {
+                for (key, story) in &joined {
+                    let item = desk.store.item(key).unwrap().expect("still stored");
+                    assert_eq!(&item.story, story, "seed {seed}: item {key} moved");
+                    let s =
+                        desk.store.story(story).unwrap().unwrap_or_else(|| panic!("seed {seed}: story {story} gone"));
+                    assert!(s.items.contains(key), "seed {seed}: story {story} lost {key}");
+                }
+            }
+        }
+    }
+}
