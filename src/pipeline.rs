@@ -206,6 +206,7 @@ impl Desk {
                 story.items.push(item.key.clone());
             }
             merge(&mut story.sections, filing.sections);
+            categorizer.settle_sections(&mut story.sections);
             merge(&mut story.regions, filing.regions);
             merge(&mut story.tags, filing.tags);
             story.updated = now;

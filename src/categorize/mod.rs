@@ -143,6 +143,16 @@ impl Categorizer {
         Filing { sections, regions, tags, places, place_regions }
     }
 
+    /// A story's sections from the union of its items': the fallback section
+    /// only when no item was filed anywhere else ("with none, the fallback").
+    pub fn settle_sections(&self, sections: &mut Vec<String>) {
+        if let Some(fallback) = &self.fallback {
+            if sections.len() > 1 {
+                sections.retain(|s| s != fallback);
+            }
+        }
+    }
+
     /// Whether a source is a breaking wire.
     pub fn breaking_source(&self, source: &str) -> bool {
         self.source_sections.get(source).is_some_and(|s| s.2)

@@ -153,7 +153,14 @@ pub fn number(token: &str) -> Option<String> {
     let digits: String = token.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
     let groups: Vec<&str> = digits.split(',').collect();
     let thousands = groups.len() > 1 && groups[1..].iter().all(|g| g.len() == 3 && !g.contains('.'));
-    let n = if thousands { digits.replace(',', "") } else { digits.replace(',', ".") };
+    // "4.000" in Spanish is four thousand: a point before exactly three
+    // digits, after at most three, separates thousands.
+    let dotted: Vec<&str> = digits.split('.').collect();
+    let dot_thousands = !digits.contains(',')
+        && dotted.len() > 1
+        && (1..=3).contains(&dotted[0].len())
+        && dotted[1..].iter().all(|g| g.len() == 3);
+    let n = if thousands || dot_thousands { digits.replace([',', '.'], "") } else { digits.replace(',', ".") };
     let n = n.trim_end_matches('.');
     (!n.is_empty()).then(|| n.to_string())
 }
@@ -181,6 +188,9 @@ mod tests {
         assert_eq!(number("6.4").as_deref(), Some("6.4"));
         assert_eq!(number("4,000").as_deref(), Some("4000"));
         assert_eq!(number("500,000").as_deref(), Some("500000"));
+        assert_eq!(number("4.000").as_deref(), Some("4000"));
+        assert_eq!(number("1.200.000").as_deref(), Some("1200000"));
+        assert_eq!(number("4.50").as_deref(), Some("4.50"));
         assert_eq!(number("nine").as_deref(), Some("9"));
         assert_eq!(number("nueve").as_deref(), Some("9"));
         assert_eq!(number(&text::fold("تسعة")).as_deref(), Some("9"));
