@@ -10,6 +10,8 @@
 # http.server (much slower: figures then measure the server too).
 #
 # Usage: scripts/poll-10k.sh [sources]   (default 10000; everything on loopback)
+#   KEEP=1      keep the temporary folder (feeds, config, store) for profiling
+#   EXTRA=...   TOML appended to the generated configuration
 # The machine is shared and noisy (±15 % or worse): read figures as rough.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,7 @@ chmod 755 "$TMP" # nginx workers run as nobody
 SERVER_PID=
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    rm -rf "$TMP"
+    if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
@@ -56,6 +58,7 @@ EOF
     printf '[storage]\npath = "%s/data"\nretention = "36500d"\n' "$TMP"
     printf '[log]\nlevel = "warn"\n'
     printf '[poll]\nallow_private = true\n'
+    printf '%b\n' "${EXTRA:-}"
     printf '[[sections]]\nid = "news"\ntitle = "News"\nfallback = true\n'
     for ((i = 0; i < N; i++)); do
         printf '[[sources]]\nid = "s%d"\nurl = "http://127.0.0.%d:%d/f/%d.xml"\n' "$i" $((i % HOSTS + 1)) "$PORT" "$i"
