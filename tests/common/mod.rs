@@ -358,6 +358,8 @@ pub struct Hit {
     pub end: Instant,
     /// Body bytes written before the answer ended or the client went away.
     pub body_sent: usize,
+    /// The answer ended (recorded at arrival, so a count never lags the client).
+    pub done: bool,
 }
 
 #[derive(Default)]
@@ -459,8 +461,10 @@ fn raw_answer(st: &Arc<Mutex<RawState>>, mut stream: std::net::TcpStream) {
         *p = (*p).max(n);
         s.in_flight_all += 1;
         s.peak_all = s.peak_all.max(s.in_flight_all);
-        s.acts.get(&path).cloned()
+        s.hits.push(Hit { path: path.clone(), host, start, end: start, body_sent: 0, done: false });
+        (s.hits.len() - 1, s.acts.get(&path).cloned())
     };
+    let (hit, act) = act;
     // Out of flight just before the last byte goes: the client cannot be done
     // (and start its next request) before the server has counted it out.
     let leave = || {
@@ -523,5 +527,6 @@ fn raw_answer(st: &Arc<Mutex<RawState>>, mut stream: std::net::TcpStream) {
         leave();
     }
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    st.lock().unwrap().hits.push(Hit { path, host, start, end: Instant::now(), body_sent });
+    let h = &mut st.lock().unwrap().hits[hit];
+    (h.end, h.body_sent, h.done) = (Instant::now(), body_sent, true);
 }
