@@ -97,4 +97,13 @@ pub struct SourceState {
     /// Target of a permanent redirect and how many polls in a row saw it.
     pub redirect_target: Option<String>,
     pub redirect_count: u32,
+    /// The feed's own scheduling hints, from the last full document.
+    #[serde(default)]
+    pub hints: crate::poll::hints::FeedHints,
+    /// Successful polls in a row that brought nothing new or changed (adaptive schedule).
+    #[serde(default)]
+    pub unchanged_polls: u32,
+    /// Successful polls in a row that brought new items (adaptive schedule).
+    #[serde(default)]
+    pub busy_polls: u32,
 }

@@ -8,6 +8,7 @@ use crate::config::{Config, Source};
 use crate::model::{Item, SourceState, SourceStatus, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::poll::hints;
 use crate::poll::schedule::{self, Plan};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
@@ -339,7 +340,9 @@ fn plan_for(config: &Config, source: &Source, state: &SourceState) -> Plan {
         max_interval: config.poll.max_interval,
         consecutive_failures: state.consecutive_failures,
         max_age: None,
-        ttl_minutes: None,
+        hints: state.hints,
+        unchanged_polls: state.unchanged_polls,
+        busy_polls: state.busy_polls,
         jitter: schedule::jitter_for(&source.id),
     }
 }
@@ -374,7 +377,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     let url = url::Url::parse(&state.url).unwrap_or_else(|_| source.url.clone());
     let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
     let fetched = fetcher.fetch(&url, &validators).await;
-    let mut plan = plan_for(&config, source, &state);
+    let mut max_age = None;
     match fetched {
         Ok(Fetched::NotModified { headers, permanent_redirect }) => {
             track_redirect(&mut state, permanent_redirect);
@@ -382,16 +385,16 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
             state.last_success = Some(now);
             state.consecutive_failures = 0;
             state.last_error = None;
-            plan.consecutive_failures = 0;
-            plan.max_age = headers.max_age;
+            adapt(&mut state, false);
+            max_age = headers.max_age;
         }
         Ok(Fetched::Body { body, etag, last_modified, final_url, permanent_redirect, headers }) => {
             let parsed = {
                 let base = final_url.clone();
-                tokio::task::spawn_blocking(move || parse::parse_feed(&body, Some(&base))).await
+                tokio::task::spawn_blocking(move || (parse::parse_feed(&body, Some(&base)), hints::scan(&body))).await
             };
             match parsed {
-                Ok(Ok(feed)) => {
+                Ok((Ok(feed), hints)) => {
                     let ingest = {
                         let desk = desk.clone();
                         let source = source.clone();
@@ -415,16 +418,19 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
                                 state.title = title;
                             }
                             track_redirect(&mut state, permanent_redirect);
-                            plan.consecutive_failures = 0;
-                            plan.max_age = headers.max_age;
-                            plan.ttl_minutes = ttl;
+                            state.hints = hints::FeedHints { ttl_minutes: hints.ttl_minutes.or(ttl), ..hints };
+                            adapt(&mut state, report.new > 0);
+                            if report.updated > 0 && report.new == 0 {
+                                state.unchanged_polls = 0;
+                            }
+                            max_age = headers.max_age;
                             outcome.report = report;
                         }
                         Ok(Err(e)) => fail(&mut state, SourceStatus::Error, format!("store: {e}")),
                         Err(e) => fail(&mut state, SourceStatus::Error, format!("ingest crashed: {e}")),
                     }
                 }
-                Ok(Err(e)) => fail(&mut state, SourceStatus::Error, format!("parse: {e}")),
+                Ok((Err(e), _)) => fail(&mut state, SourceStatus::Error, format!("parse: {e}")),
                 Err(e) => fail(&mut state, SourceStatus::Error, format!("parse crashed: {e}")),
             }
         }
@@ -437,7 +443,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
             fail(&mut state, SourceStatus::Error, e.to_string())
         }
     }
-    plan.consecutive_failures = state.consecutive_failures;
+    let plan = Plan { max_age, ..plan_for(&config, source, &state) };
     // Retry-After wins over every bound: the server said when.
     state.next_due = Some(schedule::next_due(&plan, now).max(outcome.hold_host_until.unwrap_or(i64::MIN)));
     outcome.status = state.status;
@@ -448,6 +454,17 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     outcome.elapsed = started.elapsed();
     log_outcome(&outcome, &state);
     outcome
+}
+
+/// Count polls in a row with and without news, for the adaptive schedule.
+fn adapt(state: &mut SourceState, news: bool) {
+    if news {
+        state.busy_polls = state.busy_polls.saturating_add(1);
+        state.unchanged_polls = 0;
+    } else {
+        state.unchanged_polls = state.unchanged_polls.saturating_add(1);
+        state.busy_polls = 0;
+    }
 }
 
 /// A permanent redirect to the same target on 3 polls in a row replaces the URL.

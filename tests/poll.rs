@@ -395,3 +395,36 @@ fn breaking_stories_leave_the_breaking_feed_after_max_age() {
     assert_eq!(titles, ["Storm makes landfall"]);
     assert_eq!(json["items"][0]["_newsdesk"]["breaking"], true);
 }
+
+#[test]
+fn feed_hints_and_the_adaptive_counters_are_kept_in_the_source_state() {
+    let server = FixtureServer::start();
+    let doc = "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\"><channel><title>H</title><ttl>120</ttl><sy:updatePeriod>hourly</sy:updatePeriod>\
+        <item><guid>h1</guid><title>One</title><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
+        <skipDays><day>Sunday</day></skipDays></channel></rss>";
+    server.set("/h.xml", Fixture::feed(doc));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("h", server.url("/h.xml"))], "max_interval = \"3h\"");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.status, o.report.new), (SourceStatus::Ok, 1), "{:?}", o.error);
+    let s = desk.store.source_state("h").unwrap().unwrap();
+    assert_eq!(s.hints.ttl_minutes, Some(120));
+    assert_eq!(s.hints.update_every, Some(3600));
+    assert_eq!(s.hints.skip_days, 1 << 6, "Sunday");
+    assert_eq!((s.busy_polls, s.unchanged_polls), (1, 0));
+    let span = s.next_due.unwrap() - s.last_fetch.unwrap();
+    // ttl 2 h wins over the 15 min interval, unless Sunday pushes it further (within max, 3 h).
+    assert!((7200..=3 * 3600).contains(&span), "{span}");
+    // A 304 keeps the hints of the last full document and counts as unchanged.
+    for n in 1..=4 {
+        let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+        assert_eq!(o.status, SourceStatus::NotModified);
+        let s = desk.store.source_state("h").unwrap().unwrap();
+        assert_eq!((s.busy_polls, s.unchanged_polls), (0, n));
+        assert_eq!(s.hints.ttl_minutes, Some(120));
+        assert!(s.next_due.unwrap() - s.last_fetch.unwrap() >= 7200);
+    }
+}

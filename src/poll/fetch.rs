@@ -84,7 +84,8 @@ impl Fetcher {
         let client = builder
             .user_agent(poll.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(poll.timeout)
+            // No client timeout: `fetch` bounds the whole request, redirects and
+            // body included, and names the limit in its error.
             .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30))
             .gzip(true)

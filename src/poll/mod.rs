@@ -3,6 +3,7 @@
 
 pub mod fetch;
 pub mod guard;
+pub mod hints;
 pub mod schedule;
 
 use crate::config::Source;

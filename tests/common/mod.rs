@@ -307,3 +307,226 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+// ---------------------------------------------------------------------------
+// RawServer: a fixture server for politeness tests (tests/politeness.rs).
+// Plain blocking HTTP/1.0-style answers over std TCP, one thread per
+// connection, so it can drip, stall and send pre-compressed bodies; listens on
+// several loopback addresses (one "host" each, same port) and records, per
+// address, how many requests were in flight at once.
+
+/// What a path answers on a [`RawServer`].
+#[derive(Clone, Debug)]
+pub enum Act {
+    /// Status, headers and body, after `delay`.
+    Reply { status: u16, headers: Vec<(String, String)>, body: Vec<u8>, delay: Duration },
+    /// A 200 whose body is sent one byte per `every`.
+    Drip { body: Vec<u8>, every: Duration },
+}
+
+impl Act {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Act {
+        Act::Reply { status: 200, headers: Vec::new(), body: body.into(), delay: Duration::ZERO }
+    }
+
+    pub fn status(status: u16) -> Act {
+        Act::Reply { status, headers: Vec::new(), body: b"no".to_vec(), delay: Duration::ZERO }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Act {
+        if let Act::Reply { headers, .. } = &mut self {
+            headers.push((k.into(), v.into()));
+        }
+        self
+    }
+
+    pub fn after(mut self, d: Duration) -> Act {
+        if let Act::Reply { delay, .. } = &mut self {
+            *delay = d;
+        }
+        self
+    }
+}
+
+/// One request a [`RawServer`] answered (or tried to).
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub path: String,
+    /// The local address the request came in on: its "host".
+    pub host: std::net::IpAddr,
+    pub start: Instant,
+    pub end: Instant,
+    /// Body bytes written before the answer ended or the client went away.
+    pub body_sent: usize,
+    /// The answer ended (recorded at arrival, so a count never lags the client).
+    pub done: bool,
+}
+
+#[derive(Default)]
+struct RawState {
+    acts: HashMap<String, Act>,
+    hits: Vec<Hit>,
+    in_flight: HashMap<std::net::IpAddr, usize>,
+    peak: HashMap<std::net::IpAddr, usize>,
+    in_flight_all: usize,
+    peak_all: usize,
+}
+
+#[derive(Clone)]
+pub struct RawServer {
+    pub port: u16,
+    state: Arc<Mutex<RawState>>,
+}
+
+impl RawServer {
+    /// Listen on the same free port on every address in `ips` (loopback only).
+    pub fn start(ips: &[&str]) -> RawServer {
+        let state: Arc<Mutex<RawState>> = Arc::default();
+        for _ in 0..20 {
+            let first = std::net::TcpListener::bind((ips[0], 0)).expect("bind");
+            let port = first.local_addr().expect("addr").port();
+            let mut listeners = vec![first];
+            for ip in &ips[1..] {
+                match std::net::TcpListener::bind((*ip, port)) {
+                    Ok(l) => listeners.push(l),
+                    Err(_) => break,
+                }
+            }
+            if listeners.len() < ips.len() {
+                continue; // the port was taken on another address: try another
+            }
+            for l in listeners {
+                let st = state.clone();
+                std::thread::spawn(move || {
+                    for stream in l.incoming().flatten() {
+                        let st = st.clone();
+                        std::thread::spawn(move || raw_answer(&st, stream));
+                    }
+                });
+            }
+            return RawServer { port, state };
+        }
+        panic!("no port free on every one of {ips:?}");
+    }
+
+    pub fn url(&self, ip: &str, path: &str) -> String {
+        format!("http://{ip}:{}{path}", self.port)
+    }
+
+    pub fn set(&self, path: &str, act: Act) {
+        self.state.lock().unwrap().acts.insert(path.into(), act);
+    }
+
+    pub fn hits(&self, path: &str) -> Vec<Hit> {
+        self.state.lock().unwrap().hits.iter().filter(|h| h.path == path).cloned().collect()
+    }
+
+    /// The most requests in flight at once on one address.
+    pub fn peak(&self, ip: &str) -> usize {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        self.state.lock().unwrap().peak.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// The most requests in flight at once over all addresses.
+    pub fn peak_all(&self) -> usize {
+        self.state.lock().unwrap().peak_all
+    }
+}
+
+fn raw_answer(st: &Arc<Mutex<RawState>>, mut stream: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(local) = stream.local_addr() else { return };
+    let host = local.ip();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&byte[..n]),
+        }
+        if head.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let start = Instant::now();
+    let act = {
+        let mut s = st.lock().unwrap();
+        let n = s.in_flight.entry(host).or_default();
+        *n += 1;
+        let n = *n;
+        let p = s.peak.entry(host).or_default();
+        *p = (*p).max(n);
+        s.in_flight_all += 1;
+        s.peak_all = s.peak_all.max(s.in_flight_all);
+        s.hits.push(Hit { path: path.clone(), host, start, end: start, body_sent: 0, done: false });
+        (s.hits.len() - 1, s.acts.get(&path).cloned())
+    };
+    let (hit, act) = act;
+    // Out of flight just before the last byte goes: the client cannot be done
+    // (and start its next request) before the server has counted it out.
+    let leave = || {
+        let mut s = st.lock().unwrap();
+        if let Some(n) = s.in_flight.get_mut(&host) {
+            *n -= 1;
+        }
+        s.in_flight_all -= 1;
+    };
+    let mut body_sent = 0;
+    let mut left = false;
+    match act {
+        None => {
+            leave();
+            left = true;
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+        Some(Act::Reply { status, headers, body, delay }) => {
+            std::thread::sleep(delay);
+            let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+            for (k, v) in &headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            if stream.write_all(out.as_bytes()).is_ok() {
+                let chunks: Vec<&[u8]> = body.chunks(16 * 1024).collect();
+                for (n, chunk) in chunks.iter().enumerate() {
+                    if n + 1 == chunks.len() {
+                        leave();
+                        left = true;
+                    }
+                    if stream.write_all(chunk).is_err() {
+                        break;
+                    }
+                    body_sent += chunk.len();
+                }
+            }
+        }
+        Some(Act::Drip { body, every }) => {
+            let out = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            if stream.write_all(out.as_bytes()).is_ok() {
+                for (n, b) in body.iter().enumerate() {
+                    std::thread::sleep(every);
+                    if n + 1 == body.len() {
+                        leave();
+                        left = true;
+                    }
+                    if stream.write_all(&[*b]).and_then(|()| stream.flush()).is_err() {
+                        break;
+                    }
+                    body_sent += 1;
+                }
+            }
+        }
+    }
+    if !left {
+        leave();
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let h = &mut st.lock().unwrap().hits[hit];
+    (h.end, h.body_sent, h.done) = (Instant::now(), body_sent, true);
+}

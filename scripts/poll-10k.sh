@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Polls 10,000 small distinct feeds on 16 loopback hosts (127.0.0.1..127.0.0.16)
+# with `newsdesk once` (release build), three times: the first poll stores
+# every item, the second and third are all 304 Not Modified. Prints wall time
+# and peak memory (maximum RSS from /usr/bin/time) of each, and checks the
+# issue's budget: under 60 s and 300 MiB, memory not growing from poll to poll.
+#
+# The feeds are served by nginx started with its own prefix and config in a
+# temporary folder (apt-get install nginx); without nginx, by Python's
+# http.server (much slower: figures then measure the server too).
+#
+# Usage: scripts/poll-10k.sh [sources]   (default 10000; everything on loopback)
+#   KEEP=1      keep the temporary folder (feeds, config, store) for profiling
+#   EXTRA=...   TOML appended to the generated configuration
+# The machine is shared and noisy (±15 % or worse): read figures as rough.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+HOSTS=16
+BIN=target/release/newsdesk
+cargo build --release --locked --quiet
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/poll-10k.XXXXXX)
+chmod 755 "$TMP" # nginx workers run as nobody
+SERVER_PID=
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# Feeds: 5 items each, every feed and item distinct (numbered titles and links).
+python3 - "$TMP/www" "$N" <<'EOF'
+import os, sys
+out, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(os.path.join(out, "f"), exist_ok=True)
+words = "harbour council budget river storm bridge school rail market court festival vaccine mayor port drought".split()
+for i in range(n):
+    items = []
+    for j in range(5):
+        w = [words[(i * 7 + j * 3 + k) % len(words)] for k in range(4)]
+        items.append(
+            f"<item><guid>s{i}-{j}</guid><title>Report {i}.{j}: {' '.join(w)} update number {i * 5 + j}</title>"
+            f"<link>https://news{i % 97}.example/{i}/{j}</link><pubDate>Fri, 27 Nov 2026 {j + 8:02d}:{i % 60:02d}:00 GMT</pubDate>"
+            f"<description>Item {j} of source {i} about the {w[0]} and the {w[1]}.</description></item>"
+        )
+    doc = (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Source {i}</title>'
+           f"<link>https://news{i % 97}.example/</link><description>Feed {i}</description>{''.join(items)}</channel></rss>\n")
+    with open(os.path.join(out, "f", f"{i}.xml"), "w") as fh:
+        fh.write(doc)
+EOF
+
+# The configuration: 10,000 sources spread over 16 hosts, default concurrency and per_host.
+{
+    printf '[storage]\npath = "%s/data"\nretention = "36500d"\n' "$TMP"
+    printf '[log]\nlevel = "warn"\n'
+    printf '[poll]\nallow_private = true\n'
+    printf '%b\n' "${EXTRA:-}"
+    printf '[[sections]]\nid = "news"\ntitle = "News"\nfallback = true\n'
+    for ((i = 0; i < N; i++)); do
+        printf '[[sources]]\nid = "s%d"\nurl = "http://127.0.0.%d:%d/f/%d.xml"\n' "$i" $((i % HOSTS + 1)) "$PORT" "$i"
+    done
+} >"$TMP/newsdesk.toml"
+
+if command -v nginx >/dev/null; then
+    mkdir -p "$TMP/nginx/logs"
+    {
+        echo "worker_processes 1; daemon off; pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/error.log warn;"
+        echo "events { worker_connections 1024; }"
+        echo "http { access_log off; default_type application/rss+xml; keepalive_requests 100000;"
+        echo "  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;"
+        echo "  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;"
+        echo "  server {"
+        for ((h = 1; h <= HOSTS; h++)); do echo "    listen 127.0.0.$h:$PORT;"; done
+        echo "    root $TMP/www; } }"
+    } >"$TMP/nginx/nginx.conf"
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
+    SERVER_PID=$!
+    SERVER="nginx $(nginx -v 2>&1 | sed 's/.*\///')"
+else
+    # Binds 0.0.0.0 is not wanted: one server per host address.
+    echo "nginx not installed: falling back to python3 http.server (slow)" >&2
+    python3 - "$TMP/www" "$PORT" "$HOSTS" <<'EOF' &
+import functools, http.server, socketserver, sys, threading
+root, port, hosts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+handler.log_message = lambda *a: None
+servers = [http.server.ThreadingHTTPServer((f"127.0.0.{h}", port), handler) for h in range(1, hosts + 1)]
+for s in servers[1:]:
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+servers[0].serve_forever()
+EOF
+    SERVER_PID=$!
+    SERVER="python3 http.server"
+fi
+for _ in $(seq 50); do
+    curl -fsS -o /dev/null "http://127.0.0.$HOSTS:$PORT/f/0.xml" 2>/dev/null && break
+    sleep 0.1
+done
+
+echo "poll-10k: $N sources on $HOSTS hosts, served by $SERVER; $(nproc) cores (shared: figures ±15 % or worse)"
+FAIL=0
+declare -a RSS
+for run in 1 2 3; do
+    /usr/bin/time -v -o "$TMP/time.$run" "$BIN" once --config "$TMP/newsdesk.toml" >"$TMP/out.$run" 2>"$TMP/err.$run" || true
+    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$TMP/time.$run")
+    secs=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+    kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time.$run")
+    mib=$((kib / 1024))
+    RSS[$run]=$kib
+    counts=$(awk '{ print $2 }' "$TMP/out.$run" | sort | uniq -c | awk '{ printf "%s %s, ", $1, $2 }')
+    echo "poll $run: wall ${secs}s, peak RSS ${mib} MiB; outcomes: ${counts%, }"
+    if awk -v s="$secs" 'BEGIN { exit !(s >= 60) }'; then echo "  over budget: wall time >= 60 s"; FAIL=1; fi
+    if [ "$mib" -ge 300 ]; then echo "  over budget: peak RSS >= 300 MiB"; FAIL=1; fi
+    want=$([ "$run" = 1 ] && echo ok || echo not_modified)
+    got=$(awk -v w="$want" '$2 == w' "$TMP/out.$run" | wc -l)
+    if [ "$got" -ne "$N" ]; then
+        echo "  expected $N sources $want, got $got; first other lines:"
+        awk -v w="$want" '$2 != w' "$TMP/out.$run" | head -5 | sed 's/^/    /'
+        head -5 "$TMP/err.$run" | sed 's/^/    /'
+        FAIL=1
+    fi
+done
+# Memory must not grow from the second poll to the third (both all 304); 10 % slack for noise.
+if [ "${RSS[3]}" -gt $((RSS[2] * 11 / 10)) ]; then
+    echo "memory grew from poll 2 to poll 3: ${RSS[2]} -> ${RSS[3]} KiB"
+    FAIL=1
+fi
+echo "store on disk: $(du -sh "$TMP/data" | cut -f1)"
+[ "$FAIL" = 0 ] && echo "poll-10k: within budget" || { echo "poll-10k: FAILED"; exit 1; }
