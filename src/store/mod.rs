@@ -80,6 +80,10 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     }
 }
 
+/// sled's page cache (its default is 1 GiB): feeds are served from rendered
+/// snapshots, so the store is read little once they are built.
+const CACHE_BYTES: u64 = 64 << 20;
+
 impl Store {
     /// Open (or create) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
@@ -90,7 +94,9 @@ impl Store {
         // that is exiting) can hold the lock for a moment: retry for about a second.
         let mut tries = 0;
         let db = loop {
-            let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).mode(sled::Mode::LowSpace).open());
+            let opened = std::panic::catch_unwind(|| {
+                sled::Config::new().path(path).mode(sled::Mode::LowSpace).cache_capacity(CACHE_BYTES).open()
+            });
             match opened {
                 Ok(Ok(db)) => break db,
                 Ok(Err(e)) if is_locked(&e) && tries < 20 => {

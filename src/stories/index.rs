@@ -132,11 +132,22 @@ impl StoryIndex {
         if entry.signatures.len() >= SIGNATURES_PER_STORY {
             return;
         }
-        let fresh: Vec<String> = sig.tokens.iter().filter(|t| !entry.merged.tokens.contains(t)).cloned().collect();
+        let known = match entry.signatures.len() {
+            1 => &entry.signatures[0].tokens,
+            _ => &entry.merged.tokens,
+        };
+        let fresh: Vec<String> = sig.tokens.iter().filter(|t| !known.contains(t)).cloned().collect();
         for t in fresh {
             self.postings.entry(t).or_default().push(slot);
         }
-        merge_into(&mut entry.merged, &sig, entry.signatures.is_empty());
+        // The union exists once there is more than one item to unite (most
+        // stories have one: no copy for them).
+        if entry.signatures.len() == 1 {
+            merge_into(&mut entry.merged, &entry.signatures[0], true);
+        }
+        if !entry.signatures.is_empty() {
+            merge_into(&mut entry.merged, &sig, false);
+        }
         entry.signatures.push(sig);
     }
 
