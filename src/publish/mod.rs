@@ -284,7 +284,7 @@ impl Publisher {
     fn select(&self, req: &PageRequest, now: Timestamp) -> Result<(Vec<Story>, bool), PublishError> {
         let config = self.config.load();
         if req.feed == FeedName::Top {
-            return Ok((self.top(now, req)?, false));
+            return self.top(now, req);
         }
         let index = req.feed.index();
         let oldest = match req.feed {
@@ -321,8 +321,10 @@ impl Publisher {
         }
     }
 
-    /// The most covered stories of the last 24 hours.
-    fn top(&self, now: Timestamp, req: &PageRequest) -> Result<Vec<Story>, PublishError> {
+    /// The most covered stories of the last 24 hours, and whether more follow.
+    /// A `before` cursor names the last story of the previous page: the page
+    /// goes on after it in the ranking (empty once it has left the ranking).
+    fn top(&self, now: Timestamp, req: &PageRequest) -> Result<(Vec<Story>, bool), PublishError> {
         let mut ranked = Vec::new();
         for key in self.store.keys_since("all", now - 86_400)? {
             let Some(story) = self.store.story(&key.story)? else {
@@ -337,7 +339,12 @@ impl Publisher {
             ranked.push((sources, story));
         }
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
-        Ok(ranked.into_iter().take(req.limit).map(|(_, s)| s).collect())
+        let start = match &req.before {
+            None => 0,
+            Some(key) => ranked.iter().position(|(_, s)| s.id == key.story).map_or(ranked.len(), |i| i + 1),
+        };
+        let more = ranked.len() > start + req.limit;
+        Ok((ranked.into_iter().skip(start).take(req.limit).map(|(_, s)| s).collect(), more))
     }
 
     fn distinct_sources(&self, story: &Story) -> Result<usize, PublishError> {
