@@ -39,12 +39,28 @@ fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).boxed()
 }
 
-/// How long a client may take to send its request headers.
+/// How long a client may take to send its request headers, counted from when
+/// the server starts waiting for them (a drip of bytes does not reset it). The
+/// same clock closes idle keep-alive connections: hyper (since 1.6) starts it
+/// again as soon as a response is written, so a connection that sends no next
+/// request within this time is closed.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`HEADER_TIMEOUT`], unless the undocumented `NEWSDESK_HTTP_TIMEOUT_MS` (for
+/// tests, which should not wait 30 s) says otherwise.
+fn header_timeout() -> Duration {
+    std::env::var("NEWSDESK_HTTP_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+        .unwrap_or(HEADER_TIMEOUT)
+}
 
 /// Serve on `listener` until `cancel`.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
+    let timeout = header_timeout();
     loop {
         let (stream, _) = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -68,7 +84,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellat
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(timeout)
                 .keep_alive(true)
                 .serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
