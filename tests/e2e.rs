@@ -140,6 +140,23 @@ fn caching_headers_and_errors() {
     assert!(String::from_utf8_lossy(&plain).contains("<rss"));
     let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "gzip;q=0")]).unwrap();
     assert!(!h.contains_key("content-encoding"));
+    // Brotli when asked for (what browsers send), same validators; q-values respected.
+    let (s, hb, body) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "gzip, deflate, br")]).unwrap();
+    assert_eq!((s, hb.get("content-encoding").map(String::as_str)), (200, Some("br")));
+    assert_eq!((&hb["etag"], &hb["vary"][..]), (&etag, "Accept-Encoding"));
+    let mut unbr = Vec::new();
+    std::io::Read::read_to_end(&mut brotli::Decompressor::new(&body[..], 4096), &mut unbr).unwrap();
+    let (_, _, identity) = d.get("/feeds/all.rss").unwrap();
+    assert_eq!(unbr, identity);
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "br;q=0.4, gzip;q=0.8")]).unwrap();
+    assert_eq!(h.get("content-encoding").map(String::as_str), Some("gzip"));
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "br;q=0, gzip;q=0")]).unwrap();
+    assert!(!h.contains_key("content-encoding"));
+    let (s, h, _) = http_get(d.port, "/", &[("Accept-Encoding", "br")]).unwrap();
+    assert_eq!((s, h.get("content-encoding").map(String::as_str)), (200, Some("br")));
+    // An on-demand variant is not compressed per request with brotli: gzip it is.
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss?limit=1", &[("Accept-Encoding", "gzip, br")]).unwrap();
+    assert_eq!(h.get("content-encoding").map(String::as_str), Some("gzip"));
     let (s, h, body) = http_request(d.port, "HEAD", "/feeds/all.atom", &[]).unwrap();
     assert_eq!((s, body.len()), (200, 0));
     assert!(h.contains_key("etag"));

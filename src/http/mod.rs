@@ -302,17 +302,22 @@ fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
     let last_modified = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(r.modified.max(0) as u64));
     let not_modified =
         conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
-    let gzip = conditional::wants_gzip(get(header::ACCEPT_ENCODING));
+    let coding = conditional::choose(get(header::ACCEPT_ENCODING), !r.br.is_empty());
     let mut resp = if not_modified {
         let mut x = Response::new(full(Bytes::new()));
         *x.status_mut() = StatusCode::NOT_MODIFIED;
         x
-    } else if gzip {
-        let mut x = Response::new(full(r.gzip.clone()));
-        x.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        x
     } else {
-        Response::new(full(r.body.clone()))
+        let (body, name) = match coding {
+            conditional::Coding::Brotli => (r.br.clone(), Some("br")),
+            conditional::Coding::Gzip => (r.gzip.clone(), Some("gzip")),
+            conditional::Coding::Identity => (r.body.clone(), None),
+        };
+        let mut x = Response::new(full(body));
+        if let Some(name) = name {
+            x.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+        }
+        x
     };
     let hs = resp.headers_mut();
     hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
