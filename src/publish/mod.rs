@@ -4,6 +4,7 @@
 
 pub mod page;
 pub mod render;
+pub mod websub;
 
 use crate::config::Config;
 use crate::model::{Story, Timestamp};
@@ -139,6 +140,8 @@ pub struct Publisher {
     snapshot: ArcSwap<Snapshot>,
     secret: u64,
     started: Timestamp,
+    /// Where changed feeds go for WebSub pings (set when a hub may be configured).
+    websub: std::sync::OnceLock<websub::Topics>,
 }
 
 impl Publisher {
@@ -150,7 +153,13 @@ impl Publisher {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             secret,
             started: now,
+            websub: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Send the self URL of every feed whose bytes change to `topics`.
+    pub fn set_websub(&self, topics: websub::Topics) {
+        let _ = self.websub.set(topics);
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -242,8 +251,34 @@ impl Publisher {
                 Arc::new(Rendered::new(page::opml(&config), self.started, "text/x-opml; charset=utf-8").with_brotli()),
             );
         }
+        self.ping_changed(&old, &files);
         self.snapshot.store(Arc::new(Snapshot { files }));
         Ok(())
+    }
+
+    /// Queue a WebSub ping for every feed whose bytes differ from the previous
+    /// snapshot. The first snapshot after start has nothing to differ from.
+    fn ping_changed(&self, old: &Snapshot, files: &HashMap<String, Arc<Rendered>>) {
+        let Some(topics) = self.websub.get() else {
+            return;
+        };
+        let config = self.config.load();
+        if config.server.websub_hub.is_none() || old.files.is_empty() {
+            return;
+        }
+        let base = config.server.public_url.as_str().trim_end_matches('/');
+        let mut dropped = 0;
+        for (path, r) in files.iter().filter(|(p, _)| p.starts_with("/feeds/")) {
+            if old.files.get(path).is_some_and(|o| o.etag == r.etag) {
+                continue;
+            }
+            if !topics.offer(format!("{base}{path}")) {
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            tracing::warn!(dropped, "WebSub: the ping queue is full; these changes are not announced");
+        }
     }
 
     /// Render one page of a feed (used for the standing feeds and for variants
