@@ -299,7 +299,6 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
 fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
     let h = req.headers();
     let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
-    let last_modified = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(r.modified.max(0) as u64));
     let not_modified =
         conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
     let coding = conditional::choose(get(header::ACCEPT_ENCODING), !r.br.is_empty());
@@ -321,12 +320,8 @@ fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
     };
     let hs = resp.headers_mut();
     hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
-    if let Ok(v) = HeaderValue::from_str(&r.etag) {
-        hs.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&last_modified) {
-        hs.insert(header::LAST_MODIFIED, v);
-    }
+    hs.insert(header::ETAG, r.etag_header.clone());
+    hs.insert(header::LAST_MODIFIED, r.modified_header.clone());
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     hs.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     resp

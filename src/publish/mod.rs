@@ -30,6 +30,10 @@ pub struct Rendered {
     /// Seconds since the epoch, for `Last-Modified`.
     pub modified: Timestamp,
     pub content_type: &'static str,
+    /// `ETag` and `Last-Modified` as finished header values, so a request
+    /// only clones them.
+    pub etag_header: hyper::header::HeaderValue,
+    pub modified_header: hyper::header::HeaderValue,
 }
 
 impl Rendered {
@@ -37,7 +41,22 @@ impl Rendered {
         let etag = format!("\"{:016x}\"", xxh3_64(&body));
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::default());
         let gzip = gz.write_all(&body).and_then(|_| gz.finish()).unwrap_or_default();
-        Rendered { body: body.into(), gzip: gzip.into(), br: Bytes::new(), etag, modified, content_type }
+        let date =
+            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified.max(0) as u64));
+        let header = |s: String| {
+            hyper::header::HeaderValue::from_maybe_shared(Bytes::from(s))
+                .unwrap_or(hyper::header::HeaderValue::from_static(""))
+        };
+        Rendered {
+            body: body.into(),
+            gzip: gzip.into(),
+            br: Bytes::new(),
+            etag_header: header(etag.clone()),
+            modified_header: header(date),
+            etag,
+            modified,
+            content_type,
+        }
     }
 
     /// Add the brotli body (quality 9: within a few per cent of 11's size on
