@@ -142,7 +142,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     }
     let route = match path.as_str() {
         p if p.starts_with("/feeds/") => "/feeds",
-        p @ ("/" | "/opml" | "/healthz" | "/api/sources" | "/events" | "/metrics") => p,
+        "/" => "/",
+        "/opml" => "/opml",
+        "/healthz" => "/healthz",
+        "/api/sources" => "/api/sources",
+        "/events" => "/events",
+        "/metrics" => "/metrics",
         _ => "other",
     };
     shared.metrics.request(route, resp.status().as_u16());
