@@ -96,6 +96,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }
             .run(poller_cancel.clone()),
     );
+    let (topics, topics_rx) = crate::publish::websub::channel();
+    publisher.set_websub(topics);
+    tokio::spawn(crate::publish::websub::run(topics_rx, publisher.clone(), cancel.clone()));
     let publisher_task = tokio::spawn(publish_loop(publisher.clone(), dirty.clone(), cancel.clone()));
     tokio::spawn(prune_loop(desk.clone(), dirty.clone(), cancel.clone()));
 

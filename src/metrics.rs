@@ -21,6 +21,9 @@ pub struct Metrics {
     stories: Gauge,
     sources: Family<Labels, Gauge>,
     http_requests: Family<Labels, Counter>,
+    /// The counters of `http_requests` already made, by route and status, so a
+    /// request costs a read lock and an atomic add, not label allocations.
+    request_counters: std::sync::RwLock<Vec<(&'static str, u16, Counter)>>,
     resident_memory: Gauge,
     cpu_seconds: Gauge<f64, AtomicU64>,
 }
@@ -62,6 +65,7 @@ impl Metrics {
             stories,
             sources,
             http_requests,
+            request_counters: Default::default(),
             resident_memory,
             cpu_seconds,
         }
@@ -73,10 +77,19 @@ impl Metrics {
         self.items_stored.inc_by(new_items);
     }
 
-    pub fn request(&self, route: &str, status: u16) {
-        self.http_requests
+    pub fn request(&self, route: &'static str, status: u16) {
+        let known = self.request_counters.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, c)) = known.iter().find(|(r, s, _)| *s == status && *r == route) {
+            c.inc();
+            return;
+        }
+        drop(known);
+        let counter = self
+            .http_requests
             .get_or_create(&vec![("route".into(), route.into()), ("status".into(), status.to_string())])
-            .inc();
+            .clone();
+        counter.inc();
+        self.request_counters.write().unwrap_or_else(|p| p.into_inner()).push((route, status, counter));
     }
 
     /// The text exposition, with the gauges read now.

@@ -3,12 +3,18 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{free_port, http_get, http_request, rss, write_config, Daemon, Fixture, FixtureServer};
 
 const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
 const D2: &str = "Mon, 02 Nov 2026 11:00:00 GMT";
 
 fn setup() -> (FixtureServer, tempfile::TempDir, Daemon) {
+    setup_with_env(&[])
+}
+
+fn setup_with_env(env: &[(&str, &str)]) -> (FixtureServer, tempfile::TempDir, Daemon) {
     let server = FixtureServer::start();
     server.set(
         "/wire.xml",
@@ -59,7 +65,7 @@ url = "{}"
             server.url("/paper.xml")
         ),
     );
-    let daemon = Daemon::start(&config, port);
+    let daemon = Daemon::start_with_env(&config, port, env);
     daemon.wait_for(
         || daemon.get("/feeds/all.json").is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains("Storm")),
         "items to be served",
@@ -134,6 +140,23 @@ fn caching_headers_and_errors() {
     assert!(String::from_utf8_lossy(&plain).contains("<rss"));
     let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "gzip;q=0")]).unwrap();
     assert!(!h.contains_key("content-encoding"));
+    // Brotli when asked for (what browsers send), same validators; q-values respected.
+    let (s, hb, body) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "gzip, deflate, br")]).unwrap();
+    assert_eq!((s, hb.get("content-encoding").map(String::as_str)), (200, Some("br")));
+    assert_eq!((&hb["etag"], &hb["vary"][..]), (&etag, "Accept-Encoding"));
+    let mut unbr = Vec::new();
+    std::io::Read::read_to_end(&mut brotli::Decompressor::new(&body[..], 4096), &mut unbr).unwrap();
+    let (_, _, identity) = d.get("/feeds/all.rss").unwrap();
+    assert_eq!(unbr, identity);
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "br;q=0.4, gzip;q=0.8")]).unwrap();
+    assert_eq!(h.get("content-encoding").map(String::as_str), Some("gzip"));
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss", &[("Accept-Encoding", "br;q=0, gzip;q=0")]).unwrap();
+    assert!(!h.contains_key("content-encoding"));
+    let (s, h, _) = http_get(d.port, "/", &[("Accept-Encoding", "br")]).unwrap();
+    assert_eq!((s, h.get("content-encoding").map(String::as_str)), (200, Some("br")));
+    // An on-demand variant is not compressed per request with brotli: gzip it is.
+    let (_, h, _) = http_get(d.port, "/feeds/all.rss?limit=1", &[("Accept-Encoding", "gzip, br")]).unwrap();
+    assert_eq!(h.get("content-encoding").map(String::as_str), Some("gzip"));
     let (s, h, body) = http_request(d.port, "HEAD", "/feeds/all.atom", &[]).unwrap();
     assert_eq!((s, body.len()), (200, 0));
     assert!(h.contains_key("etag"));
@@ -256,7 +279,8 @@ fn sighup_adds_sources_and_a_broken_config_keeps_the_old_one() {
         },
         "the added source's item to be served",
     );
-    assert!(d.log().contains("configuration reloaded"));
+    // The new poller may serve the item before the reload's full re-render ends and logs.
+    d.wait_for(|| d.log().contains("configuration reloaded"), "the reload to be logged");
     let (_, _, body) = d.get("/api/sources").unwrap();
     let sources: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(sources.as_array().unwrap().len(), 3);
@@ -290,4 +314,91 @@ fn metrics_are_prometheus_text_with_the_documented_names() {
     ] {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
+}
+
+/// Read from `s` until the server closes it; `None` if it is still open at `limit`.
+fn wait_closed(s: &mut std::net::TcpStream, limit: Duration) -> Option<Duration> {
+    use std::io::Read;
+    let start = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}
+
+/// Read one response with a Content-Length body off a kept-alive connection.
+fn read_response(s: &mut std::net::TcpStream) -> (u16, Vec<u8>) {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("a content-length");
+            if raw.len() >= end + 4 + len {
+                let status = head.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+                return (status, raw[end + 4..end + 4 + len].to_vec());
+            }
+        }
+        let n = s.read(&mut buf).expect("the response");
+        assert!(n > 0, "closed before the response was complete");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn idle_and_slow_connections_are_closed_after_the_header_timeout() {
+    use std::io::Write;
+    // 1.5 s instead of 30 s, through the undocumented test knob.
+    let timeout = Duration::from_millis(1500);
+    let (_server, _dir, d) = setup_with_env(&[("NEWSDESK_HTTP_TIMEOUT_MS", "1500")]);
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+
+    // A connection that never sends anything is closed once the timeout passes.
+    let mut silent = connect();
+    let closed = wait_closed(&mut silent, Duration::from_secs(15)).expect("a silent connection is closed");
+    assert!(closed >= timeout.mul_f32(0.8), "closed after {closed:?}, before the timeout");
+
+    // Keep-alive: two requests on one connection, then the idle connection is closed.
+    let mut kept = connect();
+    for _ in 0..2 {
+        kept.write_all(b"GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let (status, body) = read_response(&mut kept);
+        assert_eq!(status, 200);
+        assert!(String::from_utf8_lossy(&body).contains("<rss"));
+    }
+    let closed = wait_closed(&mut kept, Duration::from_secs(15)).expect("an idle keep-alive connection is closed");
+    assert!(closed >= timeout.mul_f32(0.8), "idle connection closed after {closed:?}, before the timeout");
+
+    // A drip of header bytes does not reset the clock: it is closed before the
+    // request is complete, well before the drip would finish.
+    let mut drip = connect();
+    let request = b"GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let start = Instant::now();
+    let mut cut = false;
+    for byte in request.iter() {
+        if drip.write_all(&[*byte]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let closed = cut || wait_closed(&mut drip, Duration::from_secs(5)).is_some();
+    assert!(closed, "a drip of header bytes kept the connection open");
+    assert!(start.elapsed() < Duration::from_millis(150) * request.len() as u32);
+
+    // The server still answers others.
+    assert_eq!(d.get("/healthz").map(|r| r.0), Some(200));
 }

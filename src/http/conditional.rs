@@ -56,12 +56,36 @@ fn q_of(accept: &str, coding: &str) -> Option<f32> {
 
 /// Whether to send the gzip body for this `Accept-Encoding`.
 pub fn wants_gzip(accept_encoding: Option<&str>) -> bool {
+    choose(accept_encoding, false) == Coding::Gzip
+}
+
+/// A content coding of a finished body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+/// The coding to send for this `Accept-Encoding`: the one with the highest
+/// q-value among those we have, brotli before gzip before identity on a tie;
+/// a coding with q=0 is never sent. `identity` competes only when the client
+/// names it (or `*`): unnamed, it is the fallback, not a preference, so
+/// `gzip;q=0.5` alone still gets gzip.
+pub fn choose(accept_encoding: Option<&str>, have_brotli: bool) -> Coding {
     let Some(a) = accept_encoding else {
-        return false;
+        return Coding::Identity;
     };
+    let identity = q_of(a, "identity").unwrap_or(0.0);
     let gzip = q_of(a, "gzip").unwrap_or(0.0);
-    let identity = q_of(a, "identity").unwrap_or(1.0);
-    gzip > 0.0 && gzip >= identity
+    let br = if have_brotli { q_of(a, "br").unwrap_or(0.0) } else { 0.0 };
+    if br > 0.0 && br >= gzip && br >= identity {
+        Coding::Brotli
+    } else if gzip > 0.0 && gzip >= identity {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +122,19 @@ mod tests {
         assert!(!wants_gzip(Some("gzip;q=0.5, identity;q=1")));
         assert!(wants_gzip(Some("gzip;q=1.0, identity;q=0.5")));
         assert!(!wants_gzip(None));
+    }
+
+    #[test]
+    fn brotli_or_gzip() {
+        assert_eq!(choose(Some("gzip, deflate, br"), true), Coding::Brotli);
+        assert_eq!(choose(Some("gzip, deflate, br"), false), Coding::Gzip);
+        assert_eq!(choose(Some("br;q=0.5, gzip"), true), Coding::Gzip);
+        assert_eq!(choose(Some("br;q=0, gzip;q=0"), true), Coding::Identity);
+        assert_eq!(choose(Some("br;q=0.1"), true), Coding::Brotli);
+        assert_eq!(choose(Some("gzip;q=0.5"), true), Coding::Gzip);
+        assert_eq!(choose(Some("br;q=0.5, identity"), true), Coding::Identity);
+        assert_eq!(choose(Some("*"), true), Coding::Brotli);
+        assert_eq!(choose(Some("*;q=0, identity"), true), Coding::Identity);
+        assert_eq!(choose(None, true), Coding::Identity);
     }
 }

@@ -39,12 +39,28 @@ fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).boxed()
 }
 
-/// How long a client may take to send its request headers.
+/// How long a client may take to send its request headers, counted from when
+/// the server starts waiting for them (a drip of bytes does not reset it). The
+/// same clock closes idle keep-alive connections: hyper (since 1.6) starts it
+/// again as soon as a response is written, so a connection that sends no next
+/// request within this time is closed.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`HEADER_TIMEOUT`], unless the undocumented `NEWSDESK_HTTP_TIMEOUT_MS` (for
+/// tests, which should not wait 30 s) says otherwise.
+fn header_timeout() -> Duration {
+    std::env::var("NEWSDESK_HTTP_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+        .unwrap_or(HEADER_TIMEOUT)
+}
 
 /// Serve on `listener` until `cancel`.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
+    let timeout = header_timeout();
     loop {
         let (stream, _) = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -68,7 +84,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellat
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(timeout)
                 .keep_alive(true)
                 .serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
@@ -126,7 +142,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     }
     let route = match path.as_str() {
         p if p.starts_with("/feeds/") => "/feeds",
-        p @ ("/" | "/opml" | "/healthz" | "/api/sources" | "/events" | "/metrics") => p,
+        "/" => "/",
+        "/opml" => "/opml",
+        "/healthz" => "/healthz",
+        "/api/sources" => "/api/sources",
+        "/events" => "/events",
+        "/metrics" => "/metrics",
         _ => "other",
     };
     shared.metrics.request(route, resp.status().as_u16());
@@ -283,29 +304,29 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
 fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
     let h = req.headers();
     let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
-    let last_modified = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(r.modified.max(0) as u64));
     let not_modified =
         conditional::is_not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &r.etag, r.modified);
-    let gzip = conditional::wants_gzip(get(header::ACCEPT_ENCODING));
+    let coding = conditional::choose(get(header::ACCEPT_ENCODING), !r.br.is_empty());
     let mut resp = if not_modified {
         let mut x = Response::new(full(Bytes::new()));
         *x.status_mut() = StatusCode::NOT_MODIFIED;
         x
-    } else if gzip {
-        let mut x = Response::new(full(r.gzip.clone()));
-        x.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        x
     } else {
-        Response::new(full(r.body.clone()))
+        let (body, name) = match coding {
+            conditional::Coding::Brotli => (r.br.clone(), Some("br")),
+            conditional::Coding::Gzip => (r.gzip.clone(), Some("gzip")),
+            conditional::Coding::Identity => (r.body.clone(), None),
+        };
+        let mut x = Response::new(full(body));
+        if let Some(name) = name {
+            x.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+        }
+        x
     };
     let hs = resp.headers_mut();
     hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
-    if let Ok(v) = HeaderValue::from_str(&r.etag) {
-        hs.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&last_modified) {
-        hs.insert(header::LAST_MODIFIED, v);
-    }
+    hs.insert(header::ETAG, r.etag_header.clone());
+    hs.insert(header::LAST_MODIFIED, r.modified_header.clone());
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     hs.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     resp

@@ -212,11 +212,17 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path, port: u16) -> Daemon {
+        Daemon::start_with_env(config, port, &[])
+    }
+
+    /// Start with extra environment variables.
+    pub fn start_with_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Daemon {
         let stderr = config.with_extension("log");
         let child = Command::new(bin())
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
