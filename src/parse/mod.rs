@@ -208,9 +208,15 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         author,
         categories,
         language: e.language.as_deref().map(normalise_language).filter(|l| !l.is_empty()),
-        feed_date: e.published.or(e.updated).map(|d| d.timestamp()),
+        feed_date: e.published.or(e.updated).map(|d| d.timestamp()).filter(|t| *t >= EARLIEST_PLAUSIBLE_DATE),
     }
 }
+
+/// 1990-01-01: a feed date before the web (year 0, the Unix epoch of an unset
+/// field, a negative year) is a broken field, not an old item, and is treated
+/// as no date (the item is dated when first seen) rather than expired by
+/// retention. Future dates are the pipeline's business (it clamps them).
+pub const EARLIEST_PLAUSIBLE_DATE: Timestamp = 631_152_000;
 
 /// Plain text placed into an HTML field.
 fn html_escape_text(s: &str) -> String {
