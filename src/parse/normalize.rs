@@ -7,9 +7,22 @@ use url::Url;
 /// The longest title kept, in characters.
 pub const MAX_TITLE_CHARS: usize = 1000;
 
+/// The most of a title's raw text read, in bytes.
+pub const MAX_TITLE_INPUT_BYTES: usize = 16 * 1024;
+
 /// Plain text from a title that may carry HTML: tags dropped, entities decoded,
 /// white space collapsed, at most [`MAX_TITLE_CHARS`].
 pub fn plain_text(s: &str) -> String {
+    // A title is at most a thousand characters out; markup beyond this much
+    // input (70,000 nested tags, say) only costs memory and time to drop.
+    let mut s = s;
+    if s.len() > MAX_TITLE_INPUT_BYTES {
+        let mut cut = MAX_TITLE_INPUT_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s = &s[..cut];
+    }
     let text = if s.contains(['<', '&']) {
         let cleaned = text_sanitizer().clean(s).to_string();
         unescape_serialized(&cleaned)
