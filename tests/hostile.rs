@@ -246,3 +246,133 @@ fallback = true
     println!("hostile: {} sources, peak RSS {:.1} MiB", sources.len(), peak as f64 / 1048576.0);
     assert!(peak < 256 * 1024 * 1024, "peak RSS {peak} bytes");
 }
+
+/// What must not come out of any republished format or the front page.
+fn executable(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut found: Vec<String> = [
+        "<script",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<form",
+        "<base",
+        "<svg",
+        "<math",
+        "<link",
+        "<style",
+        "<meta",
+        "http-equiv",
+        "javascript:",
+        "vbscript:",
+        "data:",
+        "expression(",
+        "srcdoc",
+        "formaction",
+        "xlink:href",
+    ]
+    .iter()
+    .filter(|bad| lower.contains(*bad))
+    .map(|bad| bad.to_string())
+    .collect();
+    // An on* attribute inside any tag.
+    for tag in lower.split('<').skip(1) {
+        let inside = tag.split('>').next().unwrap_or("");
+        if inside
+            .split(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
+            .skip(1)
+            .any(|a| a.starts_with("on") && a.contains('='))
+        {
+            found.push(format!("event handler in <{inside}>"));
+        }
+    }
+    found
+}
+
+#[test]
+fn attack_markup_is_inert_in_every_format_and_on_the_front_page() {
+    let server = FixtureServer::start();
+    server.set("/attacks.xml", Fixture::feed(fixture("attacks.xml")));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://news.test"
+[storage]
+path = "data"
+retention = "36500d"
+[poll]
+allow_private = true   # the fixture server is on loopback
+[[sections]]
+id = "misc"
+title = "Misc"
+fallback = true
+[[sources]]
+id = "attacks"
+url = "{}"
+"#,
+            server.url("/attacks.xml")
+        ),
+    );
+    let daemon = Daemon::start(&config, port);
+    daemon.wait_for(
+        || {
+            daemon
+                .get("/feeds/all.json")
+                .is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains("attack.example/9"))
+        },
+        "the attack items to be served",
+    );
+    let mut problems = Vec::new();
+    let mut fields = 0;
+    for ext in ["rss", "atom", "json"] {
+        for feed in ["all", "misc"] {
+            let path = format!("/feeds/{feed}.{ext}");
+            let (status, _, body) = daemon.get(&path).unwrap();
+            assert_eq!(status, 200, "{path}");
+            let parsed = feed_rs::parser::parse(&body[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(parsed.entries.len(), 9, "{path}: every attack item is still served");
+            for e in &parsed.entries {
+                // What a reader renders: title, summary, content, as decoded text.
+                let texts = [
+                    e.title.as_ref().map(|t| t.content.clone()),
+                    e.summary.as_ref().map(|t| t.content.clone()),
+                    e.content.as_ref().and_then(|c| c.body.clone()),
+                ];
+                for t in texts.into_iter().flatten() {
+                    fields += 1;
+                    for bad in executable(&t) {
+                        problems.push(format!("{path}: {bad} in {t}"));
+                    }
+                }
+                for l in &e.links {
+                    if !l.href.starts_with("http") {
+                        problems.push(format!("{path}: link {}", l.href));
+                    }
+                }
+            }
+        }
+    }
+    let (status, _, page) = daemon.get("/").unwrap();
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page).into_owned();
+    assert!(page.contains("Scripts in every spelling"), "{page}");
+    // The page's own head has a charset meta, a style and alternate links; the
+    // body (where feed text goes) has none of them.
+    let body = page.split("<body>").nth(1).unwrap_or(&page);
+    for bad in executable(body) {
+        problems.push(format!("/: {bad}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(fields >= 6 * 9 * 2, "only {fields} fields checked");
+    // The harmless parts survive: text, and relative links made absolute.
+    let (_, _, json) = daemon.get("/feeds/all.json").unwrap();
+    let json = String::from_utf8_lossy(&json);
+    // (against the address the feed was fetched from)
+    assert!(json.contains(&server.url("/relative")), "{json}");
+    assert!(json.contains("<p>nine</p>") && json.contains("ok.example"), "{json}");
+}
