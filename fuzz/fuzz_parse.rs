@@ -164,13 +164,18 @@ fn main() {
     let mut rng = Rng(seed);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let (mut execs, mut crashes, mut parsed, mut contained) = (0u64, 0u64, 0u64, 0u64);
+    let mut where_: std::collections::BTreeMap<String, u64> = Default::default();
     while Instant::now() < deadline {
         let mut input = seeds[rng.below(seeds.len())].clone();
         mutate(&mut rng, &seeds, &mut input);
         execs += 1;
         match std::panic::catch_unwind(|| exercise(&input)) {
             Ok(Ok(())) => parsed += 1,
-            Ok(Err(newsdesk::parse::ParseError::Panicked(_))) => contained += 1,
+            Ok(Err(newsdesk::parse::ParseError::Panicked(why))) => {
+                contained += 1;
+                let at = why.rsplit(" at ").next().unwrap_or("").to_string();
+                *where_.entry(at).or_insert(0u64) += 1;
+            }
             Ok(Err(_)) => {}
             Err(_) => {
                 crashes += 1;
@@ -185,6 +190,9 @@ fn main() {
         "fuzz: {execs} execs in {seconds} s ({} seeds, run seed {seed}), {parsed} parsed, {contained} feed-rs panics contained, crashes {crashes}",
         seeds.len()
     );
+    for (at, n) in &where_ {
+        println!("  feed-rs panic at {at}: {n}");
+    }
     if crashes > 0 {
         std::process::exit(1);
     }

@@ -14,9 +14,14 @@ pub fn repair(doc: &[u8]) -> Option<Vec<u8>> {
     if doc.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         return json_feed(doc);
     }
-    let text = std::str::from_utf8(doc).ok()?;
-    let mut out = Cow::Borrowed(text);
-    for step in [rss_version, rss090_namespace, drop_empty_text_elements, space_around_emails] {
+    // Bytes that are still not UTF-8 (a label encoding_rs does not know) are
+    // read with replacement characters: better than losing the document.
+    let lossy = String::from_utf8_lossy(doc);
+    let mut out: Cow<'_, str> = match &lossy {
+        Cow::Borrowed(text) => Cow::Borrowed(text),
+        Cow::Owned(text) => Cow::Owned(text.clone()),
+    };
+    for step in [xml_declarations, rss_version, rss090_namespace, drop_empty_text_elements, space_around_emails] {
         if let Some(changed) = step(&out) {
             out = Cow::Owned(changed);
         }
@@ -25,6 +30,15 @@ pub fn repair(doc: &[u8]) -> Option<Vec<u8>> {
         Cow::Owned(s) => Some(s.into_bytes()),
         Cow::Borrowed(_) => None,
     }
+}
+
+/// The text reaching here is UTF-8 (decode::prepare saw to it), so XML
+/// declarations can only mislead: a second one, or one after leading junk,
+/// naming another encoding makes quick-xml switch decoders too late and panic.
+fn xml_declarations(doc: &str) -> Option<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"<\?xml\s[^>]*\?>").expect("static regex"));
+    re.is_match(doc).then(|| re.replace_all(doc, "").into_owned())
 }
 
 /// feed-rs knows `<rss>` only as 0.91, 0.92 and 2.0; readers treat the rest
@@ -250,6 +264,12 @@ mod tests {
         assert_eq!(out, "<?xml?><rss version=\"2.0\" xmlns:dc='x'><channel/></rss>");
         assert_eq!(rss_version("<rss version=\"2.0\"><channel/></rss>"), None);
         assert_eq!(rss_version("<rss>").unwrap(), "<rss version=\"2.0\">");
+    }
+
+    #[test]
+    fn a_late_declaration_naming_another_encoding_is_dropped() {
+        let doc = "\n junk <?xml version=\"1.0\" encoding=\"iso-8859-1\"?><rss version=\"2.0\"><channel><item><guid>1</guid></item></channel></rss>";
+        assert!(matches!(crate::parse::parse_feed(doc.as_bytes(), None), Ok(f) if f.entries.len() == 1));
     }
 
     #[test]
