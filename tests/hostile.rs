@@ -376,3 +376,54 @@ url = "{}"
     assert!(json.contains(&server.url("/relative")), "{json}");
     assert!(json.contains("<p>nine</p>") && json.contains("ok.example"), "{json}");
 }
+
+/// A small slowloris: 50 connections dripping request headers do not stop the
+/// server answering another client promptly (scripts/overload.sh runs 500 and
+/// times the header-timeout close).
+#[test]
+fn clients_dripping_headers_do_not_block_others() {
+    use std::io::Write;
+    let server = FixtureServer::start();
+    server.set("/good.xml", Fixture::feed(rss("Good", &[("g1", "Harbour reopens", "https://good.example/1", D1)])));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"data\"\n[poll]\nallow_private = true\n\
+             [[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n[[sources]]\nid = \"good\"\nurl = \"{}\"\n",
+            server.url("/good.xml")
+        ),
+    );
+    let daemon = Daemon::start(&config, port);
+    daemon.wait_for(
+        || {
+            daemon
+                .get("/feeds/all.rss")
+                .is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains("Harbour reopens"))
+        },
+        "the feed",
+    );
+    let mut slow: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    let mut worst = Duration::ZERO;
+    for round in 0..6 {
+        for s in &mut slow {
+            // One more header byte each: a drip, never the end of the headers.
+            let _ = s.write_all(if round % 2 == 0 { b"X" } else { b"-" });
+        }
+        let t = std::time::Instant::now();
+        let (status, _, body) = daemon.get("/feeds/all.rss").expect("an answer beside the slow clients");
+        worst = worst.max(t.elapsed());
+        assert_eq!(status, 200);
+        assert!(String::from_utf8_lossy(&body).contains("Harbour reopens"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(worst < Duration::from_secs(1), "an ordinary request took {worst:?} beside 50 slow clients");
+    assert_eq!(daemon.get("/healthz").map(|(s, _, _)| s), Some(200));
+}
