@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills=${1:-50}
-cargo build --release --quiet --bin newsdesk
-bin=$PWD/target/release/newsdesk
+# NEWSDESK_BIN=path runs another build (a debug one to try the script quickly).
+if [ -z "${NEWSDESK_BIN:-}" ]; then cargo build --release --quiet --bin newsdesk; fi
+bin=${NEWSDESK_BIN:-$PWD/target/release/newsdesk}
 work=$(mktemp -d)
 trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 feed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
