@@ -99,7 +99,7 @@ fn drop_empty_text_elements(doc: &str) -> Option<String> {
 fn space_around_emails(doc: &str) -> Option<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"([^\x00-\x7F]|;)?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})([^\x00-\x7F]|&)?")
+        Regex::new(r"([^\x00-\x7F]|;)?([<\[(]?(?:mailto:)?[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}[>\])]?)([^\x00-\x7F]|&)?")
             .expect("static regex")
     });
     let mut changed = false;
@@ -290,6 +290,7 @@ mod tests {
         );
         assert_eq!(space_around_emails("&#160;a@b.example&#8212;").unwrap(), "&#160; a@b.example &#8212;");
         assert_eq!(space_around_emails("<author>a@b.example (A)</author>"), None);
+        assert_eq!(space_around_emails("—(a@b.example)—").unwrap(), "— (a@b.example) —");
     }
 
     #[test]
