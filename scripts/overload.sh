@@ -12,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}; conns=${2:-1000}; slow=${3:-500}
 command -v wrk >/dev/null || { echo "overload: wrk is needed (apt-get install -y wrk)" >&2; exit 2; }
-cargo build --release --quiet --bin newsdesk
+# NEWSDESK_BIN=path runs another build.
+if [ -z "${NEWSDESK_BIN:-}" ]; then cargo build --release --quiet --bin newsdesk; fi
+bin=${NEWSDESK_BIN:-$PWD/target/release/newsdesk}
 work=$(mktemp -d)
 trap 'kill $(cat "$work"/daemon.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -36,7 +38,7 @@ for f in config/demo/feeds/*; do
     n=$((n + 1))
     printf '[[sources]]\nid = "demo%d"\nurl = "%s"\n' "$n" "$PWD/$f" >> "$work/newsdesk.toml"
 done
-target/release/newsdesk run --config "$work/newsdesk.toml" 2>"$work/daemon.log" & echo $! > "$work/daemon.pid"
+"$bin" run --config "$work/newsdesk.toml" 2>"$work/daemon.log" & echo $! > "$work/daemon.pid"
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/feeds/all.rss" -o /dev/null && break; sleep 0.1; done
 sleep 2
 items=$(curl -fs "http://127.0.0.1:$port/feeds/all.json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
