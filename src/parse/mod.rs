@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod identity;
 pub mod normalize;
+pub mod repair;
 
 use crate::model::Timestamp;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -48,74 +49,78 @@ pub struct Feed {
 
 /// Parse a document's raw bytes. `base` is where it came from (for relative links).
 /// Never panics: a panic inside feed-rs becomes [`ParseError::Panicked`].
+/// A document feed-rs refuses, crashes on or finds empty gets one second try
+/// after [`repair::repair`]; the first error is reported if that fails too.
 pub fn parse_feed(bytes: &[u8], base: Option<&Url>) -> Result<Feed, ParseError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
     let prepared = decode::prepare(bytes);
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base.map(Url::as_str))
-        // feed-rs invents random ids for entries without one: we want to know.
-        .id_generator(|_, _, _| String::new())
-        .build();
-    let mut result = catch_unwind(AssertUnwindSafe(|| parser.parse(&prepared[..])));
-    // feed-rs knows `<rss>` only as 0.91, 0.92 and 2.0; readers treat the rest
-    // (no version, 0.93, 0.94, 2.0.1, ...) as RSS 2.0, and so do we.
-    if let Ok(Err(feed_rs::parser::ParseFeedError::ParseError(_))) = &result {
-        if let Some(repaired) = repair_rss_version(&prepared) {
-            result = catch_unwind(AssertUnwindSafe(|| parser.parse(&repaired[..])));
-        }
-    }
-    let feed = match result {
-        Ok(Ok(feed)) => feed,
-        Ok(Err(e)) => return Err(ParseError::NotAFeed(e.to_string())),
+    // A fresh parser per attempt: feed-rs keeps state in it that an error or
+    // a panic leaves behind (a second parse then trips over its own assertion).
+    let parse = |doc: &[u8]| {
+        let parser = feed_rs::parser::Builder::new()
+            .base_uri(base.map(Url::as_str))
+            // feed-rs invents random ids for entries without one: we want to know.
+            .id_generator(|_, _, _| String::new())
+            .build();
+        guarded(|| parser.parse(doc))
+    };
+    let feed = match parse(&prepared) {
+        Ok(feed) if !feed.entries.is_empty() => feed,
+        first => match repair::repair(&prepared).map(|doc| parse(&doc)) {
+            Some(Ok(repaired)) if first.is_err() || !repaired.entries.is_empty() => repaired,
+            _ => first?,
+        },
+    };
+    Ok(normalise(feed, base))
+}
+
+/// Run feed-rs, turning an error or a panic into a [`ParseError`]. The panic's
+/// default message on stderr is held back: the caller logs one line instead.
+fn guarded(
+    parse: impl FnOnce() -> Result<feed_rs::model::Feed, feed_rs::parser::ParseFeedError>,
+) -> Result<feed_rs::model::Feed, ParseError> {
+    quiet_parser_panics();
+    IN_PARSER.with(|q| q.set(true));
+    let result = catch_unwind(AssertUnwindSafe(parse));
+    IN_PARSER.with(|q| q.set(false));
+    match result {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(e)) => Err(ParseError::NotAFeed(e.to_string())),
         Err(panic) => {
             let why = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown cause".into());
-            return Err(ParseError::Panicked(why));
+            let at = PANIC_AT.with(|p| p.take()).map(|l| format!(" at {l}")).unwrap_or_default();
+            Err(ParseError::Panicked(format!("{why}{at}")))
         }
-    };
-    Ok(normalise(feed, base))
+    }
 }
 
-/// The document with its `<rss>` root's version set to 2.0, if it has such a
-/// root with another (or no) version.
-fn repair_rss_version(doc: &[u8]) -> Option<Vec<u8>> {
-    let start = doc.windows(4).position(|w| w == b"<rss")?;
-    let after = *doc.get(start + 4)?;
-    if !(after.is_ascii_whitespace() || after == b'>' || after == b'/') {
-        return None;
-    }
-    let end = start + doc[start..].iter().position(|b| *b == b'>')?;
-    let tag = std::str::from_utf8(&doc[start + 4..end]).ok()?;
-    let mut attrs = String::new();
-    let mut rest = tag;
-    // Copy every attribute but `version`.
-    while let Some(eq) = rest.find('=') {
-        let name = rest[..eq].trim();
-        let value_start = rest[eq + 1..].find(['"', '\''])? + eq + 1;
-        let quote = rest.as_bytes()[value_start] as char;
-        let value_end = rest[value_start + 1..].find(quote)? + value_start + 1;
-        if name != "version" {
-            attrs.push(' ');
-            attrs.push_str(name);
-            attrs.push('=');
-            attrs.push_str(&rest[value_start..=value_end]);
-        }
-        rest = &rest[value_end + 1..];
-    }
-    if tag.contains("version=\"2.0\"") || tag.contains("version='2.0'") {
-        return None;
-    }
-    let closing = if rest.trim_end().ends_with('/') { "/" } else { "" };
-    let mut out = Vec::with_capacity(doc.len() + 16);
-    out.extend_from_slice(&doc[..start]);
-    out.extend_from_slice(format!("<rss version=\"2.0\"{attrs}{closing}").as_bytes());
-    out.extend_from_slice(&doc[end..]);
-    Some(out)
+thread_local! {
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Wrap the process's panic hook once: a panic inside feed-rs on this thread
+/// records where it happened and prints nothing; every other panic goes to the
+/// hook that was there before.
+fn quiet_parser_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_PARSER.with(|q| q.get()) {
+                let at = info.location().map(|l| format!("{}:{}", l.file().rsplit('/').next().unwrap_or(""), l.line()));
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn normalise(feed: feed_rs::model::Feed, base: Option<&Url>) -> Feed {
@@ -163,9 +168,30 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
             }
         })
         .filter(|s| !s.is_empty())
-        .or_else(|| e.content.and_then(|c| c.body).map(|b| normalize::summary_html(&b, base)))
+        .or_else(|| {
+            // Only text content: base64 typed `application/octet-stream` (or any
+            // other binary type) is not a summary.
+            e.content
+                .filter(|c| {
+                    let ty = c.content_type.ty().as_str();
+                    let sub = c.content_type.subty().as_str();
+                    ty == "text" || sub.contains("html") || sub.contains("xml")
+                })
+                .and_then(|c| c.body)
+                .map(|b| normalize::summary_html(&b, base))
+        })
         .unwrap_or_default();
-    let author = e.authors.iter().find_map(|p| p.name.as_deref().map(normalize::plain_text).filter(|n| !n.is_empty()));
+    // "e-mail (Name)" and "e-mail — Name" leave the separator on the name.
+    let author = e.authors.iter().find_map(|p| {
+        p.name
+            .as_deref()
+            .map(normalize::plain_text)
+            .map(|n| {
+                n.trim_matches(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '—' | '–' | '-' | ','))
+                    .to_string()
+            })
+            .filter(|n| !n.is_empty())
+    });
     let mut categories: Vec<String> = Vec::new();
     for c in &e.categories {
         let name = normalize::plain_text(c.label.as_deref().unwrap_or(&c.term));
@@ -182,9 +208,15 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         author,
         categories,
         language: e.language.as_deref().map(normalise_language).filter(|l| !l.is_empty()),
-        feed_date: e.published.or(e.updated).map(|d| d.timestamp()),
+        feed_date: e.published.or(e.updated).map(|d| d.timestamp()).filter(|t| *t >= EARLIEST_PLAUSIBLE_DATE),
     }
 }
+
+/// 1990-01-01: a feed date before the web (year 0, the Unix epoch of an unset
+/// field, a negative year) is a broken field, not an old item, and is treated
+/// as no date (the item is dated when first seen) rather than expired by
+/// retention. Future dates are the pipeline's business (it clamps them).
+pub const EARLIEST_PLAUSIBLE_DATE: Timestamp = 631_152_000;
 
 /// Plain text placed into an HTML field.
 fn html_escape_text(s: &str) -> String {
@@ -216,6 +248,37 @@ mod tests {
             let feed = parse_feed(doc.as_bytes(), None).unwrap_or_else(|e| panic!("{root}: {e}"));
             assert_eq!(feed.entries.len(), 1, "{root}");
         }
+    }
+
+    fn hostile(name: &str) -> Feed {
+        let path = format!("{}/tests/data/hostile/{name}", env!("CARGO_MANIFEST_DIR"));
+        parse_feed(&std::fs::read(&path).unwrap(), None).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn documents_feed_rs_refuses_or_empties_are_recovered() {
+        let authors: Vec<_> =
+            hostile("authors.xml").entries.into_iter().map(|e| e.author.unwrap_or_default()).collect();
+        assert_eq!(authors, ["Jane Doe", "Ali Hassan", "María López — Corresponsal", "Desk—Team"]);
+        assert_eq!(hostile("media-group-empty-description.xml").entries.len(), 2);
+        assert_eq!(hostile("rss-media-group-empty-description.xml").entries.len(), 1);
+        let ninety = hostile("rss-090.xml");
+        assert_eq!(ninety.entries.len(), 2);
+        assert_eq!(ninety.entries[1].link.as_deref(), Some("https://h.example/090/2"));
+        let json = hostile("jsonfeed-wrong-types.json");
+        let ids: Vec<_> = json.entries.iter().map(|e| e.guid.clone().unwrap_or_default()).collect();
+        assert_eq!(ids, ["1001", "jw-2", "jw-3", "jw-4"]);
+        assert_eq!(json.entries[1].title, "Hostile jsonwrong item 2");
+        assert_eq!(hostile("jsonfeed-items-not-array.json").entries.len(), 1);
+        // Base64 typed application/octet-stream is not a summary.
+        let octet = hostile("atom-octet-stream.xml");
+        assert_eq!((octet.entries[0].summary.as_str(), octet.entries[1].summary.as_str()), ("", "Plain summary."));
+    }
+
+    #[test]
+    fn entities_are_never_expanded() {
+        let laughs = hostile("billion-laughs.xml");
+        assert!(!laughs.entries[0].title.contains("lollol") && !laughs.entries[0].summary.contains("lollol"));
     }
 
     #[test]

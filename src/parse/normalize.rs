@@ -7,15 +7,36 @@ use url::Url;
 /// The longest title kept, in characters.
 pub const MAX_TITLE_CHARS: usize = 1000;
 
+/// The most of a title's raw text read, in bytes.
+pub const MAX_TITLE_INPUT_BYTES: usize = 16 * 1024;
+
 /// Plain text from a title that may carry HTML: tags dropped, entities decoded,
 /// white space collapsed, at most [`MAX_TITLE_CHARS`].
 pub fn plain_text(s: &str) -> String {
-    let text = if s.contains(['<', '&']) {
-        let cleaned = text_sanitizer().clean(s).to_string();
-        unescape_serialized(&cleaned)
-    } else {
-        s.to_string()
-    };
+    // A title is at most a thousand characters out; markup beyond this much
+    // input (70,000 nested tags, say) only costs memory and time to drop.
+    let mut s = s;
+    if s.len() > MAX_TITLE_INPUT_BYTES {
+        let mut cut = MAX_TITLE_INPUT_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s = &s[..cut];
+    }
+    let mut text = s.to_string();
+    // Decoding entities can reveal markup ("&lt;script&gt;"): clean again
+    // until nothing changes, so a title never carries a tag that a reader
+    // treating titles as HTML would run. A few rounds reach the fixed point.
+    for _ in 0..4 {
+        if !text.contains(['<', '&']) {
+            break;
+        }
+        let cleaned = unescape_serialized(&text_sanitizer().clean(&text).to_string());
+        if cleaned == text {
+            break;
+        }
+        text = cleaned;
+    }
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {
@@ -259,6 +280,8 @@ mod tests {
         assert_eq!(plain_text("  <b>Tom</b> &amp; Jerry\n  win "), "Tom & Jerry win");
         assert_eq!(plain_text("a <script>alert(1)</script>b"), "a b");
         assert_eq!(plain_text("5 &lt; 6"), "5 < 6");
+        assert_eq!(plain_text("&lt;script&gt;alert(1)&lt;/script&gt;Headline"), "Headline");
+        assert_eq!(plain_text("&amp;lt;b&amp;gt;Tom &amp;amp; Jerry"), "Tom & Jerry");
         assert_eq!(plain_text(&"x".repeat(2000)).chars().count(), MAX_TITLE_CHARS);
     }
 

@@ -536,3 +536,111 @@ fn raw_answer(st: &Arc<Mutex<RawState>>, mut stream: std::net::TcpStream) {
     let h = &mut st.lock().unwrap().hits[hit];
     (h.end, h.body_sent, h.done) = (Instant::now(), body_sent, true);
 }
+
+// ---- Raw misbehaving responses (hostile suite) -------------------------------
+
+/// How a [`ByteServer`] path misbehaves at the byte level, below what hyper lets
+/// a well-behaved server send.
+#[derive(Clone, Debug)]
+pub enum Raw {
+    /// A chunked body that never ends (stops after `cap` of wall time, so the
+    /// test stays bounded even if the client never gives up).
+    Endless { cap: Duration },
+    /// `Content-Length: claimed`, then `body`, then the connection closes.
+    LyingLength { claimed: usize, body: Vec<u8> },
+}
+
+/// A plain TCP server on 127.0.0.1 that answers each path with a [`Raw`]
+/// behaviour, one thread per connection. Counts requests per path.
+#[derive(Clone)]
+pub struct ByteServer {
+    pub addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Raw>>>,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl ByteServer {
+    pub fn start() -> ByteServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind byte server");
+        let addr = listener.local_addr().expect("byte server address");
+        let routes: Arc<Mutex<HashMap<String, Raw>>> = Arc::default();
+        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let (r, h) = (routes.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, h) = (r.clone(), h.clone());
+                std::thread::spawn(move || raw_answer(stream, &r, &h));
+            }
+        });
+        ByteServer { addr, routes, hits }
+    }
+
+    pub fn set(&self, path: &str, raw: Raw) {
+        self.routes.lock().unwrap().insert(path.into(), raw);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+fn raw_answer(mut s: std::net::TcpStream, routes: &Mutex<HashMap<String, Raw>>, hits: &Mutex<HashMap<String, usize>>) {
+    use std::io::{Read, Write};
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string();
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let route = routes.lock().unwrap().get(&path).cloned();
+    match route {
+        None => {
+            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+        Some(Raw::LyingLength { claimed, body }) => {
+            let _ = s.write_all(
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {claimed}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let _ = s.write_all(&body);
+        }
+        Some(Raw::Endless { cap }) => {
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nTransfer-Encoding: chunked\r\n\r\n",
+            );
+            let start = b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Endless</title>";
+            let _ = s.write_all(format!("{:x}\r\n", start.len()).as_bytes());
+            let _ = s.write_all(start);
+            let _ = s.write_all(b"\r\n");
+            let item = b"<item><title>Again and again</title><description>and again</description></item>\n".repeat(200);
+            let deadline = Instant::now() + cap;
+            while Instant::now() < deadline {
+                let ok = s.write_all(format!("{:x}\r\n", item.len()).as_bytes()).is_ok()
+                    && s.write_all(&item).is_ok()
+                    && s.write_all(b"\r\n").is_ok();
+                if !ok {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = s.flush();
+}
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
