@@ -54,8 +54,10 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Arc::new(config::load(config_path)?);
-    crate::logging::init(&config.log);
+    // The store opens before logging starts: sled's own warnings about a damaged
+    // file would otherwise come before our one-line error.
     let store = open_store(&config)?;
+    crate::logging::init(&config.log);
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {

@@ -155,8 +155,8 @@ fn check(path: PathBuf) -> anyhow::Result<u8> {
 
 async fn once(path: PathBuf) -> anyhow::Result<u8> {
     let config = Arc::new(config::load(&path)?);
+    let store = newsdesk::app::open_store(&config)?; // before logging: see app::run
     newsdesk::logging::init(&config.log);
-    let store = newsdesk::app::open_store(&config)?;
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let fetcher = Fetcher::new(&config.poll)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
