@@ -91,6 +91,15 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         tokio::spawn(watchdog(period, heartbeat.clone(), cancel.clone()));
     }
 
+    {
+        // The clustering index is built off the startup path (see Desk::new).
+        let desk = desk.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = desk.load_index() {
+                tracing::error!(error = %e, "loading the story index failed");
+            }
+        });
+    }
     let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
     let fetcher = Fetcher::new(&config.poll)?;
     let poller_cancel = cancel.child_token();

@@ -69,7 +69,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => runtime()
-            .and_then(|rt| rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path))))
+            .and_then(|rt| {
+                let result = rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path)));
+                // The store is flushed by now; do not wait for read-only background
+                // work (the story index loading on a big store) before exiting.
+                rt.shutdown_background();
+                result
+            })
             .map(|()| 0),
         Command::Check { config } => check(config.unwrap_or_else(config::default_path)),
         Command::Once { config } => {
