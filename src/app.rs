@@ -54,8 +54,10 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Arc::new(config::load(config_path)?);
-    crate::logging::init(&config.log);
+    // The store opens before logging starts: sled's own warnings about a damaged
+    // file would otherwise come before our one-line error.
     let store = open_store(&config)?;
+    crate::logging::init(&config.log);
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {
@@ -89,6 +91,15 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         tokio::spawn(watchdog(period, heartbeat.clone(), cancel.clone()));
     }
 
+    {
+        // The clustering index is built off the startup path (see Desk::new).
+        let desk = desk.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = desk.load_index() {
+                tracing::error!(error = %e, "loading the story index failed");
+            }
+        });
+    }
     let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
     let fetcher = Fetcher::new(&config.poll)?;
     let poller_cancel = cancel.child_token();

@@ -69,7 +69,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => runtime()
-            .and_then(|rt| rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path))))
+            .and_then(|rt| {
+                let result = rt.block_on(newsdesk::app::run(&config.unwrap_or_else(config::default_path)));
+                // The store is flushed by now; do not wait for read-only background
+                // work (the story index loading on a big store) before exiting.
+                rt.shutdown_background();
+                result
+            })
             .map(|()| 0),
         Command::Check { config } => check(config.unwrap_or_else(config::default_path)),
         Command::Once { config } => {
@@ -155,8 +161,8 @@ fn check(path: PathBuf) -> anyhow::Result<u8> {
 
 async fn once(path: PathBuf) -> anyhow::Result<u8> {
     let config = Arc::new(config::load(&path)?);
+    let store = newsdesk::app::open_store(&config)?; // before logging: see app::run
     newsdesk::logging::init(&config.log);
-    let store = newsdesk::app::open_store(&config)?;
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let fetcher = Fetcher::new(&config.poll)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -25,7 +25,8 @@ pub struct Desk {
     categorizer: ArcSwap<Categorizer>,
     /// The stories inside the dedup window. Clustering decisions depend on each
     /// other, so this lock also makes ingests run one at a time.
-    index: Mutex<StoryIndex>,
+    /// `None` until first use: see [`Desk::new`].
+    index: Mutex<Option<StoryIndex>>,
 }
 
 /// What one ingest changed.
@@ -59,26 +60,46 @@ pub fn now() -> Timestamp {
 }
 
 impl Desk {
-    /// A desk over `store`, with the clustering index rebuilt from the stories
-    /// inside the dedup window (a bounded read, not a scan of the store).
+    /// A desk over `store`. The clustering index (the stories inside the dedup
+    /// window) is rebuilt on first use, not here: re-filing and signing every
+    /// item of the last two windows takes seconds on a big store, and the
+    /// daemon must serve within two (DESIGN.md budgets). `run` warms it in the
+    /// background with [`Desk::load_index`]; an ingest that comes first builds it.
     pub fn new(store: Store, config: Arc<Config>) -> Result<Desk, StoreError> {
         let categorizer = Categorizer::new(&config);
-        let window = config.dedup.window.as_secs() as i64;
-        let mut index = StoryIndex::default();
-        for key in store.keys_since("all", now() - 2 * window)? {
-            let Some(story) = store.story(&key.story)? else { continue };
-            for item_key in &story.items {
-                if let Some(item) = store.item(item_key)? {
-                    index.add(&story.id, story.time, file_item(&categorizer, &item).1);
-                }
-            }
-        }
         Ok(Desk {
             store,
             categorizer: ArcSwap::from_pointee(categorizer),
             config: ArcSwap::new(config),
-            index: Mutex::new(index),
+            index: Mutex::new(None),
         })
+    }
+
+    /// Build the clustering index now, if no ingest has yet (idempotent).
+    pub fn load_index(&self) -> Result<(), StoreError> {
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if index.is_none() {
+            *index = Some(self.build_index()?);
+        }
+        Ok(())
+    }
+
+    /// The index from the stories inside twice the dedup window (a bounded
+    /// read of the `all` feed index, not a scan of the store).
+    fn build_index(&self) -> Result<StoryIndex, StoreError> {
+        let config = self.config.load_full();
+        let categorizer = self.categorizer.load_full();
+        let window = config.dedup.window.as_secs() as i64;
+        let mut index = StoryIndex::default();
+        for key in self.store.keys_since("all", now() - 2 * window)? {
+            let Some(story) = self.store.story(&key.story)? else { continue };
+            for item_key in &story.items {
+                if let Some(item) = self.store.item(item_key)? {
+                    index.add(&story.id, story.time, file_item(&categorizer, &item).1);
+                }
+            }
+        }
+        Ok(index)
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -93,7 +114,11 @@ impl Desk {
 
     /// Identify, cluster, categorise and store the entries of one parsed document.
     pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
-        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.build_index()?);
+        }
+        let index = guard.get_or_insert_with(StoryIndex::default); // built just above
         let config = self.config.load_full();
         let categorizer = self.categorizer.load_full();
         let window = config.dedup.window.as_secs() as i64;

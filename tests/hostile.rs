@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{free_port, peak_rss, rss, write_config, Daemon, Fixture, FixtureServer, Raw, ByteServer};
+use common::{free_port, peak_rss, rss, write_config, ByteServer, Daemon, Fixture, FixtureServer, Raw};
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -89,12 +89,14 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |cause: String| StoreError::Open { path: path.to_path_buf(), cause };
         std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
+        // sled writes `conf` when it creates a store; see the format check below.
+        let existed = path.join("conf").exists();
         // sled panics on some corrupt files instead of returning an error.
         // A handle being dropped (a previous owner in this process, a process
         // that is exiting) can hold the lock for a moment: retry for about a second.
         let mut tries = 0;
         let db = loop {
-            let opened = std::panic::catch_unwind(|| {
+            let opened = quiet_catch_unwind(|| {
                 sled::Config::new().path(path).mode(sled::Mode::LowSpace).cache_capacity(CACHE_BYTES).open()
             });
             match opened {
@@ -119,7 +121,14 @@ impl Store {
             db,
         };
         match store.meta_u64("format")? {
-            None => store.set_meta_u64("format", FORMAT_VERSION)?,
+            // sled opens a `db` file that was truncated or overwritten (with no
+            // snapshot beside it) as an empty store: refuse it rather than
+            // silently start over and lose every record.
+            None if existed => return Err(open_err("the store files are corrupt (its records are gone)".into())),
+            None => {
+                store.set_meta_u64("format", FORMAT_VERSION)?;
+                store.flush()?; // durable at once, so a new store is never mistaken for a damaged one
+            }
             Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: path.to_path_buf(), found: v }),
             Some(_) => {}
         }
@@ -370,12 +379,25 @@ fn is_locked(e: &sled::Error) -> bool {
     }
 }
 
+/// `catch_unwind` without the panic message on stderr: a corrupt store must end
+/// in one line naming the path and cause, not a panic trace. The hook is
+/// process-wide, so it is swapped only for the duration of the call.
+fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread::Result<T> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(f);
+    std::panic::set_hook(previous);
+    result
+}
+
 fn describe_sled_error(e: &sled::Error) -> String {
     match e {
         e if is_locked(e) => "it is locked by another process (is a newsdesk already running on it?)".into(),
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         sled::Error::Io(io) => io.to_string(),
         sled::Error::Corruption { .. } => "the store files are corrupt".into(),
+        // sled says "Unsupported" when its `conf` file holds garbage.
+        sled::Error::Unsupported(_) => "the store files are corrupt (or from an unknown sled version)".into(),
         other => other.to_string(),
     }
 }

@@ -569,7 +569,7 @@ impl ByteServer {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (r, h) = (r.clone(), h.clone());
-                std::thread::spawn(move || raw_answer(stream, &r, &h));
+                std::thread::spawn(move || byte_answer(stream, &r, &h));
             }
         });
         ByteServer { addr, routes, hits }
@@ -588,7 +588,7 @@ impl ByteServer {
     }
 }
 
-fn raw_answer(mut s: std::net::TcpStream, routes: &Mutex<HashMap<String, Raw>>, hits: &Mutex<HashMap<String, usize>>) {
+fn byte_answer(mut s: std::net::TcpStream, routes: &Mutex<HashMap<String, Raw>>, hits: &Mutex<HashMap<String, usize>>) {
     use std::io::{Read, Write};
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let mut head = Vec::new();
