@@ -100,6 +100,7 @@ fn fill(path: &Path, items: usize) -> Duration {
             breaking: false,
             breaking_since: None,
             updated: time + 600,
+            sources: Vec::new(),
         };
         for i in 0..per {
             let source = format!("src{}", rng.below(SOURCES as u64));
@@ -107,6 +108,9 @@ fn fill(path: &Path, items: usize) -> Duration {
             let link = format!("https://{source}.example/{}/{key}", time / 86_400);
             let title = format!("{} {} {}: report {} from {source}", topic[0], topic[1], topic[2], s * 7 + i);
             story.items.push(key.clone());
+            if !story.sources.contains(&source) {
+                story.sources.push(source.clone());
+            }
             changes.links.push((link.clone(), id.clone()));
             changes.items.push(Item {
                 key,
@@ -158,7 +162,8 @@ fn config(dir: &Path, store: &Path, port: u16) -> PathBuf {
     for i in 0..SOURCES {
         c.push_str(&format!("[[sources]]\nid = \"src{i}\"\nurl = \"http://127.0.0.1:9/src{i}.xml\"\n"));
     }
-    let p = dir.join(format!("startup-{port}.toml"));
+    let name = store.file_name().and_then(|n| n.to_str()).unwrap_or("store");
+    let p = dir.join(format!("startup-{name}-{port}.toml"));
     std::fs::write(&p, c).expect("write config");
     p
 }

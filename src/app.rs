@@ -53,17 +53,20 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let config = Arc::new(config::load(config_path)?);
     // The store opens before logging starts: sled's own warnings about a damaged
     // file would otherwise come before our one-line error.
     let store = open_store(&config)?;
     crate::logging::init(&config.log);
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "store open");
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {
         let publisher = publisher.clone();
         tokio::task::spawn_blocking(move || publisher.publish_all(pipeline::now())).await??;
     }
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;

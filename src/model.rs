@@ -46,6 +46,10 @@ pub struct Story {
     pub breaking_since: Option<Timestamp>,
     /// Last change, for Last-Modified of the feeds it is in.
     pub updated: Timestamp,
+    /// The distinct sources of its items, first item's first (so ranking by
+    /// coverage reads no items). Empty in stories stored before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 /// What happened on the last poll of a source.

@@ -224,6 +224,7 @@ impl Desk {
                         breaking: false,
                         breaking_since: None,
                         updated: now,
+                        sources: Vec::new(),
                     });
                     v.insert((old, current))
                 }
@@ -253,6 +254,12 @@ impl Desk {
                 a.published.cmp(&b.published).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key))
             });
             story.items = members.iter().map(|i| i.key.clone()).collect();
+            story.sources.clear();
+            for m in &members {
+                if !story.sources.contains(&m.source) {
+                    story.sources.push(m.source.clone());
+                }
+            }
             story.time = members.first().map(|i| i.published).unwrap_or(story.time);
             let was_breaking = story.breaking;
             story.breaking =
@@ -266,12 +273,7 @@ impl Desk {
                 story.breaking_since = Some(now);
                 // A backlog item from long ago is breaking in the record, but not news.
                 if story.time >= now - config.breaking.max_age.as_secs() as i64 {
-                    let mut sources: Vec<String> = Vec::new();
-                    for m in &members {
-                        if !sources.contains(&m.source) {
-                            sources.push(m.source.clone());
-                        }
-                    }
+                    let sources = story.sources.clone();
                     report.became_breaking.push(crate::events::BreakingNews {
                         story: story.id.clone(),
                         title: members.first().map(|m| m.title.clone()).unwrap_or_default(),

@@ -422,6 +422,9 @@ impl Publisher {
     }
 
     fn distinct_sources(&self, story: &Story) -> Result<usize, PublishError> {
+        if !story.sources.is_empty() {
+            return Ok(story.sources.len());
+        }
         let mut sources = HashSet::new();
         for key in &story.items {
             if let Some(item) = self.store.item(key)? {

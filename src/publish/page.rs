@@ -214,6 +214,7 @@ mod page_tests {
             breaking: true,
             breaking_since: None,
             updated: 0,
+            sources: vec![],
         };
         let h = Headline {
             story,
