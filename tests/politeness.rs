@@ -5,38 +5,17 @@
 
 mod common;
 
-use common::{rss, Act, RawServer};
-use newsdesk::config::{self, Config};
+use common::{desk, poll_config as config_for, rss, rt, Act, RawServer};
+use newsdesk::config::Config;
 use newsdesk::model::SourceStatus;
 use newsdesk::pipeline::{refresh_source, Desk, PollOutcome};
 use newsdesk::poll::fetch::Fetcher;
-use newsdesk::store::Store;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const A: &str = "127.0.0.1";
 const B: &str = "127.0.0.2";
 const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
-
-fn config_for(dir: &Path, sources: &[(String, String)], extra: &str) -> Config {
-    let mut text = format!(
-        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nmax_body = \"64KiB\"\nallow_private = true\n{extra}\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
-    );
-    for (id, url) in sources {
-        text.push_str(&format!("[[sources]]\nid = \"{id}\"\nurl = \"{url}\"\n"));
-    }
-    config::load_str(&dir.join("newsdesk.toml"), &text).expect("valid test config")
-}
-
-fn desk(config: &Config) -> Arc<Desk> {
-    let store = Store::open(&config.storage.path).expect("open store");
-    Arc::new(Desk::new(store, Arc::new(config.clone())).unwrap())
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
 
 fn feed(n: usize) -> String {
     rss(
@@ -76,7 +55,7 @@ fn a_slow_drip_is_abandoned_at_timeout_and_the_schedule_is_written_before_the_fe
     let server = RawServer::start(&[A]);
     server.set("/drip.xml", Act::Drip { body: feed(1).into_bytes(), every: Duration::from_secs(1) });
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &[("drip".into(), server.url(A, "/drip.xml"))], "timeout = \"2s\"");
+    let config = config_for(dir.path(), &[("drip", server.url(A, "/drip.xml"))], "timeout = \"2s\"");
     let rt = rt();
     let desk = desk(&config);
     let fetcher = Fetcher::new(&config.poll).unwrap();
@@ -156,7 +135,7 @@ fn a_gzip_bomb_is_refused_not_inflated() {
         Act::ok(bomb).header("content-encoding", "gzip").header("content-type", "application/rss+xml"),
     );
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &[("bomb".into(), server.url(A, "/bomb.xml"))], "");
+    let config = config_for(dir.path(), &[("bomb", server.url(A, "/bomb.xml"))], "");
     let rt = rt();
     let desk = desk(&config);
     let fetcher = Fetcher::new(&config.poll).unwrap();

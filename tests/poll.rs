@@ -3,34 +3,12 @@
 
 mod common;
 
-use common::{rss, Fixture, FixtureServer};
-use newsdesk::config::{self, Config};
+use common::{desk, poll_config as config_for, rss, rt, Fixture, FixtureServer};
 use newsdesk::model::SourceStatus;
-use newsdesk::pipeline::{refresh_source, Desk};
+use newsdesk::pipeline::refresh_source;
 use newsdesk::poll::fetch::Fetcher;
 use newsdesk::publish::{FeedName, Format, PageRequest, Publisher};
-use newsdesk::store::Store;
-use std::path::Path;
 use std::sync::Arc;
-
-fn config_for(dir: &Path, sources: &[(&str, String)], extra: &str) -> Config {
-    let mut text = format!(
-        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nuser_agent = \"newsdesk-test/1\"\nmax_body = \"64KiB\"\nallow_private = true\n{extra}\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
-    );
-    for (id, url) in sources {
-        text.push_str(&format!("[[sources]]\nid = \"{id}\"\nurl = \"{url}\"\n"));
-    }
-    config::load_str(&dir.join("newsdesk.toml"), &text).expect("valid test config")
-}
-
-fn desk(config: &Config) -> Arc<Desk> {
-    let store = Store::open(&config.storage.path).expect("open store");
-    Arc::new(Desk::new(store, Arc::new(config.clone())).unwrap())
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
 
 const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
 const D2: &str = "Mon, 02 Nov 2026 11:00:00 GMT";
@@ -159,7 +137,7 @@ fn a_broken_source_does_not_stop_the_others() {
 fn file_sources_are_read_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("local.xml"), rss("L", &[("l1", "Local", "https://l.example/1", D1)])).unwrap();
-    let config = config_for(dir.path(), &[("local", "local.xml".into())], "");
+    let config = config_for(dir.path(), &[("local", "local.xml")], "");
     assert_eq!(config.sources[0].url.scheme(), "file");
     let rt = rt();
     let desk = desk(&config);

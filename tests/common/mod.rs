@@ -644,3 +644,32 @@ pub fn peak_rss(pid: u32) -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+// ---- In-process desks (tests/poll.rs, tests/politeness.rs) -------------------
+
+/// A config polling `sources` (id, url) into `dir`, loopback allowed, with
+/// `extra` TOML appended to `[poll]`.
+pub fn poll_config<I: AsRef<str>, U: AsRef<str>>(
+    dir: &Path,
+    sources: &[(I, U)],
+    extra: &str,
+) -> newsdesk::config::Config {
+    let mut text = format!(
+        "[storage]\npath = \"data\"\nretention = \"36500d\"\n[poll]\nuser_agent = \"newsdesk-test/1\"\nmax_body = \"64KiB\"\nallow_private = true\n{extra}\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
+    );
+    for (id, url) in sources {
+        text.push_str(&format!("[[sources]]\nid = \"{}\"\nurl = \"{}\"\n", id.as_ref(), url.as_ref()));
+    }
+    newsdesk::config::load_str(&dir.join("newsdesk.toml"), &text).expect("valid test config")
+}
+
+/// A desk over a fresh store at the config's path.
+pub fn desk(config: &newsdesk::config::Config) -> Arc<newsdesk::pipeline::Desk> {
+    let store = newsdesk::store::Store::open(&config.storage.path).expect("open store");
+    Arc::new(newsdesk::pipeline::Desk::new(store, Arc::new(config.clone())).expect("desk"))
+}
+
+/// A two-thread runtime for driving polls from a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
