@@ -13,7 +13,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use newsdesk::model::{Item, Story};
+use newsdesk::model::{Item, Member, Story};
 use newsdesk::store::{Changes, Store, StoryChange};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -93,7 +93,10 @@ fn fill(path: &Path, items: usize) -> Duration {
         let mut story = Story {
             id: id.clone(),
             time,
+            first: None,
+            size: 0,
             items: Vec::new(),
+            early_sources: Vec::new(),
             sections: vec![rng.pick(&SECTIONS).to_string()],
             regions: if rng.below(2) == 0 { vec![rng.pick(&REGIONS).to_string()] } else { Vec::new() },
             tags: vec![rng.pick(&TAGS).to_string()],
@@ -107,7 +110,17 @@ fn fill(path: &Path, items: usize) -> Duration {
             let key = format!("{:016x}{:016x}", rng.next(), rng.next());
             let link = format!("https://{source}.example/{}/{key}", time / 86_400);
             let title = format!("{} {} {}: report {} from {source}", topic[0], topic[1], topic[2], s * 7 + i);
-            story.items.push(key.clone());
+            let member = Member {
+                key: key.clone(),
+                source: source.clone(),
+                published: time + 60 * i as i64,
+                first_seen: time + 60 * i as i64,
+                link: Some(link.clone()),
+                flagged: false,
+            };
+            story.first.get_or_insert_with(|| member.clone());
+            story.size += 1;
+            changes.members.push((id.clone(), member));
             if !story.sources.contains(&source) {
                 story.sources.push(source.clone());
             }

@@ -52,13 +52,15 @@ impl Events {
         let mut found = Vec::new();
         for key in store.keys_since("breaking", now - self.max_age)? {
             let Some(story) = store.story(&key.story)? else { continue };
-            let Some(first) = story.items.first().map(|k| store.item(k)).transpose()?.flatten() else { continue };
-            let mut sources = Vec::new();
-            for k in &story.items {
-                if let Some(i) = store.item(k)? {
-                    if !sources.contains(&i.source) {
-                        sources.push(i.source);
-                    }
+            let members = match &story.first {
+                Some(m) if !story.sources.is_empty() => vec![m.clone()],
+                _ => store.story_members(&story)?,
+            };
+            let Some(first) = members.first().map(|m| store.item(&m.key)).transpose()?.flatten() else { continue };
+            let mut sources = story.sources.clone();
+            for m in members.iter().filter(|_| story.sources.is_empty()) {
+                if !sources.contains(&m.source) {
+                    sources.push(m.source.clone());
                 }
             }
             found.push(BreakingNews {

@@ -36,8 +36,24 @@ pub struct Story {
     pub id: String,
     /// Earliest published time of its items.
     pub time: Timestamp,
-    /// Item keys, first item first (ordered by published time, then arrival).
+    /// Its first item (by published time, then first seen, then key).
+    /// `None` in a story stored by an older release (see `items`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Member>,
+    /// How many items it has. The items themselves live in the store's
+    /// members table, one record each, so that a story with thousands of
+    /// items is updated without reading or rewriting them.
+    #[serde(default)]
+    pub size: u32,
+    /// Older releases listed the story's item keys here; such a story moves
+    /// its items to the members table the next time it changes. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
+    /// Distinct sources whose items were published within `breaking.window`
+    /// of the first item, up to `breaking.min_sources` (coverage, kept as
+    /// items join so deciding it reads none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early_sources: Vec<String>,
     pub sections: Vec<String>,
     pub regions: Vec<String>,
     pub tags: Vec<String>,
@@ -50,6 +66,29 @@ pub struct Story {
     /// coverage reads no items). Empty in stories stored before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+}
+
+/// One item of a story, as the story needs it: ordering, coverage and the
+/// feed entry's list of sources read these, not the items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub key: String,
+    pub source: String,
+    pub published: Timestamp,
+    pub first_seen: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// From a breaking source, or with a breaking keyword in its title, by the
+    /// configuration in force when the item was stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flagged: bool,
+}
+
+impl Member {
+    /// The order of a story's items: published, then first seen, then key.
+    pub fn order(&self) -> (Timestamp, Timestamp, &str) {
+        (self.published, self.first_seen, &self.key)
+    }
 }
 
 /// What happened on the last poll of a source.

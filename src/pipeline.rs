@@ -5,7 +5,7 @@
 
 use crate::categorize::{self, Categorizer};
 use crate::config::{Config, Source};
-use crate::model::{Item, SourceState, SourceStatus, Story, Timestamp};
+use crate::model::{Item, Member, SourceState, SourceStatus, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
 use crate::poll::hints;
@@ -93,8 +93,9 @@ impl Desk {
         let mut index = StoryIndex::default();
         for key in self.store.keys_since("all", now() - 2 * window)? {
             let Some(story) = self.store.story(&key.story)? else { continue };
-            for item_key in &story.items {
-                if let Some(item) = self.store.item(item_key)? {
+            // The index keeps only a story's first few signatures.
+            for m in self.store.story_members(&story)?.iter().take(stories::index::SIGNATURES_PER_STORY) {
+                if let Some(item) = self.store.item(&m.key)? {
                     index.add(&story.id, story.time, file_item(&categorizer, &item).1);
                 }
             }
@@ -126,8 +127,8 @@ impl Desk {
         let oldest = now - config.storage.retention.as_secs() as i64;
         let mut report = IngestReport::default();
         let mut changes = Changes::default();
-        // Stories touched by this batch: id → (as stored before, as it is now).
-        let mut touched: HashMap<String, (Option<Story>, Story)> = HashMap::new();
+        // Stories touched by this batch.
+        let mut touched: HashMap<String, Touched> = HashMap::new();
         let mut items_by_key: HashMap<String, Item> = HashMap::new();
         let mut links: HashMap<String, String> = HashMap::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -164,6 +165,7 @@ impl Desk {
             };
             // Filing and the signature are computed only for new or changed items:
             // an unchanged item (the common re-poll) costs one lookup.
+            let existing_is_none = existing.is_none();
             let (story_id, filing) = match existing {
                 Some(old) => {
                     item.first_seen = old.first_seen;
@@ -210,14 +212,18 @@ impl Desk {
             if let Some(l) = &item.link {
                 links.entry(l.clone()).or_insert_with(|| story_id.clone());
             }
-            let (_, story) = match touched.entry(story_id.clone()) {
+            let is_new = existing_is_none;
+            let t = match touched.entry(story_id.clone()) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
                     let old = self.store.story(&story_id)?;
-                    let current = old.clone().unwrap_or_else(|| Story {
+                    let story = old.clone().unwrap_or_else(|| Story {
                         id: story_id.clone(),
                         time: item.published,
+                        first: None,
+                        size: 0,
                         items: Vec::new(),
+                        early_sources: Vec::new(),
                         sections: Vec::new(),
                         regions: Vec::new(),
                         tags: Vec::new(),
@@ -226,11 +232,14 @@ impl Desk {
                         updated: now,
                         sources: Vec::new(),
                     });
-                    v.insert((old, current))
+                    v.insert(Touched { old, story, joined: Vec::new() })
                 }
             };
-            if !story.items.contains(&item.key) {
-                story.items.push(item.key.clone());
+            t.joined.retain(|m| m.key != item.key);
+            t.joined.push(member_of(&categorizer, &item));
+            let story = &mut t.story;
+            if is_new {
+                story.size += 1;
             }
             merge(&mut story.sections, filing.sections);
             categorizer.settle_sections(&mut story.sections);
@@ -240,44 +249,81 @@ impl Desk {
             items_by_key.insert(key, item);
         }
 
-        // Order each story's items, set its time and decide whether it is breaking.
-        for (old, story) in touched.values_mut() {
-            let mut members: Vec<std::borrow::Cow<Item>> = Vec::with_capacity(story.items.len());
-            for key in &story.items {
-                if let Some(i) = items_by_key.get(key) {
-                    members.push(std::borrow::Cow::Borrowed(i));
-                } else if let Some(i) = self.store.item(key)? {
-                    members.push(std::borrow::Cow::Owned(i));
-                }
-            }
-            members.sort_by(|a, b| {
-                a.published.cmp(&b.published).then(a.first_seen.cmp(&b.first_seen)).then(a.key.cmp(&b.key))
-            });
-            story.items = members.iter().map(|i| i.key.clone()).collect();
-            story.sources.clear();
-            for m in &members {
-                if !story.sources.contains(&m.source) {
-                    story.sources.push(m.source.clone());
-                }
-            }
-            story.time = members.first().map(|i| i.published).unwrap_or(story.time);
+        // Each story's first item, time, sources and breaking mark. As items
+        // join, these are kept from the story record and the joining items
+        // alone; only when the first item changes (or the story was stored by
+        // an older release) are all its members read.
+        let coverage_window = config.breaking.window.as_secs() as i64;
+        let min_sources = config.breaking.min_sources;
+        for t in touched.values_mut() {
+            let story = &mut t.story;
             let was_breaking = story.breaking;
-            story.breaking =
-                members.iter().any(|i| categorizer.breaking_source(&i.source) || categorizer.breaking_title(&i.title))
-                    || categorize::breaking_by_coverage(
-                        &members.iter().map(|i| (i.source.as_str(), i.published)).collect::<Vec<_>>(),
-                        config.breaking.min_sources,
-                        config.breaking.window.as_secs() as i64,
-                    );
+            let first_moves = t.joined.iter().any(|m| match &story.first {
+                None => true,
+                Some(f) => m.key == f.key || m.order() < f.order(),
+            });
+            if first_moves || !story.items.is_empty() {
+                let legacy = std::mem::take(&mut story.items);
+                let mut all = self.store.story_members(&Story { items: legacy.clone(), ..story.clone() })?;
+                all.retain(|m| !t.joined.iter().any(|j| j.key == m.key));
+                for m in all.iter_mut().filter(|m| legacy.contains(&m.key)) {
+                    // Moved into the members table, with its breaking mark.
+                    if let Some(i) = self.store.item(&m.key)? {
+                        *m = member_of(&categorizer, &i);
+                    }
+                    changes.members.push((story.id.clone(), m.clone()));
+                }
+                all.extend(t.joined.iter().cloned());
+                all.sort_by(|a, b| a.order().cmp(&b.order()));
+                story.size = all.len() as u32;
+                story.first = all.first().cloned();
+                story.time = all.first().map(|m| m.published).unwrap_or(story.time);
+                story.sources.clear();
+                story.early_sources.clear();
+                for m in &all {
+                    if !story.sources.contains(&m.source) {
+                        story.sources.push(m.source.clone());
+                    }
+                    if m.published - story.time <= coverage_window && !story.early_sources.contains(&m.source) {
+                        story.early_sources.push(m.source.clone());
+                    }
+                    story.breaking |= m.flagged;
+                }
+                story.early_sources.truncate(min_sources);
+            } else {
+                for m in &t.joined {
+                    if !story.sources.contains(&m.source) {
+                        story.sources.push(m.source.clone());
+                    }
+                    if m.published - story.time <= coverage_window
+                        && story.early_sources.len() < min_sources
+                        && !story.early_sources.contains(&m.source)
+                    {
+                        story.early_sources.push(m.source.clone());
+                    }
+                    story.breaking |= m.flagged;
+                }
+            }
+            // Once breaking, a story stays marked; it leaves the breaking feed
+            // `breaking.max_age` after its first item.
+            story.breaking |= story.early_sources.len() >= min_sources;
+            changes.members.extend(t.joined.drain(..).map(|m| (story.id.clone(), m)));
             if story.breaking && !was_breaking {
                 story.breaking_since = Some(now);
                 // A backlog item from long ago is breaking in the record, but not news.
                 if story.time >= now - config.breaking.max_age.as_secs() as i64 {
                     let sources = story.sources.clone();
+                    let first = match &story.first {
+                        Some(m) => match items_by_key.get(&m.key) {
+                            Some(i) => Some(std::borrow::Cow::Borrowed(i)),
+                            None => self.store.item(&m.key)?.map(std::borrow::Cow::Owned),
+                        },
+                        None => None,
+                    };
                     report.became_breaking.push(crate::events::BreakingNews {
                         story: story.id.clone(),
-                        title: members.first().map(|m| m.title.clone()).unwrap_or_default(),
-                        url: members.first().and_then(|m| m.link.clone()),
+                        title: first.as_ref().map(|i| i.title.clone()).unwrap_or_default(),
+                        url: first.as_ref().and_then(|i| i.link.clone()),
                         sections: story.sections.clone(),
                         regions: story.regions.clone(),
                         sources,
@@ -285,14 +331,14 @@ impl Desk {
                     });
                 }
             }
-            for f in old.iter().chain(std::iter::once(&*story)).flat_map(crate::store::story_feeds) {
+            for f in t.old.iter().chain(std::iter::once(&*story)).flat_map(crate::store::story_feeds) {
                 if let Some(name) = FeedName::from_index(&f) {
                     report.feeds.insert(name);
                 }
             }
         }
 
-        changes.stories = touched.into_values().map(|(old, new)| StoryChange { old, new }).collect();
+        changes.stories = touched.into_values().map(|t| StoryChange { old: t.old, new: t.story }).collect();
         changes.items = items_by_key.into_values().collect();
         changes.links = links.into_iter().collect();
         if !changes.items.is_empty() || !changes.stories.is_empty() {
@@ -317,6 +363,27 @@ fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, sto
     sig.source = item.source.clone();
     sig.language = item.language.as_deref().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
     (filing, sig)
+}
+
+/// A story changed by one ingest.
+struct Touched {
+    /// As stored before (its feed index entries move from there).
+    old: Option<Story>,
+    story: Story,
+    /// Its items added or changed by this ingest.
+    joined: Vec<Member>,
+}
+
+/// What a story keeps of one of its items.
+fn member_of(categorizer: &Categorizer, item: &Item) -> Member {
+    Member {
+        key: item.key.clone(),
+        source: item.source.clone(),
+        published: item.published,
+        first_seen: item.first_seen,
+        link: item.link.clone(),
+        flagged: categorizer.breaking_source(&item.source) || categorizer.breaking_title(&item.title),
+    }
 }
 
 fn merge(into: &mut Vec<String>, from: Vec<String>) {

@@ -425,42 +425,48 @@ impl Publisher {
         if !story.sources.is_empty() {
             return Ok(story.sources.len());
         }
-        let mut sources = HashSet::new();
-        for key in &story.items {
-            if let Some(item) = self.store.item(key)? {
-                sources.insert(item.source);
-            }
-        }
-        Ok(sources.len())
+        let members = self.store.story_members(story)?;
+        Ok(members.iter().map(|m| m.source.as_str()).collect::<HashSet<_>>().len())
     }
 
     fn story_language(&self, story: &Story) -> Result<String, PublishError> {
-        let first = match story.items.first() {
-            Some(k) => self.store.item(k)?,
-            None => None,
+        let first = match &story.first {
+            Some(m) => self.store.item(&m.key)?,
+            None => match self.store.story_members(story)?.first() {
+                Some(m) => self.store.item(&m.key)?,
+                None => None,
+            },
         };
         Ok(first.and_then(|i| i.language).unwrap_or_default())
     }
 
     fn entry(&self, config: &Config, story: Story, now: Timestamp) -> Result<Option<EntryDoc>, PublishError> {
-        let mut items = Vec::with_capacity(story.items.len());
-        for key in &story.items {
-            if let Some(item) = self.store.item(key)? {
-                items.push(item);
+        // The first item is read whole; the others as the story's members
+        // record them.
+        let members = self.store.story_members(&story)?;
+        let mut first = None;
+        let mut sources = Vec::with_capacity(members.len());
+        let mut titles: HashMap<String, String> = HashMap::new();
+        for m in members {
+            if first.is_none() {
+                match self.store.item(&m.key)? {
+                    Some(i) => first = Some(i),
+                    None => continue,
+                }
             }
+            let title = match titles.get(&m.source) {
+                Some(t) => String::clone(t),
+                None => {
+                    let t = self.source_title(config, &m.source)?;
+                    titles.insert(m.source.clone(), t.clone());
+                    t
+                }
+            };
+            sources.push(SourceRef { id: m.source, title, url: m.link, published: m.published });
         }
-        let Some(first) = items.first().cloned() else {
+        let Some(first) = first else {
             return Ok(None);
         };
-        let mut sources = Vec::with_capacity(items.len());
-        for item in &items {
-            sources.push(SourceRef {
-                id: item.source.clone(),
-                title: self.source_title(config, &item.source)?,
-                url: item.link.clone(),
-                published: item.published,
-            });
-        }
         let breaking = story.breaking && story.time >= now - config.breaking.max_age.as_secs() as i64;
         Ok(Some(EntryDoc { language: first.language.clone().unwrap_or_default(), first, sources, breaking, story }))
     }

@@ -207,7 +207,10 @@ mod page_tests {
         let story = Story {
             id: "s1".into(),
             time: 0,
+            first: None,
+            size: 0,
             items: vec![],
+            early_sources: vec![],
             sections: vec![],
             regions: vec![],
             tags: vec![],

@@ -11,7 +11,7 @@ mod keys;
 
 pub use keys::{story_feeds, FeedKey};
 
-use crate::model::{Item, SourceState, Story, Timestamp};
+use crate::model::{Item, Member, SourceState, Story, Timestamp};
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +48,8 @@ pub struct Changes {
     /// How many of `items` are new (for counters).
     pub new_items: u64,
     pub stories: Vec<StoryChange>,
+    /// (story id, member): items joining a story, or changed in it.
+    pub members: Vec<(String, Member)>,
     /// canonical link → story id
     pub links: Vec<(String, String)>,
 }
@@ -58,10 +60,20 @@ pub struct Store {
     db: sled::Db,
     items: sled::Tree,
     stories: sled::Tree,
+    /// story id, NUL, item key → [`Member`]
+    members: sled::Tree,
     feeds: sled::Tree,
     links: sled::Tree,
     sources: sled::Tree,
     meta: sled::Tree,
+}
+
+/// Where a story's members start in the members table.
+fn member_prefix(story: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(story.len() + 40);
+    k.extend_from_slice(story.as_bytes());
+    k.push(0);
+    k
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -114,6 +126,7 @@ impl Store {
             path: path.to_path_buf(),
             items: tree("items")?,
             stories: tree("stories")?,
+            members: tree("members")?,
             feeds: tree("feeds")?,
             links: tree("links")?,
             sources: tree("sources")?,
@@ -177,6 +190,33 @@ impl Store {
         self.stories.get(id)?.map(|v| decode(id.as_bytes(), &v)).transpose()
     }
 
+    /// A story's items, first item first. A story stored by an older release
+    /// (which listed only its item keys) has its items read instead.
+    pub fn story_members(&self, story: &Story) -> Result<Vec<Member>> {
+        let mut out = Vec::with_capacity(story.size as usize);
+        for r in self.members.scan_prefix(member_prefix(&story.id)) {
+            let (k, v) = r?;
+            out.push(decode::<Member>(&k, &v)?);
+        }
+        for key in &story.items {
+            if out.iter().any(|m| &m.key == key) {
+                continue;
+            }
+            if let Some(i) = self.item(key)? {
+                out.push(Member {
+                    key: i.key,
+                    source: i.source,
+                    published: i.published,
+                    first_seen: i.first_seen,
+                    link: i.link,
+                    flagged: false,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.order().cmp(&b.order()));
+        Ok(out)
+    }
+
     /// The story that already carries this canonical link, if any.
     pub fn story_for_link(&self, link: &str) -> Result<Option<String>> {
         Ok(self.links.get(link)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
@@ -201,6 +241,11 @@ impl Store {
         // Single inserts: sled's batches cost more per key than plain inserts,
         // and a batch does not make several trees atomic anyway.
         let mut new_stories = 0i64;
+        for (story, m) in &changes.members {
+            let mut k = member_prefix(story);
+            k.extend_from_slice(m.key.as_bytes());
+            self.members.insert(k, encode(m))?;
+        }
         for c in &changes.stories {
             self.stories.insert(c.new.id.as_bytes(), encode(&c.new))?;
             let new_keys = keys::feed_keys(&c.new);
@@ -293,7 +338,8 @@ impl Store {
         let (mut items_gone, mut stories_gone) = (0i64, 0i64);
         for id in &victims {
             let Some(story) = self.story(id)? else { continue };
-            for key in &story.items {
+            for m in self.story_members(&story)? {
+                let key = &m.key;
                 if let Some(item) = self.item(key)? {
                     if let Some(link) = &item.link {
                         if self.story_for_link(link)?.as_deref() == Some(id.as_str()) {
@@ -303,6 +349,9 @@ impl Store {
                     self.items.remove(key.as_bytes())?;
                     items_gone += 1;
                 }
+            }
+            for r in self.members.scan_prefix(member_prefix(id)) {
+                self.members.remove(r?.0)?;
             }
             for k in keys::feed_keys(&story) {
                 self.feeds.remove(k)?;

@@ -16,7 +16,7 @@ type HashMap<K, V> = std::collections::HashMap<K, V, Xxh3Builder>;
 const PROBE_TOKENS: usize = 5;
 /// The most item signatures kept per story: a story with hundreds of items is
 /// matched against its first few, which say what it is about.
-const SIGNATURES_PER_STORY: usize = 8;
+pub const SIGNATURES_PER_STORY: usize = 8;
 /// The most stories one word's posting list contributes (the newest ones).
 const PROBE_POSTINGS: usize = 64;
 /// The raw score (weighted overlap times vetoes) is raised to this power, a
@@ -34,11 +34,23 @@ struct Entry {
     signatures: Vec<Signature>,
 }
 
-/// The tokens of `s` to compare with `other`: the title's or all, and only the
-/// portable ones (or a name `other` carries too) when they are in two languages.
-fn part<'s>(s: &'s Signature, other: &Signature, translated: bool, whole: bool) -> Vec<&'s String> {
-    let tokens = if whole { &s.tokens[..] } else { &s.tokens[..s.title_tokens] };
-    tokens.iter().filter(|t| !translated || s.is_portable(t) || other.names.contains(t)).collect()
+/// The tokens of `s` to compare with `other`, with their weights (`weights`
+/// is aligned with `s.tokens`): the title's or all, and only the portable ones
+/// (or a name `other` carries too) when they are in two languages.
+fn part<'s>(
+    s: &'s Signature,
+    weights: &[f64],
+    other: &Signature,
+    translated: bool,
+    whole: bool,
+) -> Vec<(&'s String, f64)> {
+    let n = if whole { s.tokens.len() } else { s.title_tokens.min(s.tokens.len()) };
+    s.tokens[..n]
+        .iter()
+        .zip(weights)
+        .filter(|(t, _)| !translated || s.is_portable(t) || other.names.contains(t))
+        .map(|(t, w)| (t, *w))
+        .collect()
 }
 
 /// A candidate story and how alike it is.
@@ -176,9 +188,14 @@ impl StoryIndex {
         found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
         found.truncate(MAX_CANDIDATES);
         let mut best: Option<Match> = None;
+        let weights = self.weights(sig);
         for (_, entry) in found {
             let id = &entry.id;
-            let sim = entry.signatures.iter().map(|other| self.similarity(sig, other)).fold(0.0, f64::max);
+            let sim = entry
+                .signatures
+                .iter()
+                .map(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)))
+                .fold(0.0, f64::max);
             if sim >= threshold
                 && best.as_ref().is_none_or(|b| sim > b.similarity || (sim == b.similarity && *id < b.story))
             {
@@ -198,9 +215,20 @@ impl StoryIndex {
     /// in both (concepts, places, figures, names): the rest of their words
     /// cannot meet.
     pub fn similarity(&self, a: &Signature, b: &Signature) -> f64 {
+        self.weighted_similarity(a, &self.weights(a), b, &self.weights(b))
+    }
+
+    /// The weight of each of a signature's tokens (looked up once per
+    /// comparison, not once per use: the lookups were most of clustering's cost).
+    fn weights(&self, s: &Signature) -> Vec<f64> {
+        s.tokens.iter().map(|t| self.weight(t)).collect()
+    }
+
+    /// [`StoryIndex::similarity`] with both signatures' token weights at hand.
+    fn weighted_similarity(&self, a: &Signature, wa: &[f64], b: &Signature, wb: &[f64]) -> f64 {
         let translated = !a.language.is_empty() && !b.language.is_empty() && a.language != b.language;
-        let titles = self.overlap(&part(a, b, translated, false), &part(b, a, translated, false));
-        let whole = self.overlap(&part(a, b, translated, true), &part(b, a, translated, true));
+        let titles = overlap(&part(a, wa, b, translated, false), &part(b, wb, a, translated, false));
+        let whole = overlap(&part(a, wa, b, translated, true), &part(b, wb, a, translated, true));
         let mut sim = titles.max(whole) * super::veto(a, b);
         if translated {
             // Shared figures alone ("2-1", "3 dead") say little: a translation
@@ -211,16 +239,18 @@ impl StoryIndex {
         }
         sim.powf(CALIBRATION)
     }
+}
 
-    fn overlap(&self, a: &[&String], b: &[&String]) -> f64 {
-        let wa: f64 = a.iter().map(|t| self.weight(t)).sum();
-        let wb: f64 = b.iter().map(|t| self.weight(t)).sum();
-        if wa == 0.0 || wb == 0.0 {
-            return 0.0;
-        }
-        let shared: f64 = a.iter().filter(|t| b.contains(t)).map(|t| self.weight(t)).sum();
-        let dice = 2.0 * shared / (wa + wb);
-        let overlap = shared / wa.min(wb);
-        0.25 * dice + 0.75 * overlap
+/// Weighted overlap of two token lists: a blend of Dice and the overlap
+/// coefficient, so added or dropped words cost little.
+fn overlap(a: &[(&String, f64)], b: &[(&String, f64)]) -> f64 {
+    let wa: f64 = a.iter().map(|(_, w)| w).sum();
+    let wb: f64 = b.iter().map(|(_, w)| w).sum();
+    if wa == 0.0 || wb == 0.0 {
+        return 0.0;
     }
+    let shared: f64 = a.iter().filter(|(t, _)| b.iter().any(|(u, _)| u == t)).map(|(_, w)| w).sum();
+    let dice = 2.0 * shared / (wa + wb);
+    let overlap = shared / wa.min(wb);
+    0.25 * dice + 0.75 * overlap
 }
