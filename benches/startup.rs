@@ -104,6 +104,7 @@ fn fill(path: &Path, items: usize) -> Duration {
             breaking_since: None,
             updated: time + 600,
             sources: Vec::new(),
+            source_count: 0,
         };
         for i in 0..per {
             let source = format!("src{}", rng.below(SOURCES as u64));
@@ -123,6 +124,8 @@ fn fill(path: &Path, items: usize) -> Duration {
             changes.members.push((id.clone(), member));
             if !story.sources.contains(&source) {
                 story.sources.push(source.clone());
+                story.source_count += 1;
+                changes.story_sources.push((id.clone(), source.clone()));
             }
             changes.links.push((link.clone(), id.clone()));
             changes.items.push(Item {

@@ -62,10 +62,27 @@ pub struct Story {
     pub breaking_since: Option<Timestamp>,
     /// Last change, for Last-Modified of the feeds it is in.
     pub updated: Timestamp,
-    /// The distinct sources of its items, first item's first (so ranking by
-    /// coverage reads no items). Empty in stories stored before it existed.
+    /// The distinct sources of its items, first item's first, up to
+    /// [`Story::SOURCES_KEPT`] (the store's story-sources table has them all).
+    /// Empty in stories stored before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// How many distinct sources its items come from (ranking by coverage
+    /// reads this). 0 in stories stored before it existed.
+    #[serde(default)]
+    pub source_count: u32,
+}
+
+impl Story {
+    /// How many of a story's distinct sources its record lists; a story
+    /// carried by thousands of sources would otherwise rewrite them all on
+    /// every join.
+    pub const SOURCES_KEPT: usize = 32;
+
+    /// How many distinct sources carried it.
+    pub fn distinct_sources(&self) -> usize {
+        (self.source_count as usize).max(self.sources.len())
+    }
 }
 
 /// One item of a story, as the story needs it: ordering, coverage and the

@@ -231,6 +231,7 @@ impl Desk {
                         breaking_since: None,
                         updated: now,
                         sources: Vec::new(),
+                        source_count: 0,
                     });
                     v.insert(Touched { old, story, joined: Vec::new() })
                 }
@@ -280,9 +281,13 @@ impl Desk {
                 story.time = all.first().map(|m| m.published).unwrap_or(story.time);
                 story.sources.clear();
                 story.early_sources.clear();
+                let mut distinct: HashSet<&str> = HashSet::new();
                 for m in &all {
-                    if !story.sources.contains(&m.source) {
-                        story.sources.push(m.source.clone());
+                    if distinct.insert(&m.source) {
+                        if story.sources.len() < Story::SOURCES_KEPT {
+                            story.sources.push(m.source.clone());
+                        }
+                        changes.story_sources.push((story.id.clone(), m.source.clone()));
                     }
                     if m.published - story.time <= coverage_window && !story.early_sources.contains(&m.source) {
                         story.early_sources.push(m.source.clone());
@@ -290,10 +295,22 @@ impl Desk {
                     story.breaking |= m.flagged;
                 }
                 story.early_sources.truncate(min_sources);
+                story.source_count = distinct.len() as u32;
             } else {
                 for m in &t.joined {
-                    if !story.sources.contains(&m.source) {
-                        story.sources.push(m.source.clone());
+                    // New to the story: not in its record's list, and either the
+                    // list is all of them or the story-sources table lacks it.
+                    let known = story.sources.contains(&m.source)
+                        || (story.distinct_sources() > story.sources.len()
+                            && (changes.story_sources.iter().any(|(id, s)| *id == story.id && *s == m.source)
+                                || self.store.story_has_source(&story.id, &m.source)?));
+                    if !known {
+                        let count = story.distinct_sources() as u32 + 1;
+                        if story.sources.len() < Story::SOURCES_KEPT {
+                            story.sources.push(m.source.clone());
+                        }
+                        story.source_count = count;
+                        changes.story_sources.push((story.id.clone(), m.source.clone()));
                     }
                     if m.published - story.time <= coverage_window
                         && story.early_sources.len() < min_sources

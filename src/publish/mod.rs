@@ -423,7 +423,7 @@ impl Publisher {
 
     fn distinct_sources(&self, story: &Story) -> Result<usize, PublishError> {
         if !story.sources.is_empty() {
-            return Ok(story.sources.len());
+            return Ok(story.distinct_sources());
         }
         let members = self.store.story_members(story)?;
         Ok(members.iter().map(|m| m.source.as_str()).collect::<HashSet<_>>().len())

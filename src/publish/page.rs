@@ -218,6 +218,7 @@ mod page_tests {
             breaking_since: None,
             updated: 0,
             sources: vec![],
+            source_count: 0,
         };
         let h = Headline {
             story,

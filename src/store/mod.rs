@@ -50,6 +50,8 @@ pub struct Changes {
     pub stories: Vec<StoryChange>,
     /// (story id, member): items joining a story, or changed in it.
     pub members: Vec<(String, Member)>,
+    /// (story id, source id): sources new to a story.
+    pub story_sources: Vec<(String, String)>,
     /// canonical link → story id
     pub links: Vec<(String, String)>,
 }
@@ -62,6 +64,8 @@ pub struct Store {
     stories: sled::Tree,
     /// story id, NUL, item key → [`Member`]
     members: sled::Tree,
+    /// story id, NUL, source id → nothing: every source of every story.
+    story_sources: sled::Tree,
     feeds: sled::Tree,
     links: sled::Tree,
     sources: sled::Tree,
@@ -127,6 +131,7 @@ impl Store {
             items: tree("items")?,
             stories: tree("stories")?,
             members: tree("members")?,
+            story_sources: tree("story_sources")?,
             feeds: tree("feeds")?,
             links: tree("links")?,
             sources: tree("sources")?,
@@ -217,6 +222,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether an item of `source` is already in the story.
+    pub fn story_has_source(&self, story: &str, source: &str) -> Result<bool> {
+        let mut k = member_prefix(story);
+        k.extend_from_slice(source.as_bytes());
+        Ok(self.story_sources.contains_key(k)?)
+    }
+
     /// The story that already carries this canonical link, if any.
     pub fn story_for_link(&self, link: &str) -> Result<Option<String>> {
         Ok(self.links.get(link)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
@@ -245,6 +257,11 @@ impl Store {
             let mut k = member_prefix(story);
             k.extend_from_slice(m.key.as_bytes());
             self.members.insert(k, encode(m))?;
+        }
+        for (story, source) in &changes.story_sources {
+            let mut k = member_prefix(story);
+            k.extend_from_slice(source.as_bytes());
+            self.story_sources.insert(k, &[])?;
         }
         for c in &changes.stories {
             self.stories.insert(c.new.id.as_bytes(), encode(&c.new))?;
@@ -350,8 +367,10 @@ impl Store {
                     items_gone += 1;
                 }
             }
-            for r in self.members.scan_prefix(member_prefix(id)) {
-                self.members.remove(r?.0)?;
+            for tree in [&self.members, &self.story_sources] {
+                for r in tree.scan_prefix(member_prefix(id)) {
+                    tree.remove(r?.0)?;
+                }
             }
             for k in keys::feed_keys(&story) {
                 self.feeds.remove(k)?;

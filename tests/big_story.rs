@@ -1,0 +1,71 @@
+//! A story carried by many sources (a big event at thousands of feeds): its
+//! record keeps a bounded list of sources and their count, while the feed
+//! entry still lists every item and the count of distinct sources is exact.
+
+mod common;
+
+use newsdesk::config::Source;
+use newsdesk::publish::{FeedName, Format, Publisher};
+use std::sync::Arc;
+
+fn source(id: &str) -> Source {
+    Source {
+        id: id.into(),
+        url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
+        title: None,
+        sections: vec![],
+        region: None,
+        language: None,
+        breaking: false,
+        interval: None,
+    }
+}
+
+fn feed(items: &[(&str, &str, &str)]) -> newsdesk::parse::Feed {
+    let xml = common::rss("Wire", &items.iter().map(|(g, t, l)| (*g, *t, *l, "")).collect::<Vec<_>>());
+    newsdesk::parse::parse_feed(xml.as_bytes(), None).expect("test feed parses")
+}
+
+#[test]
+fn a_story_from_many_sources_counts_them_all_and_lists_every_item() {
+    const SOURCES: usize = 80;
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..SOURCES).map(|i| format!("s{i}")).collect();
+    let sources: Vec<(String, String)> =
+        ids.iter().map(|id| (id.clone(), format!("https://{id}.example/feed"))).collect();
+    // Breaking by coverage off (min_sources above the count), so only counting is tested.
+    let mut config = common::poll_config(dir.path(), &sources, "");
+    config.breaking.min_sources = 1000;
+    let desk = common::desk(&config);
+    let now = newsdesk::pipeline::now();
+    let link = "https://agency.example/summit";
+    // Every source files the agency's link, each twice over two polls (a
+    // second item of its own later), in an order that is not the sources' order.
+    let mut at = now - 3600;
+    for round in 0..2 {
+        for i in (0..SOURCES).rev() {
+            at += 1;
+            let guid = format!("{i}-{round}");
+            let title = format!("Summit ends with a joint statement ({round})");
+            let r = desk.ingest(&source(&ids[i]), &feed(&[(&guid, &title, link)]), at).unwrap();
+            assert_eq!(r.new, 1);
+        }
+    }
+    let stories = desk.store.page("all", None, 10).unwrap();
+    assert_eq!(stories.len(), 1, "one story");
+    let story = &stories[0];
+    assert_eq!(story.size as usize, 2 * SOURCES);
+    assert_eq!(story.distinct_sources(), SOURCES);
+    assert_eq!(story.sources.len(), newsdesk::model::Story::SOURCES_KEPT);
+    // The first item filed (undated items: published when first seen) is the first.
+    assert_eq!(story.sources[0], format!("s{}", SOURCES - 1));
+
+    let publisher = Publisher::new(desk.store.clone(), Arc::new(config.clone()), now).unwrap();
+    publisher.publish_all(now).unwrap();
+    let snap = publisher.snapshot();
+    let doc: serde_json::Value = serde_json::from_slice(&snap.files[&FeedName::All.path(Format::Json)].body).unwrap();
+    let listed = doc["items"][0]["_newsdesk"]["sources"].as_array().unwrap();
+    assert_eq!(listed.len(), 2 * SOURCES, "every item of the story is listed");
+    let distinct: std::collections::HashSet<&str> = listed.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(distinct.len(), SOURCES);
+}
