@@ -119,10 +119,22 @@ impl Poller {
     pub async fn run(self, cancel: CancellationToken) {
         let config = self.desk.config();
         let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
-        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let mut in_flight: HashSet<String> = HashSet::new();
         let tracker = tokio_util::task::TaskTracker::new();
         let started_at = pipeline::now();
+        // The schedule in memory: source id → (the URL it was read for, when
+        // it is due; None when gone). Read from the store once per source, and
+        // again after each poll of it (a poll moves its due time), so a turn of
+        // this loop over 10,000 sources reads nothing from the store.
+        let mut schedule: HashMap<String, (String, Option<Timestamp>)> = HashMap::new();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
         loop {
+            // A finished poll leaves the in-flight set and the cache together,
+            // here, so its stale due time is never seen without it.
+            while let Ok(id) = done_rx.try_recv() {
+                schedule.remove(&id);
+                in_flight.remove(&id);
+            }
             let now = pipeline::now();
             self.heartbeat.store(now, std::sync::atomic::Ordering::Relaxed);
             let config = self.desk.config();
@@ -130,44 +142,50 @@ impl Poller {
             // Many sources: spread their first polls over the interval instead of a herd.
             let spread = config.sources.len() > config.poll.concurrency;
             for source in &config.sources {
-                let due = match self.desk.store.source_state(&source.id) {
-                    Ok(Some(s)) if s.configured_url == source.url.as_str() => {
-                        if s.status == SourceStatus::Gone {
-                            continue;
-                        }
-                        // Also after a restart: the stored schedule is kept.
-                        s.next_due.unwrap_or(now)
+                let cached = schedule.get(&source.id).filter(|(url, _)| url == source.url.as_str()).map(|(_, d)| *d);
+                let due = match cached {
+                    Some(due) => due,
+                    None => {
+                        let due = match self.desk.store.source_state(&source.id) {
+                            Ok(Some(s)) if s.configured_url == source.url.as_str() => {
+                                // Also after a restart: the stored schedule is kept.
+                                (s.status != SourceStatus::Gone).then(|| s.next_due.unwrap_or(now))
+                            }
+                            _ => Some(schedule::first_due(
+                                &source.id,
+                                source.interval.unwrap_or(config.poll.interval),
+                                started_at,
+                                spread,
+                            )),
+                        };
+                        schedule.insert(source.id.clone(), (source.url.to_string(), due));
+                        due
                     }
-                    _ => schedule::first_due(
-                        &source.id,
-                        source.interval.unwrap_or(config.poll.interval),
-                        started_at,
-                        spread,
-                    ),
                 };
+                let Some(due) = due else { continue }; // gone until the config changes
                 let due = due.max(limits.held_until(source, now).unwrap_or(i64::MIN));
                 if due > now {
                     next_wake = next_wake.min(due);
                     continue;
                 }
-                if !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(source.id.clone()) {
+                if !in_flight.insert(source.id.clone()) {
                     continue;
                 }
-                let (desk, fetcher, limits, sink, in_flight, source, cancel) = (
+                let (desk, fetcher, limits, sink, source, cancel, done) = (
                     self.desk.clone(),
                     self.fetcher.clone(),
                     limits.clone(),
                     self.sink.clone(),
-                    in_flight.clone(),
                     source.clone(),
                     cancel.clone(),
+                    done_tx.clone(),
                 );
                 tracker.spawn(async move {
                     tokio::select! {
                         o = poll_limited(&desk, &fetcher, &limits, &source) => sink.polled(o),
                         _ = cancel.cancelled() => {}
                     }
-                    in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&source.id);
+                    let _ = done.send(source.id.clone());
                 });
             }
             let sleep = (next_wake - now).clamp(1, 5) as u64;
