@@ -40,7 +40,9 @@ pub struct Story {
     /// `None` in a story stored by an older release (see `items`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<Member>,
-    /// How many items it has. The items themselves live in the store's
+    /// How many items it has (a kill between the writes of one ingest can leave
+    /// it one high until the story's first item changes: it is informational,
+    /// nothing is decided on it). The items themselves live in the store's
     /// members table, one record each, so that a story with thousands of
     /// items is updated without reading or rewriting them.
     #[serde(default)]
