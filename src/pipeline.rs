@@ -283,11 +283,8 @@ impl Desk {
                 story.early_sources.clear();
                 let mut distinct: HashSet<&str> = HashSet::new();
                 for m in &all {
-                    if distinct.insert(&m.source) {
-                        if story.sources.len() < Story::SOURCES_KEPT {
-                            story.sources.push(m.source.clone());
-                        }
-                        changes.story_sources.push((story.id.clone(), m.source.clone()));
+                    if distinct.insert(&m.source) && story.sources.len() < Story::SOURCES_KEPT {
+                        story.sources.push(m.source.clone());
                     }
                     if m.published - story.time <= coverage_window && !story.early_sources.contains(&m.source) {
                         story.early_sources.push(m.source.clone());
@@ -296,6 +293,11 @@ impl Desk {
                 }
                 story.early_sources.truncate(min_sources);
                 story.source_count = distinct.len() as u32;
+                // The story-sources table is needed (and complete) only once
+                // the record's list is not.
+                if distinct.len() > story.sources.len() {
+                    changes.story_sources.extend(distinct.iter().map(|s| (story.id.clone(), s.to_string())));
+                }
             } else {
                 for m in &t.joined {
                     // New to the story: not in its record's list, and either the
@@ -308,9 +310,16 @@ impl Desk {
                         let count = story.distinct_sources() as u32 + 1;
                         if story.sources.len() < Story::SOURCES_KEPT {
                             story.sources.push(m.source.clone());
+                        } else {
+                            if story.distinct_sources() == story.sources.len() {
+                                // The list overflows now: the table takes the listed sources too.
+                                changes
+                                    .story_sources
+                                    .extend(story.sources.iter().map(|s| (story.id.clone(), s.clone())));
+                            }
+                            changes.story_sources.push((story.id.clone(), m.source.clone()));
                         }
                         story.source_count = count;
-                        changes.story_sources.push((story.id.clone(), m.source.clone()));
                     }
                     if m.published - story.time <= coverage_window
                         && story.early_sources.len() < min_sources

@@ -161,19 +161,18 @@ impl StoryIndex {
     /// item's rarest words (one, for a one-word headline): a near duplicate
     /// shares several, and common words would make every story a candidate.
     pub fn best_match(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Option<Match> {
-        let mut probes: Vec<&String> = sig.tokens.iter().filter(|t| self.df(t) > 0).collect();
-        probes.sort_by_key(|t| self.df(t));
+        // Each token's posting list looked up once (the sort compares lengths).
+        let mut probes: Vec<&Vec<u32>> = sig.tokens.iter().filter_map(|t| self.postings.get(t.as_str())).collect();
+        probes.sort_by_key(|list| list.len());
         probes.truncate(PROBE_TOKENS);
         let needed = probes.len().min(2);
         // story → (probes that found it, the last probe that did)
         let mut hits: HashMap<u32, (usize, usize)> = HashMap::default();
-        for (p, t) in probes.into_iter().enumerate() {
-            if let Some(list) = self.postings.get(t) {
-                for slot in list.iter().rev().take(PROBE_POSTINGS) {
-                    let h = hits.entry(*slot).or_insert((0, usize::MAX));
-                    if h.1 != p {
-                        *h = (h.0 + 1, p);
-                    }
+        for (p, list) in probes.into_iter().enumerate() {
+            for slot in list.iter().rev().take(PROBE_POSTINGS) {
+                let h = hits.entry(*slot).or_insert((0, usize::MAX));
+                if h.1 != p {
+                    *h = (h.0 + 1, p);
                 }
             }
         }
