@@ -7,6 +7,7 @@ pub mod normalize;
 pub mod repair;
 
 use crate::model::Timestamp;
+use quick_xml::events::Event;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use url::Url;
 
@@ -66,14 +67,105 @@ pub fn parse_feed(bytes: &[u8], base: Option<&Url>) -> Result<Feed, ParseError> 
             .build();
         guarded(|| parser.parse(doc))
     };
-    let feed = match parse(&prepared) {
-        Ok(feed) if !feed.entries.is_empty() => feed,
-        first => match repair::repair(&prepared).map(|doc| parse(&doc)) {
-            Some(Ok(repaired)) if first.is_err() || !repaired.entries.is_empty() => repaired,
-            _ => first?,
-        },
+    let (feed, repaired_doc) = match parse(&prepared) {
+        Ok(feed) if !feed.entries.is_empty() => (feed, None),
+        first => {
+            let repaired_doc = repair::repair(&prepared);
+            match repaired_doc.as_deref().map(parse) {
+                Some(Ok(repaired)) if first.is_err() || !repaired.entries.is_empty() => (repaired, repaired_doc),
+                _ => (first?, None),
+            }
+        }
     };
-    Ok(normalise(feed, base))
+    let subjects = dc_subjects(repaired_doc.as_deref().unwrap_or(&prepared));
+    let mut feed = normalise(feed, base);
+    // Subjects are added only when the scan saw exactly the entries feed-rs
+    // did, so that no entry gets another's.
+    if let Some(subjects) = subjects.filter(|s| s.len() == feed.entries.len()) {
+        for (entry, subjects) in feed.entries.iter_mut().zip(subjects) {
+            for name in subjects {
+                add_category(&mut entry.categories, normalize::plain_text(&name));
+            }
+        }
+    }
+    Ok(feed)
+}
+
+fn add_category(categories: &mut Vec<String>, name: String) {
+    if !name.is_empty() && !categories.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
+        categories.push(name);
+    }
+}
+
+/// The Dublin Core subjects (`dc:subject`) of each item of an RSS 1.0 or 2.0
+/// document, in document order: feeds (RSS 1.0 ones above all) file their items
+/// with them as others do with `<category>`, and feed-rs does not read them.
+/// `None` when the document has none or cannot be read to the end. A cheap
+/// pull scan, no entity expansion, run only on documents that mention the
+/// Dublin Core namespace and a subject.
+fn dc_subjects(doc: &[u8]) -> Option<Vec<Vec<String>>> {
+    if memchr::memmem::find(doc, b"subject").is_none()
+        || memchr::memmem::find(doc, b"purl.org/dc/elements/1.1").is_none()
+    {
+        return None;
+    }
+    // Text is not trimmed piecewise (an entity splits it); the whole subject is.
+    let mut reader = quick_xml::Reader::from_reader(doc);
+    let (mut items, mut found) = (Vec::new(), false);
+    // Depth inside the current item (0: outside), and the subject being read.
+    let mut depth = 0usize;
+    let mut subject: Option<String> = None;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                if depth > 0 {
+                    depth += 1;
+                    // A prefixed `subject` (dc:subject): RSS itself has no such element.
+                    if depth == 2 && e.local_name().as_ref() == "subject" && e.name().prefix().is_some() {
+                        subject = Some(String::new());
+                    }
+                } else if e.local_name().as_ref() == "item" {
+                    depth = 1;
+                    items.push(Vec::new());
+                }
+            }
+            Event::End(_) if depth > 0 => {
+                if depth == 2 {
+                    if let (Some(s), Some(item)) = (subject.take(), items.last_mut()) {
+                        found = true;
+                        item.push(s);
+                    }
+                }
+                depth -= 1;
+            }
+            Event::Text(t) => {
+                if let Some(s) = subject.as_mut() {
+                    s.push_str(&t);
+                }
+            }
+            Event::CData(t) => {
+                if let Some(s) = subject.as_mut() {
+                    s.push_str(&t);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(s) = subject.as_mut() {
+                    let c = match &*r {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        _ => r.resolve_char_ref().ok().flatten(),
+                    };
+                    s.extend(c);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    found.then_some(items)
 }
 
 /// Run feed-rs, turning an error or a panic into a [`ParseError`]. The panic's
@@ -194,10 +286,7 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
     });
     let mut categories: Vec<String> = Vec::new();
     for c in &e.categories {
-        let name = normalize::plain_text(c.label.as_deref().unwrap_or(&c.term));
-        if !name.is_empty() && !categories.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
-            categories.push(name);
-        }
+        add_category(&mut categories, normalize::plain_text(c.label.as_deref().unwrap_or(&c.term)));
     }
     let guid = Some(e.id.trim().to_string()).filter(|g| !g.is_empty());
     Entry {
@@ -295,5 +384,32 @@ mod tests {
         let base = Url::parse("https://site.example/rss.xml").unwrap();
         let feed = parse_feed(doc, Some(&base)).unwrap();
         assert_eq!(feed.entries[0].link.as_deref(), Some("https://site.example/news/1"));
+    }
+
+    #[test]
+    fn dublin_core_subjects_become_categories() {
+        // RSS 1.0: items beside the channel, subjects only in Dublin Core.
+        let rdf = r#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://wire.example/"><title>Wire</title><link>https://wire.example/</link>
+    <description>d</description><dc:subject>Channel-wide</dc:subject></channel>
+  <item rdf:about="https://wire.example/1"><title>Port strike ends</title><link>https://wire.example/1</link>
+    <dc:subject>Economía</dc:subject><dc:subject>Trade &amp; Ports</dc:subject></item>
+  <item rdf:about="https://wire.example/2"><title>Cup final tonight</title><link>https://wire.example/2</link></item>
+  <item rdf:about="https://wire.example/3"><title>Rain at last</title><link>https://wire.example/3</link>
+    <dc:subject><![CDATA[Weather]]></dc:subject></item>
+</rdf:RDF>"#;
+        let feed = parse_feed(rdf.as_bytes(), None).unwrap();
+        let cats: Vec<Vec<&str>> =
+            feed.entries.iter().map(|e| e.categories.iter().map(String::as_str).collect()).collect();
+        assert_eq!(cats, [vec!["Economía", "Trade & Ports"], vec![], vec!["Weather"]]);
+
+        // RSS 2.0: with <category> too, the same name is not added twice.
+        let rss = br#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title>
+            <item><guid>1</guid><title>A</title><category>Sport</category><dc:subject>sport</dc:subject>
+            <dc:subject>Football</dc:subject></item></channel></rss>"#;
+        let feed = parse_feed(rss, None).unwrap();
+        assert_eq!(feed.entries[0].categories, ["Sport", "Football"]);
     }
 }
