@@ -120,6 +120,11 @@ impl<T> PhraseSet<T> {
     /// Call `found` with the value of every phrase occurring in `words` (once
     /// per occurrence).
     pub fn find<'a, H: AsRef<str>>(&'a self, words: &[H], mut found: impl FnMut(&'a T)) {
+        self.find_at(words, |_, v| found(v))
+    }
+
+    /// [`PhraseSet::find`] with the index of the word each occurrence starts at.
+    pub fn find_at<'a, H: AsRef<str>>(&'a self, words: &[H], mut found: impl FnMut(usize, &'a T)) {
         for (i, w) in words.iter().enumerate() {
             let w = w.as_ref();
             let mut check = |key: &str| {
@@ -128,7 +133,7 @@ impl<T> PhraseSet<T> {
                         let fits = words.len() - i >= phrase.len()
                             && words[i..].iter().zip(phrase).all(|(t, p)| token_matches(t.as_ref(), p));
                         if fits {
-                            found(value);
+                            found(i, value);
                         }
                     }
                 }

@@ -143,6 +143,41 @@ impl Categorizer {
         Filing { sections, regions, tags, places, place_regions }
     }
 
+    /// Why an item is filed where it is, rule by rule: for each section it
+    /// gets, every reason found (a keyword once per occurrence). For looking into misfilings (the
+    /// labelled evaluation's `EVAL_SECTIONS` dump); filing itself is
+    /// [`Categorizer::file_words`].
+    pub fn explain_sections(&self, source: &str, words: &[&str], categories: &[String]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        fn add(out: &mut Vec<(String, String)>, id: &str, why: String) {
+            out.push((id.to_string(), why));
+        }
+        if let Some((src_sections, _, _)) = self.source_sections.get(source) {
+            for s in src_sections {
+                add(&mut out, s, format!("source {source}"));
+            }
+        }
+        let cats: HashSet<String> = categories.iter().map(|c| text::fold(c.trim())).collect();
+        for rule in &self.sections {
+            if let Some(c) = rule.categories.iter().find(|c| cats.contains(*c)) {
+                add(&mut out, &rule.id, format!("category {c:?}"));
+            }
+        }
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        self.keywords.find_at(words, |at, i| hits.push((at, *i)));
+        for (at, i) in hits {
+            add(&mut out, &self.sections[i].id, format!("keyword at word {at}: {:?}", words[at]));
+        }
+        let files = self.file_words(source, words, categories).sections;
+        out.retain(|(s, _)| files.contains(s));
+        for s in files {
+            if !out.iter().any(|(o, _)| *o == s) {
+                add(&mut out, &s, "fallback".to_string());
+            }
+        }
+        out
+    }
+
     /// A story's sections from the union of its items': the fallback section
     /// only when no item was filed anywhere else ("with none, the fallback").
     pub fn settle_sections(&self, sections: &mut Vec<String>) {
