@@ -94,15 +94,41 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
 
 /// Phrases looked up by their first word, so that finding every phrase a text
 /// contains costs a few hash lookups per word instead of a pass per phrase.
-/// Matching is [`contains_phrase`]'s: whole words, Arabic clitics allowed.
+/// Matching is [`contains_phrase`]'s: whole words, Arabic clitics allowed;
+/// a set made by [`PhraseSet::with_plurals`] also takes the plural of a
+/// phrase's last word (see [`plural_of`]).
 pub struct PhraseSet<T> {
     by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>>,
+    plurals: bool,
 }
 
 impl<T> Default for PhraseSet<T> {
     fn default() -> Self {
-        PhraseSet { by_first: std::collections::HashMap::new() }
+        PhraseSet { by_first: std::collections::HashMap::new(), plurals: false }
     }
+}
+
+/// Whether `token` is a regular English or Spanish plural of `word` (both
+/// folded): `word` + "s" or + "es" ("vaccines", "brotes", "inundaciones",
+/// "tifones"), or "-y" → "-ies" ("derbies"). Only for Latin-script words of at
+/// least four letters, so short words ("ai", "bus") and Arabic, whose plurals
+/// are mostly broken plurals listed as keywords of their own, are left alone.
+pub fn plural_of(token: &str, word: &str) -> bool {
+    if word.chars().count() < 4 || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    match token.strip_prefix(word) {
+        Some("s") | Some("es") => true,
+        _ => word.strip_suffix('y').is_some_and(|stem| token.strip_prefix(stem) == Some("ies")),
+    }
+}
+
+/// The singular stems a plural-looking token may come from, for lookup.
+fn singular_keys(w: &str) -> impl Iterator<Item = String> + '_ {
+    let ies = w.strip_suffix("ies").map(|s| format!("{s}y"));
+    let es = w.strip_suffix("es").map(String::from);
+    let s = w.strip_suffix('s').map(String::from);
+    [s, es, ies].into_iter().flatten().filter(|k| k.len() >= 4)
 }
 
 fn is_arabic(w: &str) -> bool {
@@ -110,6 +136,13 @@ fn is_arabic(w: &str) -> bool {
 }
 
 impl<T> PhraseSet<T> {
+    /// An empty set whose phrases also match with their last word in the
+    /// plural ([`plural_of`]): for section keywords, which an editor lists in
+    /// the singular ("vaccine", "brote").
+    pub fn with_plurals() -> Self {
+        PhraseSet { by_first: std::collections::HashMap::new(), plurals: true }
+    }
+
     /// Add a phrase (folded tokens) with the value it stands for.
     pub fn insert(&mut self, phrase: Vec<String>, value: T) {
         let Some(first) = phrase.first() else { return };
@@ -120,20 +153,33 @@ impl<T> PhraseSet<T> {
     /// Call `found` with the value of every phrase occurring in `words` (once
     /// per occurrence).
     pub fn find<'a, H: AsRef<str>>(&'a self, words: &[H], mut found: impl FnMut(&'a T)) {
+        self.find_at(words, |_, v| found(v))
+    }
+
+    /// [`PhraseSet::find`] with the words each occurrence spans.
+    pub fn find_at<'a, H: AsRef<str>>(&'a self, words: &[H], mut found: impl FnMut(std::ops::Range<usize>, &'a T)) {
         for (i, w) in words.iter().enumerate() {
             let w = w.as_ref();
             let mut check = |key: &str| {
                 if let Some(list) = self.by_first.get(key) {
                     for (phrase, value) in list {
+                        let last = phrase.len() - 1;
                         let fits = words.len() - i >= phrase.len()
-                            && words[i..].iter().zip(phrase).all(|(t, p)| token_matches(t.as_ref(), p));
+                            && words[i..].iter().zip(phrase).enumerate().all(|(j, (t, p))| {
+                                token_matches(t.as_ref(), p) || self.plurals && j == last && plural_of(t.as_ref(), p)
+                            });
                         if fits {
-                            found(value);
+                            found(i..i + phrase.len(), value);
                         }
                     }
                 }
             };
             check(w);
+            if self.plurals && w.bytes().all(|b| b.is_ascii_alphabetic()) {
+                for key in singular_keys(w) {
+                    check(&key);
+                }
+            }
             if is_arabic(w) {
                 // The keys a clitic-bearing token can stand for, each once.
                 let mut tried: Vec<&str> = vec![w];
@@ -183,6 +229,46 @@ mod tests {
         assert_eq!(found("la moción de censura, y el Consejo de Seguridad"), vec![4]);
         assert_eq!(found("ومجلس الأمن يجتمع"), vec![5]);
         assert_eq!(found("banking oily mocion"), Vec::<usize>::new());
+        let mut spans = Vec::new();
+        set.find_at(&tokens("y la moción de censura"), |at, v| spans.push((at, *v)));
+        assert_eq!(spans, vec![(2..5, 4)], "find_at gives the words a phrase spans");
+    }
+
+    #[test]
+    fn keyword_plurals() {
+        // (token, keyword, plural of it?)
+        for (token, word, want) in [
+            ("vaccines", "vaccine", true),
+            ("brotes", "brote", true),
+            ("inundaciones", "inundacion", true),
+            ("tifones", "tifon", true),
+            ("derbies", "derby", true),
+            ("hospitals", "hospital", true),
+            ("ais", "ai", false),
+            ("buses", "bus", false),
+            ("vaccinate", "vaccine", false),
+            ("brotes", "brotes", false),
+            ("انتخاباتs", "انتخابات", false),
+        ] {
+            assert_eq!(plural_of(token, word), want, "{token} / {word}");
+        }
+        let mut set = PhraseSet::with_plurals();
+        set.insert(tokens("vaccine"), 0);
+        set.insert(tokens("central bank"), 1);
+        set.insert(tokens("derby"), 2);
+        let found = |text: &str| {
+            let mut out = Vec::new();
+            set.find(&tokens(text), |v| out.push(*v));
+            out
+        };
+        assert_eq!(found("Two vaccines and central banks"), vec![0, 1]);
+        assert_eq!(found("Derbies this weekend"), vec![2]);
+        assert_eq!(found("centrals bank vaccinated"), Vec::<i32>::new(), "only the last word, only plurals");
+        let mut plain = PhraseSet::default();
+        plain.insert(tokens("vaccine"), 0);
+        let mut out = Vec::new();
+        plain.find(&tokens("vaccines"), |v| out.push(*v));
+        assert!(out.is_empty(), "a plain set (places) matches exact words");
     }
 
     #[test]

@@ -21,8 +21,12 @@ struct Outcome {
 }
 
 fn evaluate() -> Outcome {
+    evaluate_set("items.json")
+}
+
+fn evaluate_set(file: &str) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    let (mut config, eval) = evalset::load(dir.path());
+    let (mut config, eval) = evalset::load_set(dir.path(), file);
     if let Some(s) = std::env::var("EVAL_SIM").ok().and_then(|s| s.parse().ok()) {
         config.dedup.similarity = s;
     }
@@ -73,6 +77,11 @@ fn evaluate() -> Outcome {
         } else if std::env::var_os("EVAL_PAIRS").is_some() {
             println!("SECTIONS gold {gold:?} got {got:?}: {}", v["title"]);
         }
+        match std::env::var("EVAL_SECTIONS").as_deref() {
+            Ok("all") => explain_sections(&desk, &eval, v, &gold, &got),
+            Ok(_) if gold != got => explain_sections(&desk, &eval, v, &gold, &got),
+            _ => {}
+        }
         if v["breaking"].as_bool().unwrap() != story.breaking && std::env::var_os("EVAL_PAIRS").is_some() {
             println!("BREAKING gold {} got {}: {}", v["breaking"], story.breaking, v["title"]);
         }
@@ -92,7 +101,7 @@ fn evaluate() -> Outcome {
         breaking_recall: ratio(btp, btp + bfn),
     };
     println!(
-        "eval: {} items, {} gold stories, {} produced stories",
+        "eval ({file}): {} items, {} gold stories, {} produced stories",
         items.len(),
         firsts.len(),
         produced.values().collect::<HashSet<_>>().len()
@@ -108,22 +117,64 @@ fn evaluate() -> Outcome {
     out
 }
 
+/// `EVAL_SECTIONS=1`: a misfiled story's gold and produced sections, and for
+/// each item of the gold story, why each section it got was given (source,
+/// feed category, keyword with the word, fallback), wrong ones marked `+`, and
+/// the gold sections no item got marked `-`.
+fn explain_sections(desk: &Desk, eval: &[evalset::EvalItem], first: &Value, gold: &HashSet<&str>, got: &HashSet<&str>) {
+    use newsdesk::text;
+    let categorizer = newsdesk::categorize::Categorizer::new(&desk.config());
+    let story = first["story"].as_str().unwrap();
+    let mut missing: Vec<&&str> = gold.difference(got).collect();
+    missing.sort();
+    let mut extra: Vec<&&str> = got.difference(gold).collect();
+    extra.sort();
+    let ok = if gold == got { "ok" } else { "MISFILED" };
+    println!("SECTIONS {ok} {story} gold {gold:?} got {got:?} missing {missing:?} extra {extra:?}");
+    for i in eval.iter().filter(|i| i.raw["story"] == story) {
+        let v = &i.raw;
+        let title = normalize::plain_text(v["title"].as_str().unwrap());
+        let summary = normalize::strip_tags(&normalize::summary_html(v["summary"].as_str().unwrap(), None));
+        let folded = text::fold(&format!("{title} {summary}"));
+        let categories: Vec<String> =
+            v["categories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        println!("  {} {} {title:?} cats {categories:?}", i.id, i.source.id);
+        println!("     {summary}");
+        for (section, why) in categorizer.explain_sections(&i.source.id, &text::split_folded(&folded), &categories) {
+            let mark = if gold.contains(section.as_str()) { " " } else { "+" };
+            println!("    {mark} {section}: {why}");
+        }
+    }
+}
+
 /// Today's figures as a floor, so a change that makes clustering worse fails.
 /// (Measured 2026-11-28, with the concept table and the calibrated scale:
-/// precision 1.000, recall 0.859, sections 0.856, breaking precision 1.000,
-/// recall 1.000.)
+/// precision 1.000, recall 0.859, sections 0.944 (0.856 before passing
+/// mentions, keyword plurals and the added vocabulary; README "How items are
+/// filed into sections"), breaking precision 1.000, recall 1.000.)
 #[test]
 fn clustering_does_not_regress() {
     let o = evaluate();
     assert!(o.precision >= 0.95, "pairwise precision {:.3} below 0.95", o.precision);
     assert!(o.recall >= 0.85, "pairwise recall {:.3} fell below 0.85", o.recall);
-    assert!(o.section_accuracy >= 0.8, "section accuracy {:.3}", o.section_accuracy);
+    assert!(o.section_accuracy >= 0.93, "section accuracy {:.3} fell below 0.93", o.section_accuracy);
     assert!(
         o.breaking_precision >= 0.95 && o.breaking_recall >= 0.95,
         "breaking {:.3}/{:.3}",
         o.breaking_precision,
         o.breaking_recall
     );
+}
+
+/// Section filing on the held-out set (tests/data/eval/heldout.json: 46
+/// invented items in 40 stories, written before the filing rules were changed
+/// and not used to choose them), printed beside the main figure. Measured
+/// 2026-11-28: 0.700 before those changes, 0.775 after. The floor sits a
+/// little below, so a change that files worse on unseen items fails.
+#[test]
+fn sections_on_the_held_out_set() {
+    let o = evaluate_set("heldout.json");
+    assert!(o.section_accuracy >= 0.75, "held-out section accuracy {:.3} fell below 0.75", o.section_accuracy);
 }
 
 /// The targets of the stories issue: pairwise precision 0.95 and recall 0.85.

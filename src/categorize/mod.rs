@@ -59,7 +59,8 @@ impl Categorizer {
                 categories: s.categories.iter().map(|c| text::fold(c.trim())).collect(),
             })
             .collect();
-        let mut keywords = text::PhraseSet::default();
+        // Keywords also match in the plural (text::plural_of); places do not.
+        let mut keywords = text::PhraseSet::with_plurals();
         for (i, s) in config.sections.iter().enumerate() {
             for k in &s.keywords {
                 keywords.insert(text::tokens(k), i);
@@ -104,7 +105,11 @@ impl Categorizer {
         let cats: HashSet<String> = categories.iter().map(|c| text::fold(c.trim())).collect();
 
         let mut matched = vec![false; self.sections.len()];
-        self.keywords.find(words, |i| matched[*i] = true);
+        self.keywords.find_at(words, |at, i| {
+            if !passing_mention(words, at) {
+                matched[*i] = true;
+            }
+        });
         let mut sections = src_sections;
         for (rule, by_keyword) in self.sections.iter().zip(matched) {
             let by_category = by_keyword || rule.categories.iter().any(|c| cats.contains(c));
@@ -143,6 +148,46 @@ impl Categorizer {
         Filing { sections, regions, tags, places, place_regions }
     }
 
+    /// Why an item is filed where it is, rule by rule: for each section it
+    /// gets, every reason found (a keyword once per occurrence). For looking into misfilings (the
+    /// labelled evaluation's `EVAL_SECTIONS` dump); filing itself is
+    /// [`Categorizer::file_words`].
+    pub fn explain_sections(&self, source: &str, words: &[&str], categories: &[String]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        fn add(out: &mut Vec<(String, String)>, id: &str, why: String) {
+            out.push((id.to_string(), why));
+        }
+        if let Some((src_sections, _, _)) = self.source_sections.get(source) {
+            for s in src_sections {
+                add(&mut out, s, format!("source {source}"));
+            }
+        }
+        let cats: HashSet<String> = categories.iter().map(|c| text::fold(c.trim())).collect();
+        for rule in &self.sections {
+            if let Some(c) = rule.categories.iter().find(|c| cats.contains(*c)) {
+                add(&mut out, &rule.id, format!("category {c:?}"));
+            }
+        }
+        let mut hits: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
+        self.keywords.find_at(words, |at, i| hits.push((at, *i)));
+        for (at, i) in hits {
+            let passing = if passing_mention(words, at.clone()) { " (passing mention: not counted)" } else { "" };
+            add(
+                &mut out,
+                &self.sections[i].id,
+                format!("keyword at word {}: {:?}{passing}", at.start, words[at.clone()].join(" ")),
+            );
+        }
+        let files = self.file_words(source, words, categories).sections;
+        out.retain(|(s, _)| files.contains(s));
+        for s in files {
+            if !out.iter().any(|(o, _)| *o == s) {
+                add(&mut out, &s, "fallback".to_string());
+            }
+        }
+        out
+    }
+
     /// A story's sections from the union of its items': the fallback section
     /// only when no item was filed anywhere else ("with none, the fallback").
     pub fn settle_sections(&self, sections: &mut Vec<String>) {
@@ -162,6 +207,96 @@ impl Categorizer {
     pub fn breaking_title(&self, title: &str) -> bool {
         let words = text::tokens(title);
         self.breaking_keywords.iter().any(|k| text::contains_phrase(&words, k))
+    }
+}
+
+// Passing mentions. A keyword names what a story is about, except where the
+// text only names who gave the figures or where the wounded were taken: "...,
+// the health ministry said", "according to the WHO", "según la OMS",
+// "بحسب وزارة الصحة", "ونقل المصابون إلى مستشفى ...". An accident or a raid
+// reported with a ministry's toll is not a health story, and a desk does not
+// want it under Health; the same word as the subject of the sentence ("the
+// health ministry launched a vaccination drive") still counts. The words are
+// folded (no accents, Arabic letter variants unified) and looked at right
+// next to the keyword, with at most an article in between.
+
+/// Words that put what follows as the source of a report: "according to",
+/// "según", "informó", "dijo", and Arabic "according to", "said", "announced",
+/// "reported" (وفق، بحسب، قالت، أعلنت، ذكرت، أفادت...).
+const SOURCE_BEFORE: &[&str] = &[
+    "segun",
+    "informo",
+    "dijo",
+    "indico",
+    "senalo",
+    "وفق",
+    "وفقا",
+    "بحسب",
+    "حسب",
+    "طبقا",
+    "قال",
+    "قالت",
+    "اعلن",
+    "اعلنت",
+    "ذكر",
+    "ذكرت",
+    "افاد",
+    "افادت",
+];
+
+/// Words that put what precedes as the source: "... said", "dijo".
+const SOURCE_AFTER: &[&str] = &["said", "says", "reported", "dijo", "informo"];
+
+/// Words that send the wounded somewhere ("taken/rushed to", "trasladados a",
+/// نقل إلى), and the prepositions that follow them.
+const TAKEN: &[&str] = &[
+    "taken",
+    "rushed",
+    "airlifted",
+    "transferred",
+    "trasladados",
+    "trasladadas",
+    "trasladado",
+    "llevados",
+    "evacuados",
+    "نقل",
+    "نقلوا",
+    "نقلت",
+    "اسعف",
+    "اسعفوا",
+];
+const TO: &[&str] = &["to", "into", "a", "al", "hacia", "الي"];
+
+/// Articles that may stand between those words and the keyword.
+const ARTICLES: &[&str] = &["the", "an", "el", "la", "los", "las", "del"];
+
+/// An Arabic word without a leading و or ف ("and"), as the marker lists hold
+/// bare words.
+fn bare(w: &str) -> &str {
+    if w.chars().count() > 3 {
+        if let Some(rest) = w.strip_prefix('و').or_else(|| w.strip_prefix('ف')) {
+            return rest;
+        }
+    }
+    w
+}
+
+/// Whether the keyword spanning `at` in `words` is only a passing mention
+/// (see above).
+fn passing_mention(words: &[&str], at: std::ops::Range<usize>) -> bool {
+    if words.get(at.end).is_some_and(|w| SOURCE_AFTER.contains(w)) {
+        return true;
+    }
+    // The words before the keyword, nearest first, without articles.
+    let before: Vec<&str> =
+        words[..at.start].iter().rev().take(5).map(|w| bare(w)).filter(|w| !ARTICLES.contains(w)).collect();
+    match before.as_slice() {
+        [w, ..] if SOURCE_BEFORE.contains(w) => true,
+        ["to", "according", ..] => true,
+        // "taken to", "ونقل المصابون إلى": the verb right before the
+        // preposition or one word (the subject) before it.
+        [to, rest @ ..] if TO.contains(to) => rest.iter().take(2).any(|w| TAKEN.contains(w)),
+        _ => false,
     }
 }
 
@@ -225,6 +360,12 @@ mod rule_tests {
                 false,
             ),
             section("economy", &["Economía"], &["inflación", "التضخم"], false),
+            section(
+                "health",
+                &[],
+                &["hospital", "health ministry", "world health organization", "OMS", "وزارة الصحة", "مستشفى"],
+                false,
+            ),
             section("misc", &[], &[], true),
         ];
         c.regions = vec![Region {
@@ -274,6 +415,36 @@ mod rule_tests {
             assert_eq!(got.sections, *want, "{name}");
         }
         assert_eq!(file("x", "Talks", "Ahead of the election", &[]).sections, ["politics"], "summary keyword");
+    }
+
+    #[test]
+    fn passing_mentions_do_not_file() {
+        // (case, title, expected sections): who gave the figures, or where
+        // the wounded were taken, is not what the story is about.
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("source after: said", "Six killed in crash, the health ministry said", &["misc"]),
+            ("source after: says", "Bus crash kills 9, health ministry says", &["misc"]),
+            ("source before: according to the", "Nine dead, according to the health ministry", &["misc"]),
+            ("spanish según la", "Seis muertos en un choque, según la OMS", &["misc"]),
+            ("spanish informó el", "Informó el hospital que hay seis heridos", &["misc"]),
+            ("arabic بحسب", "مقتل ستة أشخاص بحسب وزارة الصحة", &["misc"]),
+            ("arabic وفق with و", "مقتل ستة أشخاص ووفق وزارة الصحة", &["misc"]),
+            ("arabic قالت", "قالت وزارة الصحة إن ستة قتلوا", &["misc"]),
+            ("taken to hospital", "Six hurt, taken to hospital after crash", &["misc"]),
+            ("rushed to a hospital", "Driver rushed to a hospital after crash", &["misc"]),
+            ("spanish trasladados al", "Heridos trasladados al hospital", &["misc"]),
+            ("arabic verb, subject, إلى", "ونقل المصابون إلى مستشفى المدينة", &["misc"]),
+            ("subject of the sentence", "The health ministry launches a vaccination drive", &["health"]),
+            ("arabic subject", "وزارة الصحة تطلق حملة تطعيم", &["health"]),
+            ("arabic launched", "أطلقت وزارة الصحة حملة تطعيم", &["health"]),
+            ("spanish subject", "La OMS aprueba una vacuna", &["health"]),
+            ("hospital as the topic", "Hospital strike enters third week", &["health"]),
+            ("to, without a verb of taking", "Funding to hospital cut", &["health"]),
+            ("one passing, one not", "Hospital overwhelmed, the health ministry said", &["health"]),
+        ];
+        for (name, title, want) in cases {
+            assert_eq!(file("x", title, "", &[]).sections, *want, "{name}");
+        }
     }
 
     #[test]

@@ -38,8 +38,14 @@ impl EvalItem {
 /// The set's config (with its store in `store_dir`) and its items in
 /// publication order.
 pub fn load(store_dir: &std::path::Path) -> (Config, Vec<EvalItem>) {
+    load_set(store_dir, "items.json")
+}
+
+/// [`load`] for another item file of tests/data/eval with the same config
+/// (`heldout.json`: the held-out set for section filing).
+pub fn load_set(store_dir: &std::path::Path, file: &str) -> (Config, Vec<EvalItem>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval");
-    let data: Value = serde_json::from_slice(&std::fs::read(root.join("items.json")).unwrap()).unwrap();
+    let data: Value = serde_json::from_slice(&std::fs::read(root.join(file)).unwrap()).unwrap();
     let mut config = config::load(&root.join("config.toml")).unwrap();
     config.storage.path = store_dir.join("data");
     let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v["published"].as_str().unwrap()).unwrap().timestamp();
