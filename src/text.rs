@@ -124,10 +124,11 @@ pub fn plural_of(token: &str, word: &str) -> bool {
 }
 
 /// The singular stems a plural-looking token may come from, for lookup.
-fn singular_keys(w: &str) -> impl Iterator<Item = String> + '_ {
-    let ies = w.strip_suffix("ies").map(|s| format!("{s}y"));
-    let es = w.strip_suffix("es").map(String::from);
-    let s = w.strip_suffix('s').map(String::from);
+/// Only "-ies" allocates (for its "-y"); most words end in none of these.
+fn singular_keys(w: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+    let ies = w.strip_suffix("ies").map(|s| std::borrow::Cow::Owned(format!("{s}y")));
+    let es = w.strip_suffix("es").map(std::borrow::Cow::Borrowed);
+    let s = w.strip_suffix('s').map(std::borrow::Cow::Borrowed);
     [s, es, ies].into_iter().flatten().filter(|k| k.len() >= 4)
 }
 
