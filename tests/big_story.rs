@@ -4,27 +4,10 @@
 
 mod common;
 
-use newsdesk::config::Source;
 use newsdesk::publish::{FeedName, Format, Publisher};
 use std::sync::Arc;
 
-fn source(id: &str) -> Source {
-    Source {
-        id: id.into(),
-        url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
-        title: None,
-        sections: vec![],
-        region: None,
-        language: None,
-        breaking: false,
-        interval: None,
-    }
-}
-
-fn feed(items: &[(&str, &str, &str)]) -> newsdesk::parse::Feed {
-    let xml = common::rss("Wire", &items.iter().map(|(g, t, l)| (*g, *t, *l, "")).collect::<Vec<_>>());
-    newsdesk::parse::parse_feed(xml.as_bytes(), None).expect("test feed parses")
-}
+use common::{parsed_rss as feed, source};
 
 #[test]
 fn a_story_from_many_sources_counts_them_all_and_lists_every_item() {

@@ -673,3 +673,23 @@ pub fn desk(config: &newsdesk::config::Config) -> Arc<newsdesk::pipeline::Desk> 
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
+
+/// A configured source with defaults, for feeding a desk directly.
+pub fn source(id: &str) -> newsdesk::config::Source {
+    newsdesk::config::Source {
+        id: id.into(),
+        url: url::Url::parse(&format!("https://{id}.example/feed")).expect("test URL"),
+        title: None,
+        sections: vec![],
+        region: None,
+        language: None,
+        breaking: false,
+        interval: None,
+    }
+}
+
+/// An RSS document of `(guid, title, link)` items, undated, parsed.
+pub fn parsed_rss(items: &[(&str, &str, &str)]) -> newsdesk::parse::Feed {
+    let xml = rss("Wire", &items.iter().map(|(g, t, l)| (*g, *t, *l, "")).collect::<Vec<_>>());
+    newsdesk::parse::parse_feed(xml.as_bytes(), None).expect("test feed parses")
+}
