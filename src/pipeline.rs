@@ -245,7 +245,9 @@ impl Desk {
             merge(&mut story.sections, filing.sections);
             categorizer.settle_sections(&mut story.sections);
             merge(&mut story.regions, filing.regions);
+            // A story's tags are bounded like an item's: the first ones stay.
             merge(&mut story.tags, filing.tags);
+            story.tags.truncate(MAX_STORY_TAGS);
             story.updated = now;
             items_by_key.insert(key, item);
         }
@@ -390,6 +392,10 @@ fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, sto
     sig.language = item.language.as_deref().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
     (filing, sig)
 }
+
+/// The most tags a story keeps (its items' categories and places; each is a
+/// feed the story is listed in).
+const MAX_STORY_TAGS: usize = 64;
 
 /// A story changed by one ingest.
 struct Touched {

@@ -52,3 +52,28 @@ fn a_story_from_many_sources_counts_them_all_and_lists_every_item() {
     let distinct: std::collections::HashSet<&str> = listed.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(distinct.len(), SOURCES);
 }
+
+#[test]
+fn a_story_keeps_at_most_64_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::poll_config(dir.path(), &[("a", "https://a.example/feed")], "");
+    let desk = common::desk(&config);
+    let now = newsdesk::pipeline::now();
+    // Five items on one link, each with 20 categories of its own: 100 in all.
+    let items: String = (0..5)
+        .map(|i| {
+            let cats: String = (0..20).map(|c| format!("<category>topic {i}-{c}</category>")).collect();
+            format!("<item><guid>{i}</guid><title>Summit talks, day {i}</title><link>https://agency.example/summit</link>{cats}</item>")
+        })
+        .collect();
+    let doc = format!(r#"<rss version="2.0"><channel><title>A</title>{items}</channel></rss>"#);
+    let feed = newsdesk::parse::parse_feed(doc.as_bytes(), None).unwrap();
+    desk.ingest(&source("a"), &feed, now).unwrap();
+    let stories = desk.store.page("all", None, 10).unwrap();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].tags.len(), 64);
+    assert_eq!(stories[0].tags[0], "topic-0-0");
+    // Each kept tag has its feed; the rest have none.
+    assert_eq!(desk.store.page("t:topic-0-0", None, 10).unwrap().len(), 1);
+    assert!(desk.store.page("t:topic-4-19", None, 10).unwrap().is_empty());
+}

@@ -91,8 +91,17 @@ pub fn parse_feed(bytes: &[u8], base: Option<&Url>) -> Result<Feed, ParseError> 
     Ok(feed)
 }
 
+/// The most categories one item keeps, and the longest category name: each
+/// becomes a tag with its own feed, and real feeds carry a handful of short
+/// ones; a hostile item with ten thousand must not make ten thousand feeds.
+pub const MAX_CATEGORIES: usize = 32;
+pub const MAX_CATEGORY_CHARS: usize = 100;
+
 fn add_category(categories: &mut Vec<String>, name: String) {
-    if !name.is_empty() && !categories.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
+    if categories.len() >= MAX_CATEGORIES || name.is_empty() || name.chars().count() > MAX_CATEGORY_CHARS {
+        return;
+    }
+    if !categories.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
         categories.push(name);
     }
 }
@@ -411,5 +420,18 @@ mod tests {
             <dc:subject>Football</dc:subject></item></channel></rss>"#;
         let feed = parse_feed(rss, None).unwrap();
         assert_eq!(feed.entries[0].categories, ["Sport", "Football"]);
+    }
+
+    #[test]
+    fn categories_are_bounded() {
+        let cats: String = (0..5000).map(|i| format!("<category>topic {i}</category>")).collect();
+        let long = format!("<category>{}</category>", "word ".repeat(100));
+        let doc = format!(
+            r#"<rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>A</title>{long}{cats}</item></channel></rss>"#
+        );
+        let feed = parse_feed(doc.as_bytes(), None).unwrap();
+        let got = &feed.entries[0].categories;
+        assert_eq!(got.len(), MAX_CATEGORIES);
+        assert_eq!(got[0], "topic 0", "an over-long name is dropped, not cut");
     }
 }
