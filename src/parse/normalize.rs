@@ -137,6 +137,13 @@ pub fn sanitize_html(s: &str, base: Option<&Url>) -> String {
     if s.is_empty() {
         return String::new();
     }
+    // Text with no markup, no entity and nothing the HTML parser rewrites
+    // (control characters, a byte-order mark, noncharacters) comes out of the
+    // sanitiser as itself with `>` and no-break spaces escaped: do that without
+    // parsing it (many summaries are plain text).
+    if s.chars().all(plain_char) {
+        return escape_plain(s);
+    }
     thread_local! {
         // Building a sanitiser costs more than most summaries: keep one per base.
         static CACHED: std::cell::RefCell<Option<(Option<Url>, ammonia::Builder<'static>)>> = const { std::cell::RefCell::new(None) };
@@ -149,6 +156,26 @@ pub fn sanitize_html(s: &str, base: Option<&Url>) -> String {
         let (_, builder) = cell.as_ref().expect("set above");
         builder.clean(s).to_string().trim().to_string()
     })
+}
+
+/// A character the HTML parser passes through a text node unchanged.
+fn plain_char(c: char) -> bool {
+    !matches!(c, '<' | '&' | '\u{feff}' | '\u{fdd0}'..='\u{fdef}')
+        && (!c.is_control() || c == '\t' || c == '\n')
+        && (c as u32) & 0xfffe != 0xfffe
+}
+
+/// What html5ever's serialiser makes of a text node of [`plain_char`]s.
+fn escape_plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '>' => out.push_str("&gt;"),
+            '\u{a0}' => out.push_str("&nbsp;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn html_sanitizer(base: Option<&Url>) -> ammonia::Builder<'static> {
@@ -326,5 +353,31 @@ mod tests {
         assert_eq!(detect_language("زلزال بقوة 6 درجات يضرب جنوب تركيا"), "ar");
         assert_eq!(detect_language("El banco central sube los tipos de interés"), "es");
         assert_eq!(detect_language("The central bank raises rates"), "en");
+    }
+
+    #[test]
+    fn plain_text_summaries_skip_the_parser_and_come_out_the_same() {
+        let samples = [
+            "Plain words.",
+            "Quotes \"double\" and 'single', a > b, 5 > 3 >> 1",
+            "No\u{a0}break and tabs\tand\nnew lines",
+            "árabe: عاجل: زلزال بقوة 6.1 — español: ¿qué? ¡sí!",
+            "Emoji 🌍 and = / ; : # % @ * ( ) [ ] { } | ~ ^ `",
+            "javascript:alert(1) is only text here",
+        ];
+        let builder = html_sanitizer(None);
+        for s in samples {
+            let parsed = builder.clean(s).to_string().trim().to_string();
+            assert_eq!(escape_plain(s), parsed, "{s:?}");
+            assert_eq!(sanitize_html(s, None), parsed, "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_text_shortcut_matches_the_sanitiser(s in "[^<&]{0,200}") {
+            let parsed = html_sanitizer(None).clean(s.trim()).to_string().trim().to_string();
+            proptest::prop_assert_eq!(sanitize_html(&s, None), parsed);
+        }
     }
 }
