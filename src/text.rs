@@ -98,13 +98,15 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
 /// a set made by [`PhraseSet::with_plurals`] also takes the plural of a
 /// phrase's last word (see [`plural_of`]).
 pub struct PhraseSet<T> {
-    by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>>,
+    /// xxh3, not SipHash: every word of every summary is looked up here, and
+    /// the keys are the configuration's, not a feed's.
+    by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>, xxhash_rust::xxh3::Xxh3Builder>,
     plurals: bool,
 }
 
 impl<T> Default for PhraseSet<T> {
     fn default() -> Self {
-        PhraseSet { by_first: std::collections::HashMap::new(), plurals: false }
+        PhraseSet { by_first: Default::default(), plurals: false }
     }
 }
 
@@ -141,7 +143,7 @@ impl<T> PhraseSet<T> {
     /// plural ([`plural_of`]): for section keywords, which an editor lists in
     /// the singular ("vaccine", "brote").
     pub fn with_plurals() -> Self {
-        PhraseSet { by_first: std::collections::HashMap::new(), plurals: true }
+        PhraseSet { by_first: Default::default(), plurals: true }
     }
 
     /// Add a phrase (folded tokens) with the value it stands for.

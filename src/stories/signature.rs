@@ -3,7 +3,6 @@
 
 use super::lexicon::{self, Concept};
 use crate::text;
-use std::collections::HashSet;
 
 /// Words too common in news to tell stories apart (English, Spanish, Arabic),
 /// folded as `text::fold` folds them.
@@ -107,7 +106,6 @@ pub fn signature(title: &str, summary_text: &str, places: Vec<String>) -> Signat
 pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&str], places: Vec<String>) -> Signature {
     let lead = &summary_words[..summary_words.len().min(LEAD_WORDS)];
     let mut tokens = Vec::new();
-    let mut seen = HashSet::new();
     let mut numbers = Vec::new();
     let mut named_places: Vec<String> = Vec::new();
     let mut title_tokens = 0;
@@ -136,7 +134,8 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
                     None => stem(t),
                 }
             };
-            if seen.insert(token.clone()) {
+            // A linear check: a title and a lead give a few dozen tokens.
+            if !tokens.contains(&token) {
                 tokens.push(token);
             }
         }
