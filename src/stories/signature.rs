@@ -61,7 +61,7 @@ fn is_stop(t: &str) -> bool {
 
 /// A light stem: enough to make "elections"/"election", "ataques"/"ataque" and
 /// "الانتخابات"/"انتخابات" meet, without a real stemmer.
-pub fn stem(t: &str) -> String {
+pub fn stem(t: &str) -> &str {
     let arabic = t.starts_with(|c: char| ('\u{0600}'..='\u{06FF}').contains(&c));
     if arabic {
         let t = ["وال", "بال", "فال", "كال", "لل", "ال"]
@@ -69,26 +69,24 @@ pub fn stem(t: &str) -> String {
             .find_map(|p| t.strip_prefix(p))
             .filter(|r| r.chars().count() >= 3)
             .unwrap_or(t);
-        let t = ["ات", "ون", "ين", "ه"]
+        return ["ات", "ون", "ين", "ه"]
             .iter()
             .find_map(|s| t.strip_suffix(s))
             .filter(|r| r.chars().count() >= 3)
             .unwrap_or(t);
-        return t.to_string();
     }
     if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
-        return t.to_string();
+        return t;
     }
-    let n = t.chars().count();
-    if n > 4 {
+    if t.chars().count() > 4 {
         if let Some(r) = t.strip_suffix("es").filter(|r| r.ends_with(['s', 'x', 'z', 'n', 'r', 'l', 'd'])) {
-            return r.to_string();
+            return r;
         }
         if let Some(r) = t.strip_suffix('s') {
-            return r.to_string();
+            return r;
         }
     }
-    t.to_string()
+    t
 }
 
 /// Build the signature of a title and the plain text of its summary; `places`
@@ -131,7 +129,7 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
                         }
                         p
                     }
-                    None => stem(t),
+                    None => stem(t).to_string(),
                 }
             };
             // A linear check: a title and a lead give a few dozen tokens.
@@ -164,7 +162,7 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
 
 /// The concept of a folded word, or of its light stem.
 fn concept_of(t: &str) -> Option<Concept> {
-    lexicon::concept(t).or_else(|| lexicon::concept(&stem(t)))
+    lexicon::concept(t).or_else(|| lexicon::concept(stem(t)))
 }
 
 /// Capitalised words of a title after its first word, folded and stemmed;
@@ -186,8 +184,8 @@ fn names(title: &str) -> Vec<String> {
                 continue;
             }
             let f = stem(&folded);
-            if !is_stop(&f) && !out.contains(&f) {
-                out.push(f);
+            if !is_stop(f) && !out.iter().any(|o| o == f) {
+                out.push(f.to_string());
             }
         }
     }
