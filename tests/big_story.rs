@@ -77,3 +77,27 @@ fn a_story_keeps_at_most_64_tags() {
     assert_eq!(desk.store.page("t:topic-0-0", None, 10).unwrap().len(), 1);
     assert!(desk.store.page("t:topic-4-19", None, 10).unwrap().is_empty());
 }
+
+#[test]
+fn a_flood_under_one_link_is_stored_but_an_entry_lists_at_most_500_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::poll_config(dir.path(), &[("a", "https://a.example/feed")], "");
+    let desk = common::desk(&config);
+    let now = newsdesk::pipeline::now();
+    // A broken feed files 700 items (distinct guids) under one article link.
+    let link = "https://a.example/same-article";
+    let guids: Vec<String> = (0..700).map(|i| format!("g{i}")).collect();
+    let items: Vec<(&str, &str, &str)> = guids.iter().map(|g| (g.as_str(), "The same article again", link)).collect();
+    let r = desk.ingest(&source("a"), &feed(&items), now).unwrap();
+    assert_eq!(r.new, 700);
+    let stories = desk.store.page("all", None, 10).unwrap();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].size, 700, "every item is stored in the story");
+
+    let publisher = Publisher::new(desk.store.clone(), Arc::new(config.clone()), now).unwrap();
+    publisher.publish_all(now).unwrap();
+    let snap = publisher.snapshot();
+    let doc: serde_json::Value = serde_json::from_slice(&snap.files[&FeedName::All.path(Format::Json)].body).unwrap();
+    let listed = doc["items"][0]["_newsdesk"]["sources"].as_array().unwrap();
+    assert_eq!(listed.len(), newsdesk::publish::MAX_LISTED_ITEMS);
+}

@@ -18,6 +18,12 @@ use std::io::Write;
 use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// The most items one feed entry lists as its story's sources. A story is
+/// rarely carried by more than a few hundred items; a source that files
+/// thousands under one link (a broken or hostile feed) must not make every
+/// feed that lists the story megabytes long. The story keeps all its items.
+pub const MAX_LISTED_ITEMS: usize = 500;
+
 /// A finished response body with its validators.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -440,14 +446,19 @@ impl Publisher {
         Ok(first.and_then(|i| i.language).unwrap_or_default())
     }
 
+    /// A feed entry lists every item of its story (first item first) up to
+    /// [`MAX_LISTED_ITEMS`].
     fn entry(&self, config: &Config, story: Story, now: Timestamp) -> Result<Option<EntryDoc>, PublishError> {
         // The first item is read whole; the others as the story's members
         // record them.
         let members = self.store.story_members(&story)?;
         let mut first = None;
-        let mut sources = Vec::with_capacity(members.len());
+        let mut sources = Vec::with_capacity(members.len().min(MAX_LISTED_ITEMS));
         let mut titles: HashMap<String, String> = HashMap::new();
         for m in members {
+            if sources.len() >= MAX_LISTED_ITEMS {
+                break;
+            }
             if first.is_none() {
                 match self.store.item(&m.key)? {
                     Some(i) => first = Some(i),

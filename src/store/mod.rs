@@ -198,7 +198,8 @@ impl Store {
     /// A story's items, first item first. A story stored by an older release
     /// (which listed only its item keys) has its items read instead.
     pub fn story_members(&self, story: &Story) -> Result<Vec<Member>> {
-        let mut out = Vec::with_capacity(story.size as usize);
+        // `size` is a hint from a record; a damaged one must not reserve gigabytes.
+        let mut out = Vec::with_capacity((story.size as usize).min(1024));
         for r in self.members.scan_prefix(member_prefix(&story.id)) {
             let (k, v) = r?;
             out.push(decode::<Member>(&k, &v)?);
