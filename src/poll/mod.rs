@@ -101,6 +101,15 @@ pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::Un
     while tasks.join_next().await.is_some() {}
 }
 
+/// Tells the poll loop a source's poll has ended, when dropped.
+struct Done(mpsc::UnboundedSender<String>, String);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        let _ = self.0.send(std::mem::take(&mut self.1));
+    }
+}
+
 /// What the daemon's poller reports to the rest of the process.
 pub trait Sink: Send + Sync + 'static {
     fn polled(&self, outcome: PollOutcome);
@@ -181,11 +190,13 @@ impl Poller {
                     done_tx.clone(),
                 );
                 tracker.spawn(async move {
+                    // Reported on drop: also if this task panics or is cancelled,
+                    // the source leaves the in-flight set and is polled again.
+                    let _done = Done(done, source.id.clone());
                     tokio::select! {
                         o = poll_limited(&desk, &fetcher, &limits, &source) => sink.polled(o),
                         _ = cancel.cancelled() => {}
                     }
-                    let _ = done.send(source.id.clone());
                 });
             }
             let sleep = (next_wake - now).clamp(1, 5) as u64;
