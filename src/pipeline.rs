@@ -267,7 +267,11 @@ impl Desk {
             });
             if first_moves || !story.items.is_empty() {
                 let legacy = std::mem::take(&mut story.items);
-                let mut all = self.store.story_members(&Story { items: legacy.clone(), ..story.clone() })?;
+                // A story this ingest starts has no members stored yet.
+                let mut all = match &t.old {
+                    None => Vec::new(),
+                    Some(_) => self.store.story_members(&Story { items: legacy.clone(), ..story.clone() })?,
+                };
                 all.retain(|m| !t.joined.iter().any(|j| j.key == m.key));
                 for m in all.iter_mut().filter(|m| legacy.contains(&m.key)) {
                     // Moved into the members table, with its breaking mark.
