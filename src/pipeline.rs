@@ -165,7 +165,7 @@ impl Desk {
             };
             // Filing and the signature are computed only for new or changed items:
             // an unchanged item (the common re-poll) costs one lookup.
-            let existing_is_none = existing.is_none();
+            let is_new = existing.is_none();
             let (story_id, filing) = match existing {
                 Some(old) => {
                     item.first_seen = old.first_seen;
@@ -212,7 +212,6 @@ impl Desk {
             if let Some(l) = &item.link {
                 links.entry(l.clone()).or_insert_with(|| story_id.clone());
             }
-            let is_new = existing_is_none;
             let t = match touched.entry(story_id.clone()) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -266,20 +265,25 @@ impl Desk {
                 Some(f) => m.key == f.key || m.order() < f.order(),
             });
             if first_moves || !story.items.is_empty() {
+                // Items an older release listed in the story record move into
+                // the members table below, each read once for its breaking mark.
                 let legacy = std::mem::take(&mut story.items);
                 // A story this ingest starts has no members stored yet.
                 let mut all = match &t.old {
                     None => Vec::new(),
-                    Some(_) => self.store.story_members(&Story { items: legacy.clone(), ..story.clone() })?,
+                    Some(_) => self.store.story_members(story)?,
                 };
-                all.retain(|m| !t.joined.iter().any(|j| j.key == m.key));
-                for m in all.iter_mut().filter(|m| legacy.contains(&m.key)) {
-                    // Moved into the members table, with its breaking mark.
-                    if let Some(i) = self.store.item(&m.key)? {
-                        *m = member_of(&categorizer, &i);
+                for key in legacy {
+                    if all.iter().any(|m| m.key == key) {
+                        continue;
                     }
-                    changes.members.push((story.id.clone(), m.clone()));
+                    if let Some(i) = self.store.item(&key)? {
+                        let m = member_of(&categorizer, &i);
+                        changes.members.push((story.id.clone(), m.clone()));
+                        all.push(m);
+                    }
                 }
+                all.retain(|m| !t.joined.iter().any(|j| j.key == m.key));
                 all.extend(t.joined.iter().cloned());
                 all.sort_by(|a, b| a.order().cmp(&b.order()));
                 story.size = all.len() as u32;

@@ -335,27 +335,11 @@ fn wait_closed(s: &mut std::net::TcpStream, limit: Duration) -> Option<Duration>
 
 /// Read one response with a Content-Length body off a kept-alive connection.
 fn read_response(s: &mut std::net::TcpStream) -> (u16, Vec<u8>) {
-    use std::io::Read;
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .expect("a content-length");
-            if raw.len() >= end + 4 + len {
-                let status = head.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
-                return (status, raw[end + 4..end + 4 + len].to_vec());
-            }
-        }
-        let n = s.read(&mut buf).expect("the response");
-        assert!(n > 0, "closed before the response was complete");
-        raw.extend_from_slice(&buf[..n]);
-    }
+    let (head, body) = common::read_message(s).expect("a complete response");
+    assert!(head.contains("content-length:"), "a content-length");
+    let status = head.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    (status, body)
 }
 
 #[test]

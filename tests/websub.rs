@@ -5,7 +5,7 @@
 mod common;
 
 use common::{free_port, rss, write_config, Daemon, Fixture, FixtureServer};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,33 +19,12 @@ fn start_hub() -> (u16, Arc<Mutex<Vec<String>>>) {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 4096];
-            let body = loop {
-                let Ok(n) = s.read(&mut buf) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                raw.extend_from_slice(&buf[..n]);
-                if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if raw.len() >= end + 4 + len {
-                        let method_ok = head.starts_with("post ");
-                        let form = head.contains("content-type: application/x-www-form-urlencoded");
-                        let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + len]).to_string();
-                        break Some(format!(
-                            "{}{}{body}",
-                            if method_ok { "" } else { "NOT-POST " },
-                            if form { "" } else { "NOT-FORM " }
-                        ));
-                    }
-                }
-            };
+            let body = common::read_message(&mut s).map(|(head, body)| {
+                let method_ok = head.starts_with("post ");
+                let form = head.contains("content-type: application/x-www-form-urlencoded");
+                let body = String::from_utf8_lossy(&body).to_string();
+                format!("{}{}{body}", if method_ok { "" } else { "NOT-POST " }, if form { "" } else { "NOT-FORM " })
+            });
             let Some(body) = body else { continue };
             let first = {
                 let mut l = log.lock().unwrap();

@@ -693,3 +693,29 @@ pub fn parsed_rss(items: &[(&str, &str, &str)]) -> newsdesk::parse::Feed {
     let xml = rss("Wire", &items.iter().map(|(g, t, l)| (*g, *t, *l, "")).collect::<Vec<_>>());
     newsdesk::parse::parse_feed(xml.as_bytes(), None).expect("test feed parses")
 }
+
+/// Read one HTTP message (request or response) with a Content-Length body (none
+/// means empty) off `s`: its head, lower-cased, and its body. `None` when the
+/// connection ends or fails first.
+pub fn read_message(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + len {
+                return Some((head, raw[end + 4..end + 4 + len].to_vec()));
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
