@@ -36,6 +36,17 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// The first `max_chars` characters of `s`, cut back to the end of a word.
+pub fn lead(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        None => s,
+        Some((at, _)) => {
+            let head = &s[..at];
+            head.rfind(char::is_whitespace).map_or(head, |space| &head[..space])
+        }
+    }
+}
+
 /// Folded word tokens (letters and digits; a decimal point or thousands
 /// separator between digits stays inside the number).
 pub fn tokens(s: &str) -> Vec<String> {
@@ -204,6 +215,14 @@ impl<T> PhraseSet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lead_ends_at_a_word() {
+        assert_eq!(lead("short text", 100), "short text");
+        assert_eq!(lead("one two three", 9), "one two");
+        assert_eq!(lead("أمطار غزيرة في لبنان", 8), "أمطار");
+        assert_eq!(lead("", 3), "");
+    }
 
     #[test]
     fn arabic_is_unified() {

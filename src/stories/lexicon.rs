@@ -145,11 +145,11 @@ pub fn concept(token: &str) -> Option<Concept> {
 /// A figure as written ("6,4", "4,000", "nine", "٩") in one spelling:
 /// thousands separators dropped, a decimal comma made a point.
 pub fn number(token: &str) -> Option<String> {
-    if let Some((_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == token) {
-        return Some((*n).to_string());
-    }
     if !token.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
+        // Every word is asked: a hash lookup, not a scan of the list.
+        static WORDS: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+        let words = WORDS.get_or_init(|| NUMBER_WORDS.iter().copied().collect());
+        return words.get(token).map(|n| n.to_string());
     }
     let digits: String = token.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
     let groups: Vec<&str> = digits.split(',').collect();

@@ -56,7 +56,10 @@ impl Signature {
 const LEAD_WORDS: usize = 25;
 
 fn is_stop(t: &str) -> bool {
-    STOP.contains(&t)
+    // Every word of every title and lead is checked: a hash set, not a scan.
+    static SET: std::sync::OnceLock<std::collections::HashSet<&str, xxhash_rust::xxh3::Xxh3Builder>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| STOP.iter().copied().collect()).contains(t)
 }
 
 /// A light stem: enough to make "elections"/"election", "ataques"/"ataque" and
