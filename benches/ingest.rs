@@ -1,7 +1,9 @@
 //! Ingest throughput against feed-rs parsing alone, on the large real feeds of
 //! the shared corpus. The whole path is parse (with encoding repair) →
 //! normalise (sanitise, canonicalise) → identify → cluster → categorise →
-//! store in sled (flushed after each document, as a poll does).
+//! store in sled (flushed after each document, as a poll does). It also times
+//! the store floor: the records the whole path stored, written to a fresh sled
+//! store with no other work (what the store alone costs).
 //!
 //! The two sides alternate, three rounds each (`NEWSDESK_BENCH_ROUNDS=N` for
 //! more); the best round counts, and each round's own ratio is printed too (the
@@ -14,7 +16,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use newsdesk::config::{Config, Section, Source};
 use newsdesk::pipeline::Desk;
 use newsdesk::store::Store;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,11 +57,69 @@ fn feed_rs_alone(docs: &[(String, Vec<u8>)]) -> (Duration, usize) {
 }
 
 /// Time spent per phase of the whole path: parse+normalise, ingest, flush.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Phases {
     parse: Duration,
     ingest: Duration,
     flush: Duration,
+    /// What the run left in its store (for the store floor).
+    records: Records,
+}
+
+/// Every record a whole-path run left in its store, tree by tree.
+type Records = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+/// The store's records, read back with sled itself once the run has closed it.
+fn records_of(dir: &Path) -> Records {
+    let db = sled::open(dir).expect("reopen the bench store");
+    let mut out = Vec::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).expect("tree");
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+            tree.iter().filter_map(Result::ok).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        if !pairs.is_empty() {
+            out.push((name.to_vec(), pairs));
+        }
+    }
+    out
+}
+
+/// The store's share on its own: the same records written to a fresh sled
+/// store (configured as `Store::open` configures it) in a shuffled order (the
+/// keys are mostly hashes, so the pipeline writes them in no order), flushed as
+/// often as the whole path flushes, with no other work. A floor: the whole
+/// path also rewrites a story as items join it and moves its feed entries.
+fn store_floor(records: &Records, flushes: usize, round: usize) -> (Duration, usize) {
+    let dir = std::env::temp_dir().join(format!("newsdesk-bench-floor-{}-{round}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db =
+        sled::Config::new().path(&dir).mode(sled::Mode::LowSpace).cache_capacity(64 << 20).open().expect("floor store");
+    let trees: Vec<sled::Tree> = records.iter().map(|(name, _)| db.open_tree(name).expect("tree")).collect();
+    let mut order: Vec<(usize, usize)> =
+        records.iter().enumerate().flat_map(|(t, (_, pairs))| (0..pairs.len()).map(move |i| (t, i))).collect();
+    // A fixed shuffle (xorshift), the same every round.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..order.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    let every = order.len().div_ceil(flushes.max(1)).max(1);
+    let start = Instant::now();
+    for (n, &(t, i)) in order.iter().enumerate() {
+        let (k, v) = &records[t].1[i];
+        trees[t].insert(&k[..], &v[..]).expect("insert");
+        if (n + 1) % every == 0 {
+            db.flush().expect("flush");
+        }
+    }
+    db.flush().expect("flush");
+    let t = start.elapsed();
+    drop(trees);
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+    (t, order.len())
 }
 
 fn whole_path(docs: &[(String, Vec<u8>)], round: usize) -> (Duration, usize, Phases) {
@@ -116,6 +176,7 @@ fn whole_path(docs: &[(String, Vec<u8>)], round: usize) -> (Duration, usize, Pha
     }
     let t = start.elapsed();
     drop(desk);
+    phases.records = records_of(&dir.join("data"));
     let _ = std::fs::remove_dir_all(&dir);
     (t, items, phases)
 }
@@ -151,6 +212,7 @@ fn main() {
     let (mut best_parse, mut best_ingest) = (Duration::MAX, Duration::MAX);
     let (mut entries, mut items) = (0, 0);
     let mut best_phases = Phases::default();
+    let (mut best_floor, mut records) = (Duration::MAX, 0);
     // Each round's own ratio: both sides back to back, under the same load.
     let mut paired: Vec<f64> = Vec::new();
     for round in 0..rounds {
@@ -158,6 +220,9 @@ fn main() {
         best_parse = best_parse.min(tp);
         entries = n;
         let (t, n, phases) = whole_path(&docs, round);
+        let (tf, r) = store_floor(&phases.records, docs.len(), round);
+        best_floor = best_floor.min(tf);
+        records = r;
         if t < best_ingest {
             best_ingest = t;
             best_phases = phases;
@@ -186,6 +251,12 @@ fn main() {
         ms(best_phases.parse),
         ms(best_phases.ingest),
         ms(best_phases.flush)
+    );
+    println!(
+        "  store floor       : the {records} records it stored, written to a fresh sled store alone: {:.1} ms ({:.2}x parse alone, {:.1} us a record)",
+        ms(best_floor),
+        best_floor.as_secs_f64() / best_parse.as_secs_f64(),
+        best_floor.as_secs_f64() * 1e6 / records.max(1) as f64
     );
     println!(
         "ratio whole path / parse alone: {:.2}x (budget: at most 2x; best of {rounds}, sides alternated)",
