@@ -95,16 +95,7 @@ fn store_floor(records: &Records, flushes: usize, round: usize) -> (Duration, us
     let db =
         sled::Config::new().path(&dir).mode(sled::Mode::LowSpace).cache_capacity(64 << 20).open().expect("floor store");
     let trees: Vec<sled::Tree> = records.iter().map(|(name, _)| db.open_tree(name).expect("tree")).collect();
-    let mut order: Vec<(usize, usize)> =
-        records.iter().enumerate().flat_map(|(t, (_, pairs))| (0..pairs.len()).map(move |i| (t, i))).collect();
-    // A fixed shuffle (xorshift), the same every round.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for i in (1..order.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % (i as u64 + 1)) as usize);
-    }
+    let order = shuffled(records);
     let every = order.len().div_ceil(flushes.max(1)).max(1);
     let start = Instant::now();
     for (n, &(t, i)) in order.iter().enumerate() {
@@ -120,6 +111,57 @@ fn store_floor(records: &Records, flushes: usize, round: usize) -> (Duration, us
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
     (t, order.len())
+}
+
+/// Every record as (tree, index), in a fixed shuffle (xorshift), the same every round.
+fn shuffled(records: &Records) -> Vec<(usize, usize)> {
+    let mut order: Vec<(usize, usize)> =
+        records.iter().enumerate().flat_map(|(t, (_, pairs))| (0..pairs.len()).map(move |i| (t, i))).collect();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..order.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// The store floor on redb: the same records in the same order, one write
+/// transaction per document. `durable`: each commit is fsynced (what a poll's
+/// commit would need to survive a power loss); otherwise only the last is, and
+/// the others are only as safe as sled's flush (the OS has them).
+#[cfg(feature = "bench-redb")]
+fn redb_floor(records: &Records, flushes: usize, round: usize, durable: bool) -> Duration {
+    let path = std::env::temp_dir().join(format!("newsdesk-bench-redb-{}-{round}.redb", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let db = redb::Database::create(&path).expect("redb store");
+    let names: Vec<String> = records.iter().map(|(n, _)| String::from_utf8_lossy(n).into_owned()).collect();
+    let order = shuffled(records);
+    let every = order.len().div_ceil(flushes.max(1)).max(1);
+    let start = Instant::now();
+    let last = order.len().div_ceil(every).saturating_sub(1);
+    for (n, chunk) in order.chunks(every).enumerate() {
+        let mut tx = db.begin_write().expect("begin");
+        if !durable && n < last {
+            tx.set_durability(redb::Durability::None).expect("durability");
+        }
+        {
+            let mut tables: Vec<redb::Table<&[u8], &[u8]>> = names
+                .iter()
+                .map(|n| tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new(n)).expect("table"))
+                .collect();
+            for &(t, i) in chunk {
+                let (k, v) = &records[t].1[i];
+                tables[t].insert(&k[..], &v[..]).expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let t = start.elapsed();
+    drop(db);
+    let _ = std::fs::remove_file(&path);
+    t
 }
 
 fn whole_path(docs: &[(String, Vec<u8>)], round: usize) -> (Duration, usize, Phases) {
@@ -213,6 +255,8 @@ fn main() {
     let (mut entries, mut items) = (0, 0);
     let mut best_phases = Phases::default();
     let (mut best_floor, mut records) = (Duration::MAX, 0);
+    #[cfg(feature = "bench-redb")]
+    let mut best_redb = (Duration::MAX, Duration::MAX);
     // Each round's own ratio: both sides back to back, under the same load.
     let mut paired: Vec<f64> = Vec::new();
     for round in 0..rounds {
@@ -222,6 +266,11 @@ fn main() {
         let (t, n, phases) = whole_path(&docs, round);
         let (tf, r) = store_floor(&phases.records, docs.len(), round);
         best_floor = best_floor.min(tf);
+        #[cfg(feature = "bench-redb")]
+        {
+            best_redb.0 = best_redb.0.min(redb_floor(&phases.records, docs.len(), round, false));
+            best_redb.1 = best_redb.1.min(redb_floor(&phases.records, docs.len(), round, true));
+        }
         records = r;
         if t < best_ingest {
             best_ingest = t;
@@ -257,6 +306,14 @@ fn main() {
         ms(best_floor),
         best_floor.as_secs_f64() / best_parse.as_secs_f64(),
         best_floor.as_secs_f64() * 1e6 / records.max(1) as f64
+    );
+    #[cfg(feature = "bench-redb")]
+    println!(
+        "  store floor, redb : the same records, a transaction per document: {:.1} ms ({:.2}x parse alone); each fsynced: {:.1} ms ({:.2}x)",
+        ms(best_redb.0),
+        best_redb.0.as_secs_f64() / best_parse.as_secs_f64(),
+        ms(best_redb.1),
+        best_redb.1.as_secs_f64() / best_parse.as_secs_f64()
     );
     println!(
         "ratio whole path / parse alone: {:.2}x (budget: at most 2x; best of {rounds}, sides alternated)",

@@ -146,7 +146,9 @@ impl Desk {
                 .or_else(|| entry.language.clone())
                 .or_else(|| feed.language.clone())
                 .unwrap_or_else(|| {
-                    parse::normalize::detect_language(&format!("{} {}", entry.title, entry.summary)).to_string()
+                    // Detection reads the first few hundred characters only.
+                    let head = format!("{} {}", entry.title, text::lead(&entry.summary, 400));
+                    parse::normalize::detect_language(&head).to_string()
                 });
             let mut item = Item {
                 key: key.clone(),

@@ -165,7 +165,7 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
 
 /// The concept of a folded word, or of its light stem.
 fn concept_of(t: &str) -> Option<Concept> {
-    lexicon::concept(t).or_else(|| lexicon::concept(stem(t)))
+    lexicon::concept(t).or_else(|| Some(stem(t)).filter(|s| s.len() < t.len()).and_then(lexicon::concept))
 }
 
 /// Capitalised words of a title after its first word, folded and stemmed;
