@@ -177,6 +177,17 @@ fn sections_on_the_held_out_set() {
     assert!(o.section_accuracy >= 0.75, "held-out section accuracy {:.3} fell below 0.75", o.section_accuracy);
 }
 
+/// Section filing on the second held-out set (tests/data/eval/heldout2.json:
+/// 48 invented items in 43 stories, written and committed before the
+/// vocabulary of config.toml was widened, so its figure is a blind check of
+/// that change), printed beside the others. Measured 2026-11-28 before the
+/// change: 0.605 (26 of 43). The floor sits a little below that.
+#[test]
+fn sections_on_the_second_held_out_set() {
+    let o = evaluate_set("heldout2.json");
+    assert!(o.section_accuracy >= 0.58, "second held-out section accuracy {:.3} fell below 0.58", o.section_accuracy);
+}
+
 /// The targets of the stories issue: pairwise precision 0.95 and recall 0.85.
 /// `cargo test --test stories_eval -- --nocapture` prints the figures.
 #[test]
