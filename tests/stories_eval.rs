@@ -149,15 +149,17 @@ fn explain_sections(desk: &Desk, eval: &[evalset::EvalItem], first: &Value, gold
 
 /// Today's figures as a floor, so a change that makes clustering worse fails.
 /// (Measured 2026-11-28, with the concept table and the calibrated scale:
-/// precision 1.000, recall 0.859, sections 0.944 (0.856 before passing
-/// mentions, keyword plurals and the added vocabulary; README "How items are
-/// filed into sections"), breaking precision 1.000, recall 1.000.)
+/// precision 1.000, recall 0.859, sections 0.967 (0.856 before passing
+/// mentions, keyword plurals and the added vocabulary, 0.944 before the
+/// section vocabulary was widened; README "How items are filed into
+/// sections"), breaking precision 1.000, recall 1.000.) Sections are held to
+/// the issue's target, 0.95.
 #[test]
 fn clustering_does_not_regress() {
     let o = evaluate();
     assert!(o.precision >= 0.95, "pairwise precision {:.3} below 0.95", o.precision);
     assert!(o.recall >= 0.85, "pairwise recall {:.3} fell below 0.85", o.recall);
-    assert!(o.section_accuracy >= 0.93, "section accuracy {:.3} fell below 0.93", o.section_accuracy);
+    assert!(o.section_accuracy >= 0.95, "section accuracy {:.3} below the 0.95 target", o.section_accuracy);
     assert!(
         o.breaking_precision >= 0.95 && o.breaking_recall >= 0.95,
         "breaking {:.3}/{:.3}",
@@ -169,12 +171,26 @@ fn clustering_does_not_regress() {
 /// Section filing on the held-out set (tests/data/eval/heldout.json: 46
 /// invented items in 40 stories, written before the filing rules were changed
 /// and not used to choose them), printed beside the main figure. Measured
-/// 2026-11-28: 0.700 before those changes, 0.775 after. The floor sits a
-/// little below, so a change that files worse on unseen items fails.
+/// 2026-11-28: 0.700 before those changes, 0.775 after, 0.900 after the
+/// section vocabulary was widened (its misses were known then, so this set is
+/// no longer blind: the second held-out set below is). The floor sits a little
+/// below, so a change that files worse on unseen items fails.
 #[test]
 fn sections_on_the_held_out_set() {
     let o = evaluate_set("heldout.json");
-    assert!(o.section_accuracy >= 0.75, "held-out section accuracy {:.3} fell below 0.75", o.section_accuracy);
+    assert!(o.section_accuracy >= 0.87, "held-out section accuracy {:.3} fell below 0.87", o.section_accuracy);
+}
+
+/// Section filing on the second held-out set (tests/data/eval/heldout2.json:
+/// 48 invented items in 43 stories, written and committed before the
+/// vocabulary of config.toml was widened, so its figure is a blind check of
+/// that change), printed beside the others. Measured 2026-11-28 before the
+/// change: 0.605 (26 of 43); after it, 0.884 (38 of 43). The floor sits a
+/// little below.
+#[test]
+fn sections_on_the_second_held_out_set() {
+    let o = evaluate_set("heldout2.json");
+    assert!(o.section_accuracy >= 0.86, "second held-out section accuracy {:.3} fell below 0.86", o.section_accuracy);
 }
 
 /// The targets of the stories issue: pairwise precision 0.95 and recall 0.85.
