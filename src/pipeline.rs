@@ -345,7 +345,17 @@ impl Desk {
             // Once breaking, a story stays marked; it leaves the breaking feed
             // `breaking.max_age` after its first item.
             story.breaking |= story.early_sources.len() >= min_sources;
-            changes.members.extend(t.joined.drain(..).map(|m| (story.id.clone(), m)));
+            // A story of one item keeps it in its record alone (`first`); the
+            // members table has a story's items once it has two, so the item
+            // that was alone is written with the one that joins it.
+            if story.size > 1 {
+                if let Some(alone) = t.old.as_ref().filter(|o| o.size <= 1).and_then(|o| o.first.as_ref()) {
+                    if !t.joined.iter().any(|m| m.key == alone.key) {
+                        changes.members.push((story.id.clone(), alone.clone()));
+                    }
+                }
+                changes.members.extend(t.joined.drain(..).map(|m| (story.id.clone(), m)));
+            }
             if story.breaking && !was_breaking {
                 story.breaking_since = Some(now);
                 // A backlog item from long ago is breaking in the record, but not news.

@@ -101,3 +101,55 @@ fn a_flood_under_one_link_is_stored_but_an_entry_lists_at_most_500_items() {
     let listed = doc["items"][0]["_newsdesk"]["sources"].as_array().unwrap();
     assert_eq!(listed.len(), newsdesk::publish::MAX_LISTED_ITEMS);
 }
+
+/// The sources listed in the first entry of `all.json`, and its title.
+fn first_entry(desk: &newsdesk::pipeline::Desk, config: &newsdesk::config::Config) -> (String, Vec<String>) {
+    let now = newsdesk::pipeline::now();
+    let publisher = Publisher::new(desk.store.clone(), Arc::new(config.clone()), now).unwrap();
+    publisher.publish_all(now).unwrap();
+    let snap = publisher.snapshot();
+    let doc: serde_json::Value = serde_json::from_slice(&snap.files[&FeedName::All.path(Format::Json)].body).unwrap();
+    let entry = &doc["items"][0];
+    let sources = entry["_newsdesk"]["sources"].as_array().unwrap();
+    (
+        entry["title"].as_str().unwrap().to_string(),
+        sources.iter().map(|s| s["id"].as_str().unwrap().to_string()).collect(),
+    )
+}
+
+/// A story of one item keeps it in its record alone; the story must still
+/// list it, follow its corrections, take the items that join it (one that
+/// was published earlier becoming its first), and read the same from disk.
+#[test]
+fn a_story_of_one_item_grows_and_keeps_every_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let urls = [("a", "https://a.example/feed"), ("b", "https://b.example/feed"), ("c", "https://c.example/feed")];
+    let mut config = common::poll_config(dir.path(), &urls, "");
+    config.breaking.min_sources = 1000;
+    let now = newsdesk::pipeline::now();
+    let link = "https://agency.example/port";
+    {
+        let desk = common::desk(&config);
+        let r = desk.ingest(&source("a"), &feed(&[("a1", "Port reopns after the storm", link)]), now - 600).unwrap();
+        assert_eq!(r.new, 1);
+        assert_eq!(first_entry(&desk, &config), ("Port reopns after the storm".to_string(), vec!["a".to_string()]));
+        // Corrected while it is alone.
+        let r = desk.ingest(&source("a"), &feed(&[("a1", "Port reopens after the storm", link)]), now - 500).unwrap();
+        assert_eq!(r.updated, 1);
+        assert_eq!(first_entry(&desk, &config).0, "Port reopens after the storm");
+        // A second source joins.
+        desk.ingest(&source("b"), &feed(&[("b1", "Port reopens after storm", link)]), now - 400).unwrap();
+        assert_eq!(first_entry(&desk, &config).1, ["a", "b"]);
+        // A third, published before both, becomes the story's first item.
+        desk.ingest(&source("c"), &feed(&[("c1", "Storm-hit port to reopen", link)]), now - 900).unwrap();
+        assert_eq!(
+            first_entry(&desk, &config),
+            ("Storm-hit port to reopen".to_string(), vec!["c".into(), "a".into(), "b".into()])
+        );
+        let stories = desk.store.page("all", None, 10).unwrap();
+        assert_eq!((stories.len(), stories[0].size), (1, 3));
+    }
+    // The same after the store is opened again.
+    let desk = common::desk(&config);
+    assert_eq!(first_entry(&desk, &config).1, ["c", "a", "b"]);
+}

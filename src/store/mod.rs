@@ -195,14 +195,21 @@ impl Store {
         self.stories.get(id)?.map(|v| decode(id.as_bytes(), &v)).transpose()
     }
 
-    /// A story's items, first item first. A story stored by an older release
-    /// (which listed only its item keys) has its items read instead.
+    /// A story's items, first item first. A story of one item keeps it in its
+    /// record (`first`) alone, with nothing in the members table until a
+    /// second item joins. A story stored by an older release (which listed
+    /// only its item keys) has its items read instead.
     pub fn story_members(&self, story: &Story) -> Result<Vec<Member>> {
         // `size` is a hint from a record; a damaged one must not reserve gigabytes.
         let mut out = Vec::with_capacity((story.size as usize).min(1024));
         for r in self.members.scan_prefix(member_prefix(&story.id)) {
             let (k, v) = r?;
             out.push(decode::<Member>(&k, &v)?);
+        }
+        if let Some(first) = &story.first {
+            if !out.iter().any(|m| m.key == first.key) {
+                out.push(first.clone());
+            }
         }
         for key in &story.items {
             if out.iter().any(|m| &m.key == key) {
