@@ -2,6 +2,47 @@
 //! folded (Spanish), Arabic diacritics and tatweel stripped and letter variants
 //! unified, then split into word tokens.
 
+/// The hasher of the word tables on the hot path (section keywords, places,
+/// the concept table, stop words, the clustering index): one call of one-shot
+/// xxh3 per key. `xxhash_rust`'s `Xxh3Builder` streams, copying every key into
+/// a buffer before hashing it, which cost more than the lookups themselves
+/// (scripts/ingest-instructions.sh). Like it, a fixed seed: these tables are
+/// read with feed words, and the only one feeds write (the clustering index) is
+/// bounded per item.
+#[derive(Default, Clone, Copy)]
+pub struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write_u64(b as u64);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // A multiply-xorshift mix, so the high bits the table reads depend on every input bit.
+        let x = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 29);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`WordHasher`]s.
+pub type WordHash = std::hash::BuildHasherDefault<WordHasher>;
+
 /// Fold one character; `None` drops it.
 fn fold_char(c: char, out: &mut String) {
     match c {
@@ -30,8 +71,22 @@ fn fold_char(c: char, out: &mut String) {
 /// Folded text: lower case, accents and Arabic variants unified.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        fold_char(c, &mut out);
+    let mut rest = s;
+    while !rest.is_empty() {
+        // Runs of ASCII (most of English and Spanish text) are lower-cased as
+        // bytes; only the other characters go through `fold_char`.
+        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        if ascii > 0 {
+            let start = out.len();
+            out.push_str(&rest[..ascii]);
+            out[start..].make_ascii_lowercase();
+            rest = &rest[ascii..];
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            fold_char(c, &mut out);
+            rest = chars.as_str();
+        }
     }
     out
 }
@@ -111,7 +166,7 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
 pub struct PhraseSet<T> {
     /// xxh3, not SipHash: every word of every summary is looked up here, and
     /// the keys are the configuration's, not a feed's.
-    by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>, xxhash_rust::xxh3::Xxh3Builder>,
+    by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>, WordHash>,
     plurals: bool,
 }
 
@@ -215,6 +270,20 @@ impl<T> PhraseSet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The ASCII fast path folds exactly as folding every character does.
+        #[test]
+        fn fold_is_fold_char_by_char(s in "(?s).{0,40}", t in "[a-zA-Z0-9 ÁÉáéñÑأإآةىـً٣.,-]{0,40}") {
+            for x in [&s, &t] {
+                let mut slow = String::new();
+                for c in x.chars() {
+                    fold_char(c, &mut slow);
+                }
+                proptest::prop_assert_eq!(fold(x), slow);
+            }
+        }
+    }
 
     #[test]
     fn a_lead_ends_at_a_word() {

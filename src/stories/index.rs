@@ -5,12 +5,11 @@
 use super::signature::Signature;
 use crate::model::Timestamp;
 use std::collections::BTreeSet;
-use xxhash_rust::xxh3::Xxh3Builder;
 
 /// Hash maps on the hot path: SipHash costs more than the lookups it guards,
 /// and these keys are not attacker-chosen in a way that matters (a flood of
 /// colliding words would only slow clustering, which is bounded per item).
-type HashMap<K, V> = std::collections::HashMap<K, V, Xxh3Builder>;
+type HashMap<K, V> = std::collections::HashMap<K, V, crate::text::WordHash>;
 
 /// How many of an item's rarest words pick its candidates.
 const PROBE_TOKENS: usize = 5;

@@ -7,7 +7,7 @@
 
 use crate::text;
 /// The table is ours, not an attacker's: a fast hash for a lookup per word.
-type HashMap<K, V> = std::collections::HashMap<K, V, xxhash_rust::xxh3::Xxh3Builder>;
+type HashMap<K, V> = std::collections::HashMap<K, V, text::WordHash>;
 use std::sync::OnceLock;
 
 const TABLE: &str = include_str!("concepts.txt");
@@ -82,6 +82,9 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
     ("مائه", "100"),
 ];
 
+/// The longest of [`NUMBER_WORDS`], in bytes (a test checks it).
+const MAX_NUMBER_WORD_BYTES: usize = 12;
+
 fn lexicon() -> &'static Lexicon {
     static LEXICON: OnceLock<Lexicon> = OnceLock::new();
     LEXICON.get_or_init(|| {
@@ -146,8 +149,12 @@ pub fn concept(token: &str) -> Option<Concept> {
 /// thousands separators dropped, a decimal comma made a point.
 pub fn number(token: &str) -> Option<String> {
     if !token.starts_with(|c: char| c.is_ascii_digit()) {
-        // Every word is asked: a hash lookup, not a scan of the list.
+        // Every word is asked: a hash lookup, not a scan of the list, and
+        // only for a word as short as a number word.
         static WORDS: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+        if token.len() > MAX_NUMBER_WORD_BYTES {
+            return None;
+        }
         let words = WORDS.get_or_init(|| NUMBER_WORDS.iter().copied().collect());
         return words.get(token).map(|n| n.to_string());
     }
@@ -181,6 +188,11 @@ mod tests {
         let peru = concept("peru");
         assert!(matches!(peru, Some(Concept::Place(_))));
         assert_eq!(concept(&text::fold("Perú")), peru);
+    }
+
+    #[test]
+    fn no_number_word_is_longer_than_the_cut() {
+        assert_eq!(NUMBER_WORDS.iter().map(|(w, _)| w.len()).max(), Some(MAX_NUMBER_WORD_BYTES));
     }
 
     #[test]

@@ -57,8 +57,7 @@ const LEAD_WORDS: usize = 25;
 
 fn is_stop(t: &str) -> bool {
     // Every word of every title and lead is checked: a hash set, not a scan.
-    static SET: std::sync::OnceLock<std::collections::HashSet<&str, xxhash_rust::xxh3::Xxh3Builder>> =
-        std::sync::OnceLock::new();
+    static SET: std::sync::OnceLock<std::collections::HashSet<&str, text::WordHash>> = std::sync::OnceLock::new();
     SET.get_or_init(|| STOP.iter().copied().collect()).contains(t)
 }
 
