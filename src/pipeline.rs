@@ -238,7 +238,7 @@ impl Desk {
                 }
             };
             t.joined.retain(|m| m.key != item.key);
-            t.joined.push(member_of(&categorizer, &item));
+            t.joined.push(member_of(&categorizer, &item, Some(filing.title_breaking)));
             let story = &mut t.story;
             if is_new {
                 story.size += 1;
@@ -280,7 +280,7 @@ impl Desk {
                         continue;
                     }
                     if let Some(i) = self.store.item(&key)? {
-                        let m = member_of(&categorizer, &i);
+                        let m = member_of(&categorizer, &i, None);
                         changes.members.push((story.id.clone(), m.clone()));
                         all.push(m);
                     }
@@ -405,7 +405,8 @@ fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, sto
     let (title_f, summary_f) = (text::fold(&item.title), text::fold(&summary_text));
     let (title_words, summary_words) = (text::split_folded(&title_f), text::split_folded(&summary_f));
     let words: Vec<&str> = title_words.iter().chain(&summary_words).copied().collect();
-    let filing = categorizer.file_words(&item.source, &words, &item.categories);
+    let mut filing = categorizer.file_words(&item.source, &words, &item.categories);
+    filing.title_breaking = categorizer.breaking_words(&title_words);
     let mut sig = stories::signature_of_words(&item.title, &title_words, &summary_words, filing.places.clone());
     sig.regions = filing.place_regions.clone();
     sig.source = item.source.clone();
@@ -427,14 +428,17 @@ struct Touched {
 }
 
 /// What a story keeps of one of its items.
-fn member_of(categorizer: &Categorizer, item: &Item) -> Member {
+/// `title_breaking`: whether its title carries a breaking keyword, when the
+/// caller has already found out (filing does).
+fn member_of(categorizer: &Categorizer, item: &Item, title_breaking: Option<bool>) -> Member {
     Member {
         key: item.key.clone(),
         source: item.source.clone(),
         published: item.published,
         first_seen: item.first_seen,
         link: item.link.clone(),
-        flagged: categorizer.breaking_source(&item.source) || categorizer.breaking_title(&item.title),
+        flagged: categorizer.breaking_source(&item.source)
+            || title_breaking.unwrap_or_else(|| categorizer.breaking_title(&item.title)),
     }
 }
 

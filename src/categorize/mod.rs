@@ -10,6 +10,9 @@ use std::collections::HashSet;
 /// Where one item is filed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filing {
+    /// Whether the title carries a breaking keyword (set by the caller that
+    /// split the title; `file_words` sees title and summary as one text).
+    pub title_breaking: bool,
     pub sections: Vec<String>,
     pub regions: Vec<String>,
     pub tags: Vec<String>,
@@ -151,7 +154,7 @@ impl Categorizer {
                 place_regions.push(place.region.clone());
             }
         });
-        Filing { sections, regions, tags, places, place_regions }
+        Filing { title_breaking: false, sections, regions, tags, places, place_regions }
     }
 
     /// Why an item is filed where it is, rule by rule: for each section it
@@ -211,8 +214,13 @@ impl Categorizer {
 
     /// Whether a title carries a breaking keyword as whole words.
     pub fn breaking_title(&self, title: &str) -> bool {
-        let words = text::tokens(title);
-        self.breaking_keywords.iter().any(|k| text::contains_phrase(&words, k))
+        let folded = text::fold(title);
+        self.breaking_words(&text::split_folded(&folded))
+    }
+
+    /// [`Categorizer::breaking_title`] for a title already folded and split.
+    pub fn breaking_words(&self, title_words: &[&str]) -> bool {
+        self.breaking_keywords.iter().any(|k| text::contains_phrase(title_words, k))
     }
 }
 

@@ -81,7 +81,9 @@ fn member_prefix(story: &str) -> Vec<u8> {
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = vec![VALUE_VERSION];
+    // Most records are a few hundred bytes; an item with a long summary grows once or twice.
+    let mut out = Vec::with_capacity(512);
+    out.push(VALUE_VERSION);
     // Serialising our own plain structs cannot fail.
     serde_json::to_writer(&mut out, v).unwrap_or_default();
     out
