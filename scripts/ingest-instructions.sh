@@ -12,7 +12,7 @@
 # Prints instructions for feed-rs alone and for the whole path (parse,
 # normalise, identify, cluster, categorise, store, flush), their ratio, and
 # the main parts of the whole path, each per round and as a multiple of
-# feed-rs alone.
+# feed-rs alone (functions the compiler inlined do not show as parts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-2}"
@@ -57,9 +57,7 @@ rows = [
     ("  sanitiser (ammonia)", ir('newsdesk::parse::normalize::sanitize_html')),
     ("identify..store", ingest),
     ("  filing + signature", ir('newsdesk::pipeline::file_item')),
-    ("  candidate search", ir('newsdesk::stories::index::StoryIndex::best_match')),
     ("  store commit", ir('newsdesk::store::Store::commit')),
-    ("flush", flush),
 ]
 for label, c in rows:
     print(f"  {label:22}: {c / rounds / 1e6:9.1f} M   {c / base:.2f}x")
