@@ -399,9 +399,9 @@ impl Desk {
 /// Where an item is filed, and its clustering signature (both read the
 /// summary's text once).
 fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, stories::Signature) {
-    // Fold once: filing reads the title and the summary's lead (its first
-    // `LEAD_CHARS`), the signature the title and the lead's first words.
-    let summary_text = parse::normalize::strip_tags_lead(&item.summary, categorize::LEAD_CHARS);
+    // Fold once: filing reads the title and the whole summary, the signature
+    // the title and the summary's lead.
+    let summary_text = parse::normalize::strip_tags(&item.summary);
     let (title_f, summary_f) = (text::fold(&item.title), text::fold(&summary_text));
     let (title_words, summary_words) = (text::split_folded(&title_f), text::split_folded(&summary_f));
     let words: Vec<&str> = title_words.iter().chain(&summary_words).copied().collect();

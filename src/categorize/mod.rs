@@ -22,12 +22,6 @@ pub struct Filing {
     pub place_regions: Vec<String>,
 }
 
-/// How much of a summary's text filing reads, in characters (about 130
-/// English words): news writing says what a story is about in its headline
-/// and lead, and a word deep in a long body is at most a passing mention.
-/// It also bounds the cost of filing an item whatever its summary's length.
-pub const LEAD_CHARS: usize = 800;
-
 /// What the filing rules need to know about an item.
 pub struct ItemText<'a> {
     pub source: &'a str,
@@ -103,7 +97,7 @@ impl Categorizer {
 
     /// File an item under sections, regions and tags.
     pub fn file(&self, item: &ItemText) -> Filing {
-        let folded = text::fold(&format!("{} {}", item.title, text::lead(item.summary, LEAD_CHARS)));
+        let folded = text::fold(&format!("{} {}", item.title, item.summary));
         self.file_words(item.source, &text::split_folded(&folded), item.categories)
     }
 
@@ -496,14 +490,10 @@ mod rule_tests {
         assert!(!breaking_by_coverage(&[("a", 0), ("b", 7200), ("c", 14_400)], 3, window));
     }
     #[test]
-    fn only_the_lead_of_a_long_summary_files() {
+    fn a_keyword_anywhere_in_a_long_summary_files() {
+        // DESIGN.md: keywords are looked for in the title or the summary, all of it.
         let filler = "The council met again on Tuesday to discuss the road works. ".repeat(20);
-        // Within the lead: filed.
-        let near = file("herald", "Road works", &format!("Elections are near. {filler}"), &[]);
-        assert_eq!(near.sections, ["politics"]);
-        // Past the first LEAD_CHARS characters of the summary: not read.
-        assert!(filler.chars().count() > LEAD_CHARS);
         let deep = file("herald", "Road works", &format!("{filler} Elections are near."), &[]);
-        assert_eq!(deep.sections, ["misc"]);
+        assert_eq!(deep.sections, ["politics"]);
     }
 }

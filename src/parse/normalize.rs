@@ -51,19 +51,11 @@ pub fn plain_text(s: &str) -> String {
 /// limited to what its serialiser writes): tags dropped, entities decoded.
 /// Cheap, for matching words; not for untrusted markup.
 pub fn strip_tags(html: &str) -> String {
-    strip_tags_lead(html, usize::MAX)
-}
-
-/// [`strip_tags`] of the first `max_chars` characters of text only, cut back
-/// to the end of a word: the lead of a long summary, read without the rest.
-pub fn strip_tags_lead(html: &str, max_chars: usize) -> String {
-    if html.len() <= max_chars && !html.contains(['<', '&']) {
+    if !html.contains(['<', '&']) {
         return html.to_string();
     }
-    let mut out = String::with_capacity(html.len().min(max_chars.saturating_mul(2)));
+    let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
-    let mut chars = 0;
-    let mut cut = false;
     for c in html.chars() {
         match c {
             '<' => {
@@ -71,21 +63,8 @@ pub fn strip_tags_lead(html: &str, max_chars: usize) -> String {
                 out.push(' ');
             }
             '>' if in_tag => in_tag = false,
-            c if !in_tag => {
-                if chars == max_chars {
-                    cut = true;
-                    break;
-                }
-                chars += 1;
-                out.push(c);
-            }
+            c if !in_tag => out.push(c),
             _ => {}
-        }
-    }
-    if cut {
-        // Not inside a word (nor an entity): back to the last space, if any.
-        if let Some(space) = out.rfind(char::is_whitespace) {
-            out.truncate(space);
         }
     }
     unescape_serialized(&out)
@@ -322,16 +301,6 @@ pub fn detect_language(text: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_lead_of_a_summary_is_its_first_words_as_text() {
-        let html = "<p>Storm <b>hits</b> the coast &amp; the port</p><p>Second paragraph</p>";
-        assert_eq!(strip_tags_lead(html, usize::MAX), strip_tags(html));
-        assert_eq!(strip_tags_lead(html, 12).trim(), "Storm  hits");
-        // Never inside an entity or a word.
-        assert_eq!(strip_tags_lead("a &amp; b", 4), "a");
-        assert_eq!(strip_tags_lead("plain words here", 100), "plain words here");
-    }
 
     #[test]
     fn titles_become_plain_text() {
