@@ -489,6 +489,7 @@ mod rule_tests {
         // A backlog fetched at once: published hours apart, so not breaking.
         assert!(!breaking_by_coverage(&[("a", 0), ("b", 7200), ("c", 14_400)], 3, window));
     }
+
     #[test]
     fn a_keyword_anywhere_in_a_long_summary_files() {
         // DESIGN.md: keywords are looked for in the title or the summary, all of it.
