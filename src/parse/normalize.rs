@@ -141,7 +141,7 @@ pub fn sanitize_html(s: &str, base: Option<&Url>) -> String {
     // (control characters, a byte-order mark, noncharacters) comes out of the
     // sanitiser as itself with `>` and no-break spaces escaped: do that without
     // parsing it (many summaries are plain text).
-    if s.chars().all(plain_char) {
+    if is_plain(s) {
         return escape_plain(s);
     }
     thread_local! {
@@ -165,16 +165,37 @@ fn plain_char(c: char) -> bool {
         && (c as u32) & 0xfffe != 0xfffe
 }
 
-/// What html5ever's serialiser makes of a text node of [`plain_char`]s.
+/// Whether every character of `s` is a [`plain_char`]: ASCII checked as
+/// bytes, the rest (if any) as characters.
+fn is_plain(s: &str) -> bool {
+    let ascii_ok =
+        |b: u8| b >= 0x80 || (b != b'<' && b != b'&' && (b' '..0x7f).contains(&b)) || b == b'\t' || b == b'\n';
+    s.bytes().all(ascii_ok) && (s.is_ascii() || s.chars().all(plain_char))
+}
+
+/// What html5ever's serialiser makes of a text node of [`plain_char`]s: `>`
+/// and no-break spaces escaped, the runs between them copied whole.
 fn escape_plain(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '>' => out.push_str("&gt;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            c => out.push(c),
+    let mut rest = s;
+    // `>` or the first byte of a no-break space (U+00A0 is C2 A0 in UTF-8).
+    while let Some(at) = memchr::memchr2(b'>', 0xc2, rest.as_bytes()) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix('>') {
+            out.push_str("&gt;");
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('\u{a0}') {
+            out.push_str("&nbsp;");
+            rest = after;
+        } else {
+            // Another character starting with C2: copy it.
+            let len = rest.chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
         }
     }
+    out.push_str(rest);
     out
 }
 
@@ -364,6 +385,7 @@ mod tests {
             "árabe: عاجل: زلزال بقوة 6.1 — español: ¿qué? ¡sí!",
             "Emoji 🌍 and = / ; : # % @ * ( ) [ ] { } | ~ ^ `",
             "javascript:alert(1) is only text here",
+            "© 2026 ® and ¬ (other characters that start with the byte C2) > ends",
         ];
         let builder = html_sanitizer(None);
         for s in samples {
@@ -374,6 +396,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The byte-wise check says what the character-wise one says.
+        #[test]
+        fn plain_is_every_char_plain(s in "(?s).{0,60}", t in "[ -~\t\n\r\u{7f}\u{a0}<&>é]{0,60}") {
+            for x in [&s, &t] {
+                proptest::prop_assert_eq!(is_plain(x), x.chars().all(plain_char));
+            }
+        }
+
         #[test]
         fn plain_text_shortcut_matches_the_sanitiser(s in "[^<&]{0,200}") {
             let parsed = html_sanitizer(None).clean(s.trim()).to_string().trim().to_string();
