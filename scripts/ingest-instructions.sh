@@ -17,7 +17,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-2}"
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-cargo bench --bench ingest --no-run --locked 2>/dev/null
 bin=$(cargo bench --bench ingest --no-run --locked --message-format=json 2>/dev/null |
   python3 -c 'import sys,json
 for l in sys.stdin:

@@ -168,7 +168,7 @@ impl Desk {
             // Filing and the signature are computed only for new or changed items:
             // an unchanged item (the common re-poll) costs one lookup.
             let is_new = existing.is_none();
-            let (story_id, filing) = match existing {
+            let (story_id, filing, title_breaking) = match existing {
                 Some(old) => {
                     item.first_seen = old.first_seen;
                     item.published = published_time(entry.feed_date, old.first_seen);
@@ -180,7 +180,8 @@ impl Desk {
                     }
                     item.updated = now;
                     report.updated += 1;
-                    (old.story, file_item(&categorizer, &item).0)
+                    let (filing, _, title_breaking) = file_item(&categorizer, &item);
+                    (old.story, filing, title_breaking)
                 }
                 None => {
                     item.published = published_time(entry.feed_date, now);
@@ -195,7 +196,7 @@ impl Desk {
                         },
                         None => None,
                     };
-                    let (filing, sig) = file_item(&categorizer, &item);
+                    let (filing, sig, title_breaking) = file_item(&categorizer, &item);
                     let near = match link_story {
                         Some(_) => None,
                         None => index.best_match(&sig, item.published, window, config.dedup.similarity),
@@ -208,7 +209,7 @@ impl Desk {
                     item.story = id.clone();
                     report.new += 1;
                     changes.new_items += 1;
-                    (id, filing)
+                    (id, filing, title_breaking)
                 }
             };
             if let Some(l) = &item.link {
@@ -238,7 +239,7 @@ impl Desk {
                 }
             };
             t.joined.retain(|m| m.key != item.key);
-            t.joined.push(member_of(&categorizer, &item, Some(filing.title_breaking)));
+            t.joined.push(member_of(&categorizer, &item, Some(title_breaking)));
             let story = &mut t.story;
             if is_new {
                 story.size += 1;
@@ -396,22 +397,22 @@ impl Desk {
     }
 }
 
-/// Where an item is filed, and its clustering signature (both read the
-/// summary's text once).
-fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, stories::Signature) {
+/// Where an item is filed, its clustering signature (both read the summary's
+/// text once) and whether its title carries a breaking keyword (read from the
+/// same words).
+fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, stories::Signature, bool) {
     // Fold once: filing reads the title and the whole summary, the signature
     // the title and the summary's lead.
     let summary_text = parse::normalize::strip_tags(&item.summary);
     let (title_f, summary_f) = (text::fold(&item.title), text::fold(&summary_text));
     let (title_words, summary_words) = (text::split_folded(&title_f), text::split_folded(&summary_f));
     let words: Vec<&str> = title_words.iter().chain(&summary_words).copied().collect();
-    let mut filing = categorizer.file_words(&item.source, &words, &item.categories);
-    filing.title_breaking = categorizer.breaking_words(&title_words);
+    let filing = categorizer.file_words(&item.source, &words, &item.categories);
     let mut sig = stories::signature_of_words(&item.title, &title_words, &summary_words, filing.places.clone());
     sig.regions = filing.place_regions.clone();
     sig.source = item.source.clone();
     sig.language = item.language.as_deref().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
-    (filing, sig)
+    (filing, sig, categorizer.breaking_words(&title_words))
 }
 
 /// The most tags a story keeps (its items' categories and places; each is a

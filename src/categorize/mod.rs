@@ -10,9 +10,6 @@ use std::collections::HashSet;
 /// Where one item is filed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filing {
-    /// Whether the title carries a breaking keyword (set by the caller that
-    /// split the title; `file_words` sees title and summary as one text).
-    pub title_breaking: bool,
     pub sections: Vec<String>,
     pub regions: Vec<String>,
     pub tags: Vec<String>,
@@ -148,7 +145,7 @@ impl Categorizer {
                 place_regions.push(place.region.clone());
             }
         });
-        Filing { title_breaking: false, sections, regions, tags, places, place_regions }
+        Filing { sections, regions, tags, places, place_regions }
     }
 
     /// Why an item is filed where it is, rule by rule: for each section it
