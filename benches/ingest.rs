@@ -13,7 +13,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use newsdesk::config::{Config, Section, Source};
+use newsdesk::config::{Config, Source};
 use newsdesk::pipeline::Desk;
 use newsdesk::store::Store;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,11 @@ const FILES: [&str; 16] = [
     "rsparser/bio.rdf",
     "feedjira/sample_feeds/SamRuby.xml",
 ];
+
+fn shipped_config() -> Config {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/newsdesk.toml");
+    newsdesk::config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 
 fn corpus() -> PathBuf {
     std::env::var_os("NEWSDESK_CORPUS")
@@ -212,24 +217,11 @@ fn timed_path(desk: &Desk, docs: &[(String, Vec<u8>)]) -> (usize, Phases) {
 fn whole_path(docs: &[(String, Vec<u8>)], round: usize) -> (Duration, usize, Phases) {
     let dir = std::env::temp_dir().join(format!("newsdesk-bench-{}-{round}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut config = Config::with_defaults(&dir.join("c.toml"));
+    // The shipped configuration's sections and regions, whose vocabularies
+    // (English, Spanish, Arabic) are what filing reads every summary against.
+    let mut config = shipped_config();
+    config.sources.clear();
     config.storage.retention = Duration::from_secs(100 * 365 * 86_400);
-    config.sections.push(Section {
-        id: "misc".into(),
-        title: "Misc".into(),
-        group: "News".into(),
-        categories: vec![],
-        keywords: vec![],
-        fallback: true,
-    });
-    config.sections.push(Section {
-        id: "tech".into(),
-        title: "Tech".into(),
-        group: "News".into(),
-        categories: vec!["technology".into()],
-        keywords: vec!["software".into(), "apple".into(), "startup".into()],
-        fallback: false,
-    });
     let desk = Desk::new(Store::open(&dir.join("data")).expect("store"), Arc::new(config)).expect("desk");
     let start = Instant::now();
     let (items, mut phases) = timed_path(&desk, docs);
