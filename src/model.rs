@@ -168,4 +168,8 @@ pub struct SourceState {
     /// Successful polls in a row that brought new items (adaptive schedule).
     #[serde(default)]
     pub busy_polls: u32,
+    /// xxh3 of the last document body that was parsed and stored: the same
+    /// bytes again are not modified, whatever the server's headers say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_hash: Option<u64>,
 }

@@ -50,6 +50,46 @@ fn conditional_get_on_every_poll_including_after_restart() {
 }
 
 #[test]
+fn the_same_bytes_from_a_server_without_validators_are_not_modified() {
+    let server = FixtureServer::start();
+    let bare = |body: String| Fixture { etag: None, last_modified: None, ..Fixture::feed(body) };
+    let one = rss("A", &[("a1", "First story", "https://a.example/1", D1)]);
+    server.set("/a.xml", bare(one.clone()));
+    server.set("/broken.xml", bare("<html><body>Maintenance</body></html>".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("a", server.url("/a.xml")), ("b", server.url("/broken.xml"))], "");
+    let rt = rt();
+    let desk = desk(&config);
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.status, o.report.new), (SourceStatus::Ok, 1), "{:?}", o.error);
+    // Nothing to send back: the server gets a plain GET and answers 200 with the same bytes.
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.status, o.report.new, o.report.updated, o.report.unchanged), (SourceStatus::NotModified, 0, 0, 0));
+    let reqs = server.requests("/a.xml");
+    assert_eq!(reqs.len(), 2);
+    assert!(!reqs[1].headers.contains_key("if-none-match") && !reqs[1].headers.contains_key("if-modified-since"));
+    let s = desk.store.source_state("a").unwrap().unwrap();
+    assert_eq!((s.unchanged_polls, s.consecutive_failures), (1, 0));
+    // One byte more is a new document: parsed, and its new item stored.
+    let two = rss(
+        "A",
+        &[("a1", "First story", "https://a.example/1", D1), ("a2", "Second story", "https://a.example/2", D2)],
+    );
+    server.set("/a.xml", bare(two));
+    let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
+    assert_eq!((o.status, o.report.new, o.report.unchanged), (SourceStatus::Ok, 1, 1));
+    assert_eq!(desk.store.item_count().unwrap(), 2);
+    // A document that failed is never taken for one already stored: the same
+    // broken bytes are an error on every poll.
+    for _ in 0..2 {
+        let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[1]));
+        assert_eq!(o.status, SourceStatus::Error);
+        assert!(o.error.as_deref().unwrap_or("").contains("parse"), "{:?}", o.error);
+    }
+}
+
+#[test]
 fn items_update_in_place_and_stay_when_they_leave_the_feed() {
     let server = FixtureServer::start();
     server.set(
