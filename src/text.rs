@@ -43,6 +43,82 @@ impl std::hash::Hasher for WordHasher {
 /// Builds [`WordHasher`]s.
 pub type WordHash = std::hash::BuildHasherDefault<WordHasher>;
 
+/// A word table read with every word of every title and summary (section
+/// keywords, places, the concept table, stop and number words). Most words of
+/// a text are in none of them, so a 64-Kibit filter over four bytes and the
+/// length of each key answers most misses before the word is hashed; a word
+/// the filter lets through is looked up in the map as usual.
+pub struct WordMap<V> {
+    map: std::collections::HashMap<String, V, WordHash>,
+    filter: Box<[u64]>,
+}
+
+const FILTER_WORDS: usize = 1024; // 64 Kibit, 8 KiB
+
+/// The filter slot of a word: its length and its first, second, middle and
+/// last bytes, mixed (Arabic letters are two bytes, so the second byte matters).
+fn filter_slot(w: &[u8]) -> usize {
+    let n = w.len();
+    let (first, second, middle, last) = match n {
+        0 => (0, 0, 0, 0),
+        _ => (w[0], w[1.min(n - 1)], w[n / 2], w[n - 1]),
+    };
+    let x = u64::from_le_bytes([first, second, middle, last, n as u8, (n >> 8) as u8, 0, 0]);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize
+}
+
+impl<V> Default for WordMap<V> {
+    fn default() -> Self {
+        WordMap { map: Default::default(), filter: vec![0; FILTER_WORDS].into_boxed_slice() }
+    }
+}
+
+impl<V> WordMap<V> {
+    fn mark(&mut self, key: &str) {
+        let slot = filter_slot(key.as_bytes());
+        self.filter[slot / 64] |= 1 << (slot % 64);
+    }
+
+    /// The value of `key`, inserting `make()` first if it has none.
+    pub fn get_or_insert_with(&mut self, key: String, make: impl FnOnce() -> V) -> &mut V {
+        self.mark(&key);
+        self.map.entry(key).or_insert_with(make)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        let slot = filter_slot(key.as_bytes());
+        if self.filter[slot / 64] & (1 << (slot % 64)) == 0 {
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl<K: Into<String>, V> FromIterator<(K, V)> for WordMap<V> {
+    /// As a `HashMap` collects: a key given twice keeps its last value.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut m = WordMap::default();
+        for (k, v) in iter {
+            let k = k.into();
+            m.mark(&k);
+            m.map.insert(k, v);
+        }
+        m
+    }
+}
+
 /// Fold one character; `None` drops it.
 fn fold_char(c: char, out: &mut String) {
     match c {
@@ -179,7 +255,7 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
 pub struct PhraseSet<T> {
     /// xxh3, not SipHash: every word of every summary is looked up here, and
     /// the keys are the configuration's, not a feed's.
-    by_first: std::collections::HashMap<String, Vec<(Vec<String>, T)>, WordHash>,
+    by_first: WordMap<Vec<(Vec<String>, T)>>,
     plurals: bool,
 }
 
@@ -229,7 +305,7 @@ impl<T> PhraseSet<T> {
     pub fn insert(&mut self, phrase: Vec<String>, value: T) {
         let Some(first) = phrase.first() else { return };
         let key = if is_arabic(first) { first.strip_prefix("ال").unwrap_or(first) } else { first };
-        self.by_first.entry(key.to_string()).or_default().push((phrase, value));
+        self.by_first.get_or_insert_with(key.to_string(), Vec::new).push((phrase, value));
     }
 
     /// Call `found` with the value of every phrase occurring in `words` (once
@@ -314,6 +390,22 @@ mod tests {
         fn split_is_split_char_by_char(s in "(?s).{0,40}", t in "[a-z0-9 .,ñéأ٣-]{0,40}") {
             for x in [&s, &t] {
                 proptest::prop_assert_eq!(split_folded(x), split_folded_char_by_char(x));
+            }
+        }
+
+        /// The filter in front of a word map never hides a key: every lookup
+        /// answers as the plain map does.
+        #[test]
+        fn word_map_answers_as_a_hash_map(
+            keys in proptest::collection::vec("[a-zé0-9أبتث]{0,12}", 0..60),
+            probes in proptest::collection::vec("[a-zé0-9أبتث]{0,12}", 0..60),
+        ) {
+            let plain: std::collections::HashMap<String, usize> =
+                keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+            let words: WordMap<usize> = keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+            proptest::prop_assert_eq!(words.len(), plain.len());
+            for k in keys.iter().chain(&probes) {
+                proptest::prop_assert_eq!(words.get(k), plain.get(k));
             }
         }
 

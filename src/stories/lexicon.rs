@@ -6,8 +6,6 @@
 //! the evaluation set); spelled-out small numbers map to their figures.
 
 use crate::text;
-/// The table is ours, not an attacker's: a fast hash for a lookup per word.
-type HashMap<K, V> = std::collections::HashMap<K, V, text::WordHash>;
 use std::sync::OnceLock;
 
 const TABLE: &str = include_str!("concepts.txt");
@@ -22,7 +20,7 @@ pub enum Concept {
 }
 
 struct Lexicon {
-    words: HashMap<String, Concept>,
+    words: text::WordMap<Concept>,
 }
 
 /// Spelled-out figures a headline uses instead of digits, folded. Words that
@@ -88,7 +86,7 @@ const MAX_NUMBER_WORD_BYTES: usize = 12;
 fn lexicon() -> &'static Lexicon {
     static LEXICON: OnceLock<Lexicon> = OnceLock::new();
     LEXICON.get_or_init(|| {
-        let mut words = HashMap::default();
+        let mut words = text::WordMap::default();
         for line in TABLE.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             let Some((id, rest)) = line.split_once(':') else { continue };
             let id = id.trim();
@@ -100,7 +98,7 @@ fn lexicon() -> &'static Lexicon {
                 let f = text::fold(w);
                 let f = strip_article(&f).unwrap_or(&f).to_string();
                 // The first concept to claim a word keeps it.
-                words.entry(f).or_insert(concept);
+                words.get_or_insert_with(f, || concept);
             }
         }
         Lexicon { words }
@@ -151,7 +149,7 @@ pub fn number(token: &str) -> Option<String> {
     if !token.starts_with(|c: char| c.is_ascii_digit()) {
         // Every word is asked: a hash lookup, not a scan of the list, and
         // only for a word as short as a number word.
-        static WORDS: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+        static WORDS: OnceLock<text::WordMap<&str>> = OnceLock::new();
         if token.len() > MAX_NUMBER_WORD_BYTES {
             return None;
         }

@@ -57,8 +57,8 @@ const LEAD_WORDS: usize = 25;
 
 fn is_stop(t: &str) -> bool {
     // Every word of every title and lead is checked: a hash set, not a scan.
-    static SET: std::sync::OnceLock<std::collections::HashSet<&str, text::WordHash>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| STOP.iter().copied().collect()).contains(t)
+    static SET: std::sync::OnceLock<text::WordMap<()>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| STOP.iter().map(|w| (*w, ())).collect()).contains(t)
 }
 
 /// A light stem: enough to make "elections"/"election", "ataques"/"ataque" and
