@@ -115,6 +115,33 @@ impl Desk {
 
     /// Identify, cluster, categorise and store the entries of one parsed document.
     pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
+        // Before taking the lock (other sources' ingests run meanwhile): which
+        // stored item each entry is, whether its summary was made from the
+        // same text as that item's, and the sanitised summary of each entry
+        // that will need it (new and not too old, or made from other text).
+        // A source's items are written only by its own ingests, which the
+        // poller runs one at a time; an entry found new here is looked up
+        // again under the lock all the same, so that two ingests of one
+        // document at once (a caller other than the poller) cannot both add it.
+        let retention = self.config.load().storage.retention.as_secs() as i64;
+        let mut entries = Vec::with_capacity(feed.entries.len());
+        let mut seen: HashSet<String> = HashSet::new();
+        for entry in &feed.entries {
+            let ident = identity::identity(entry);
+            let key = identity::item_key(&source.id, &ident);
+            if !seen.insert(key.clone()) {
+                continue; // the same identity twice in one document: the first wins
+            }
+            let existing = self.store.item(&key)?;
+            let same_source =
+                existing.as_ref().and_then(|old| old.summary_source).is_some_and(|f| entry.summary.made_from(f));
+            let too_old = existing.is_none() && published_time(entry.feed_date, now) < now - retention;
+            if !same_source && !too_old {
+                entry.summary.html();
+            }
+            entries.push((entry, ident, key, existing, same_source));
+        }
+
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(self.build_index()?);
@@ -131,17 +158,14 @@ impl Desk {
         let mut touched: HashMap<String, Touched> = HashMap::new();
         let mut items_by_key: HashMap<String, Item> = HashMap::new();
         let mut links: HashMap<String, String> = HashMap::new();
-        let mut seen: HashSet<String> = HashSet::new();
 
-        for entry in &feed.entries {
-            let ident = identity::identity(entry);
-            let key = identity::item_key(&source.id, &ident);
-            if !seen.insert(key.clone()) {
-                continue; // the same identity twice in one document: the first wins
-            }
-            let existing = self.store.item(&key)?;
-            // The summary is sanitised, and the language detected, only for
-            // new or changed items.
+        for (entry, ident, key, existing, same_source) in entries {
+            let existing = match existing {
+                Some(old) => Some(old),
+                None => self.store.item(&key)?,
+            };
+            // The summary is sanitised (above, outside the lock), and the
+            // language detected, only for new or changed items.
             let mut item = Item {
                 key: key.clone(),
                 source: source.id.clone(),
@@ -176,7 +200,6 @@ impl Desk {
                     item.published = published_time(entry.feed_date, old.first_seen);
                     item.story = old.story.clone();
                     item.updated = old.updated;
-                    let same_source = old.summary_source.is_some_and(|f| entry.summary.made_from(f));
                     if same_source {
                         // Made from the same text as before: the same HTML.
                         if same_content_but_summary(&old, &item) {

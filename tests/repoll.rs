@@ -277,3 +277,39 @@ fn items_stored_by_an_older_release_are_recognised_and_gain_the_fingerprint() {
     assert!(stored.iter().all(|i| i.summary_source.is_some()), "every record has its fingerprint again");
     assert_eq!(served_html(&s.config, newsdesk::pipeline::now(), &link), changed);
 }
+
+/// Ingest looks items up before it takes its lock (so that sanitising runs
+/// beside other sources' ingests); two ingests of one document at once must
+/// still store each item once: one finds them new, the other unchanged.
+#[test]
+fn two_ingests_of_one_document_at_once_store_each_item_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::poll_config(dir.path(), &[("a", "https://a.example/feed")], "");
+    let desk = common::desk(&config);
+    let now = newsdesk::pipeline::now();
+    // Bounded: 20 documents, two threads each.
+    for round in 0..20 {
+        let items: Vec<(String, String, String)> = (0..10)
+            .map(|i| {
+                (
+                    format!("r{round}-{i}"),
+                    format!("Item {i} of round {round} about topic {}", i * 7 + round),
+                    format!("https://a.example/{round}/{i}"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> =
+            items.iter().map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str())).collect();
+        let feed = common::parsed_rss(&refs);
+        let reports: Vec<IngestReport> = std::thread::scope(|s| {
+            let runs: Vec<_> =
+                (0..2).map(|_| s.spawn(|| desk.ingest(&common::source("a"), &feed, now).unwrap())).collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let new: usize = reports.iter().map(|r| r.new).sum();
+        let unchanged: usize = reports.iter().map(|r| r.unchanged).sum();
+        assert_eq!((new, unchanged), (10, 10), "round {round}: {reports:?}");
+    }
+    let stories = desk.store.page("all", None, 1000).unwrap();
+    assert_eq!(stories.iter().map(|s| s.size as usize).sum::<usize>(), 200, "every item counted once");
+}
