@@ -137,6 +137,7 @@ fn fill(path: &Path, items: usize) -> Duration {
                     "<p>{title}. Officials said the {} would be reviewed after the {} and the {}, according to people familiar with the matter.</p>",
                     topic[0], topic[1], topic[2]
                 ),
+                summary_source: None,
                 author: None,
                 categories: vec![topic[2].to_string()],
                 language: Some("en".into()),

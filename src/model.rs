@@ -18,6 +18,13 @@ pub struct Item {
     pub link: Option<String>,
     /// Sanitised HTML (the entry's summary, else its content).
     pub summary: String,
+    /// The fingerprint of what `summary` was sanitised from
+    /// (`parse::Summary::fingerprint`): a re-poll whose entry has the same one
+    /// (and the same other fields) is unchanged, without sanitising again.
+    /// `None` in items stored by an older release: those are sanitised and
+    /// compared, and gain it when found unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_source: Option<u64>,
     pub author: Option<String>,
     pub categories: Vec<String>,
     pub language: Option<String>,

@@ -115,6 +115,33 @@ impl Desk {
 
     /// Identify, cluster, categorise and store the entries of one parsed document.
     pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
+        // Before taking the lock (other sources' ingests run meanwhile): which
+        // stored item each entry is, whether its summary was made from the
+        // same text as that item's, and the sanitised summary of each entry
+        // that will need it (new and not too old, or made from other text).
+        // A source's items are written only by its own ingests, which the
+        // poller runs one at a time; an entry found new here is looked up
+        // again under the lock all the same, so that two ingests of one
+        // document at once (a caller other than the poller) cannot both add it.
+        let retention = self.config.load().storage.retention.as_secs() as i64;
+        let mut entries = Vec::with_capacity(feed.entries.len());
+        let mut seen: HashSet<String> = HashSet::new();
+        for entry in &feed.entries {
+            let ident = identity::identity(entry);
+            let key = identity::item_key(&source.id, &ident);
+            if !seen.insert(key.clone()) {
+                continue; // the same identity twice in one document: the first wins
+            }
+            let existing = self.store.item(&key)?;
+            let same_source =
+                existing.as_ref().and_then(|old| old.summary_source).is_some_and(|f| entry.summary.made_from(f));
+            let too_old = existing.is_none() && published_time(entry.feed_date, now) < now - retention;
+            if !same_source && !too_old {
+                entry.summary.html();
+            }
+            entries.push((entry, ident, key, existing, same_source));
+        }
+
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(self.build_index()?);
@@ -131,39 +158,38 @@ impl Desk {
         let mut touched: HashMap<String, Touched> = HashMap::new();
         let mut items_by_key: HashMap<String, Item> = HashMap::new();
         let mut links: HashMap<String, String> = HashMap::new();
-        let mut seen: HashSet<String> = HashSet::new();
 
-        for entry in &feed.entries {
-            let ident = identity::identity(entry);
-            let key = identity::item_key(&source.id, &ident);
-            if !seen.insert(key.clone()) {
-                continue; // the same identity twice in one document: the first wins
-            }
-            let existing = self.store.item(&key)?;
-            let language = source
-                .language
-                .clone()
-                .or_else(|| entry.language.clone())
-                .or_else(|| feed.language.clone())
-                .unwrap_or_else(|| {
-                    // Detection reads the first few hundred characters only.
-                    let head = format!("{} {}", entry.title, text::lead(&entry.summary, 400));
-                    parse::normalize::detect_language(&head).to_string()
-                });
+        for (entry, ident, key, existing, same_source) in entries {
+            let existing = match existing {
+                Some(old) => Some(old),
+                None => self.store.item(&key)?,
+            };
+            // The summary is sanitised (above, outside the lock), and the
+            // language detected, only for new or changed items.
             let mut item = Item {
                 key: key.clone(),
                 source: source.id.clone(),
                 identity: ident,
                 title: entry.title.clone(),
                 link: entry.link.clone(),
-                summary: entry.summary.clone(),
+                summary: String::new(),
+                summary_source: None,
                 author: entry.author.clone(),
                 categories: entry.categories.clone(),
-                language: Some(language),
+                language: None,
                 published: 0,
                 first_seen: now,
                 updated: now,
                 story: String::new(),
+            };
+            let language_of = |item: &Item| {
+                let language =
+                    source.language.clone().or_else(|| entry.language.clone()).or_else(|| feed.language.clone());
+                language.unwrap_or_else(|| {
+                    // Detection reads the first few hundred characters only.
+                    let head = format!("{} {}", item.title, text::lead(&item.summary, 400));
+                    parse::normalize::detect_language(&head).to_string()
+                })
             };
             // Filing and the signature are computed only for new or changed items:
             // an unchanged item (the common re-poll) costs one lookup.
@@ -174,10 +200,28 @@ impl Desk {
                     item.published = published_time(entry.feed_date, old.first_seen);
                     item.story = old.story.clone();
                     item.updated = old.updated;
-                    if same_content(&old, &item) {
-                        report.unchanged += 1;
-                        continue;
+                    if same_source {
+                        // Made from the same text as before: the same HTML.
+                        if same_content_but_summary(&old, &item) {
+                            report.unchanged += 1;
+                            continue;
+                        }
+                        item.summary = old.summary.clone();
+                        item.summary_source = old.summary_source;
+                    } else {
+                        item.summary = entry.summary.html().to_string();
+                        item.summary_source = Some(entry.summary.fingerprint());
+                        if same_content(&old, &item) {
+                            report.unchanged += 1;
+                            // Stored by an older release (no fingerprint), or made
+                            // from text that differs only where sanitising does not
+                            // look: the record keeps this fingerprint from now on,
+                            // so that the next poll need not sanitise it.
+                            items_by_key.insert(key, Item { summary_source: item.summary_source, ..old });
+                            continue;
+                        }
                     }
+                    item.language = Some(language_of(&item));
                     item.updated = now;
                     report.updated += 1;
                     let (filing, _, title_breaking) = file_item(&categorizer, &item);
@@ -189,6 +233,9 @@ impl Desk {
                         report.too_old += 1;
                         continue;
                     }
+                    item.summary = entry.summary.html().to_string();
+                    item.summary_source = Some(entry.summary.fingerprint());
+                    item.language = Some(language_of(&item));
                     let link_story = match &item.link {
                         Some(l) => match links.get(l) {
                             Some(s) => Some(s.clone()),
@@ -452,9 +499,14 @@ fn merge(into: &mut Vec<String>, from: Vec<String>) {
 }
 
 fn same_content(a: &Item, b: &Item) -> bool {
+    a.summary == b.summary && same_content_but_summary(a, b)
+}
+
+/// [`same_content`] without the summary (which only the fingerprint tells
+/// unsanitised).
+fn same_content_but_summary(a: &Item, b: &Item) -> bool {
     a.title == b.title
         && a.link == b.link
-        && a.summary == b.summary
         && a.author == b.author
         && a.categories == b.categories
         && a.published == b.published

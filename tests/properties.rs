@@ -123,7 +123,7 @@ proptest! {
             guid: guid.clone(),
             title: title.clone(),
             link,
-            summary,
+            summary: newsdesk::parse::Summary::from_html(&summary, None),
             author: None,
             categories: vec![],
             language: None,

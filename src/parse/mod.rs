@@ -9,6 +9,7 @@ pub mod repair;
 use crate::model::Timestamp;
 use quick_xml::events::Event;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 use url::Url;
 
 /// Why a document could not be read as a feed.
@@ -28,14 +29,152 @@ pub struct Entry {
     pub guid: Option<String>,
     pub title: String,
     pub link: Option<String>,
-    /// Sanitised HTML: the entry's summary, else its content. Only this is
-    /// republished, so full content is not kept separately.
-    pub summary: String,
+    /// The entry's summary, else its content, as sanitised HTML on demand
+    /// ([`Summary::html`]). Only this is republished, so full content is not
+    /// kept separately.
+    pub summary: Summary,
     pub author: Option<String>,
     pub categories: Vec<String>,
     pub language: Option<String>,
     /// The date the feed gave (published, else updated), untouched.
     pub feed_date: Option<Timestamp>,
+}
+
+/// An entry's summary as the feed gave it, sanitised when first asked for.
+///
+/// Sanitising (ammonia) is the dearest part of normalising, and most entries
+/// of a re-polled document are items stored already and unchanged: ingest
+/// recognises those by [`Summary::fingerprint`] and never sanitises them.
+/// [`Summary::html`] is, for any input, what parsing produced when it
+/// sanitised every summary eagerly.
+#[derive(Clone, Default)]
+pub struct Summary {
+    /// The entry's summary: plain text (escaped, not parsed) or the lead of
+    /// its HTML ([`normalize::summary_lead`]).
+    summary: Option<(TextKind, String)>,
+    /// The lead of the entry's text content: what is sanitised when the
+    /// summary is missing or sanitises to nothing.
+    content: Option<String>,
+    /// What relative URLs resolve against.
+    base: Option<Url>,
+    /// The sanitised HTML, once asked for: see [`Summary::sanitised`].
+    html: OnceLock<(String, bool)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextKind {
+    Plain,
+    Html,
+}
+
+impl Summary {
+    /// The summary of an entry whose summary is `html` (any HTML, untrusted).
+    pub fn from_html(html: &str, base: Option<&Url>) -> Summary {
+        Summary::new(Some((TextKind::Html, normalize::summary_lead(html).into_owned())), None, base)
+    }
+
+    fn new(summary: Option<(TextKind, String)>, content: Option<String>, base: Option<&Url>) -> Summary {
+        Summary { summary, content, base: base.cloned(), html: OnceLock::new() }
+    }
+
+    /// Sanitised HTML: the summary, else (when it is missing or sanitises to
+    /// nothing) the content, else empty. Sanitised once, then kept.
+    pub fn html(&self) -> &str {
+        &self.sanitised().0
+    }
+
+    /// The sanitised HTML, and whether the summary did not give it (it came
+    /// from the content, or is empty).
+    fn sanitised(&self) -> &(String, bool) {
+        self.html.get_or_init(|| {
+            let base = self.base.as_ref();
+            let from_summary = self
+                .summary
+                .as_ref()
+                .map(|(kind, s)| match kind {
+                    TextKind::Plain => html_escape_text(s),
+                    TextKind::Html => normalize::sanitize_html(s, base),
+                })
+                .filter(|s| !s.is_empty());
+            match from_summary {
+                Some(html) => (html, false),
+                None => (self.content.as_deref().map(|c| normalize::sanitize_html(c, base)).unwrap_or_default(), true),
+            }
+        })
+    }
+
+    /// A hash of what [`Summary::html`] was made from, to store beside it:
+    /// the summary's text and kind, the base URL, [`normalize::SANITISER_VERSION`],
+    /// and the content's text only when the HTML came from the content (the
+    /// summary was missing or sanitised to nothing). Sanitises if that has not
+    /// been done yet. Stored with each item (`Item::summary_source`), so it
+    /// must not change from one release to the next for the same input:
+    /// xxh3-64 over the version byte, then each part as a tag byte, its length
+    /// (u64, little-endian) and its bytes: summary, base, then (if used) content.
+    pub fn fingerprint(&self) -> u64 {
+        let from_content = self.sanitised().1;
+        let (summary_only, with_content) = self.hashes();
+        if from_content {
+            with_content
+        } else {
+            summary_only
+        }
+    }
+
+    /// Whether HTML stored with `fingerprint` ([`Summary::fingerprint`]) is
+    /// what [`Summary::html`] gives, found without sanitising.
+    pub fn made_from(&self, fingerprint: u64) -> bool {
+        let (summary_only, with_content) = self.hashes();
+        (self.summary.is_some() && fingerprint == summary_only) || fingerprint == with_content
+    }
+
+    /// The fingerprint of HTML made from the summary, and of HTML made from the content.
+    fn hashes(&self) -> (u64, u64) {
+        fn part(h: &mut xxhash_rust::xxh3::Xxh3Default, tag: u8, bytes: &[u8]) {
+            h.update(&[tag]);
+            h.update(&(bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        }
+        let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+        h.update(&[normalize::SANITISER_VERSION]);
+        match &self.summary {
+            Some((TextKind::Plain, s)) => part(&mut h, b'p', s.as_bytes()),
+            Some((TextKind::Html, s)) => part(&mut h, b'h', s.as_bytes()),
+            None => part(&mut h, b'-', b""),
+        }
+        match &self.base {
+            Some(b) => part(&mut h, b'b', b.as_str().as_bytes()),
+            None => part(&mut h, b'-', b""),
+        }
+        let summary_only = h.digest();
+        match &self.content {
+            Some(c) => part(&mut h, b'c', c.as_bytes()),
+            None => part(&mut h, b'-', b""),
+        }
+        (summary_only, h.digest())
+    }
+}
+
+/// Equal when the sanitised HTML is (as when the field was that HTML).
+impl PartialEq for Summary {
+    fn eq(&self, other: &Summary) -> bool {
+        self.html() == other.html()
+    }
+}
+
+impl std::fmt::Debug for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Summary").field(&self.html()).finish()
+    }
+}
+
+/// The lead of `s` as [`normalize::summary_lead`] makes it, reusing `s` when
+/// that is `s` itself (most summaries: short, nothing to trim).
+fn lead_of(s: String) -> String {
+    match normalize::summary_lead(&s) {
+        std::borrow::Cow::Borrowed(lead) if lead.len() == s.len() => s,
+        lead => lead.into_owned(),
+    }
 }
 
 /// A parsed, normalised document.
@@ -259,29 +398,27 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         .chain(e.links.iter())
         .find_map(|l| normalize::canonical_link(&l.href, base));
     let title = e.title.map(|t| normalize::plain_text(&t.content)).unwrap_or_default();
-    let summary = e
-        .summary
-        .map(|s| {
-            if s.content_type.subty() == "plain" && !s.content.contains('<') {
-                html_escape_text(s.content.trim())
-            } else {
-                normalize::summary_html(&s.content, base)
-            }
+    // Sanitised later, and only if needed (see `Summary`): here only cut to
+    // what will be sanitised.
+    let summary = e.summary.map(|s| {
+        if s.content_type.subty() == "plain" && !s.content.contains('<') {
+            (TextKind::Plain, s.content.trim().to_string())
+        } else {
+            (TextKind::Html, lead_of(s.content))
+        }
+    });
+    // Only text content: base64 typed `application/octet-stream` (or any
+    // other binary type) is not a summary.
+    let content = e
+        .content
+        .filter(|c| {
+            let ty = c.content_type.ty().as_str();
+            let sub = c.content_type.subty().as_str();
+            ty == "text" || sub.contains("html") || sub.contains("xml")
         })
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            // Only text content: base64 typed `application/octet-stream` (or any
-            // other binary type) is not a summary.
-            e.content
-                .filter(|c| {
-                    let ty = c.content_type.ty().as_str();
-                    let sub = c.content_type.subty().as_str();
-                    ty == "text" || sub.contains("html") || sub.contains("xml")
-                })
-                .and_then(|c| c.body)
-                .map(|b| normalize::summary_html(&b, base))
-        })
-        .unwrap_or_default();
+        .and_then(|c| c.body)
+        .map(lead_of);
+    let summary = Summary::new(summary, content, base);
     // "e-mail (Name)" and "e-mail — Name" leave the separator on the name.
     let author = e.authors.iter().find_map(|p| {
         p.name
@@ -370,13 +507,13 @@ mod tests {
         assert_eq!(hostile("jsonfeed-items-not-array.json").entries.len(), 1);
         // Base64 typed application/octet-stream is not a summary.
         let octet = hostile("atom-octet-stream.xml");
-        assert_eq!((octet.entries[0].summary.as_str(), octet.entries[1].summary.as_str()), ("", "Plain summary."));
+        assert_eq!((octet.entries[0].summary.html(), octet.entries[1].summary.html()), ("", "Plain summary."));
     }
 
     #[test]
     fn entities_are_never_expanded() {
         let laughs = hostile("billion-laughs.xml");
-        assert!(!laughs.entries[0].title.contains("lollol") && !laughs.entries[0].summary.contains("lollol"));
+        assert!(!laughs.entries[0].title.contains("lollol") && !laughs.entries[0].summary.html().contains("lollol"));
     }
 
     #[test]
@@ -433,5 +570,203 @@ mod tests {
         let got = &feed.entries[0].categories;
         assert_eq!(got.len(), MAX_CATEGORIES);
         assert_eq!(got[0], "topic 0", "an over-long name is dropped, not cut");
+    }
+
+    /// `normalize::summary_html` as it was before its lead was split out.
+    fn summary_html_before(s: &str, base: Option<&Url>) -> String {
+        let s = s.trim();
+        if s.len() <= normalize::MAX_SUMMARY_BYTES {
+            return normalize::sanitize_html(s, base);
+        }
+        let mut cut = normalize::MAX_SUMMARY_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut lead = &s[..cut];
+        if let Some(open) = lead.rfind('<') {
+            if lead[open..].find('>').is_none() {
+                lead = &lead[..open];
+            }
+        }
+        if let Some(space) = lead.rfind(char::is_whitespace) {
+            if space > lead.len() / 2 {
+                lead = &lead[..space];
+            }
+        }
+        normalize::sanitize_html(&format!("{lead} …"), base)
+    }
+
+    /// The summary as parsing made it when it sanitised every entry's at once
+    /// (the code as it was), from feed-rs's own entry.
+    fn eager_summary(e: feed_rs::model::Entry, base: Option<&Url>) -> String {
+        e.summary
+            .map(|s| {
+                if s.content_type.subty() == "plain" && !s.content.contains('<') {
+                    html_escape_text(s.content.trim())
+                } else {
+                    summary_html_before(&s.content, base)
+                }
+            })
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                e.content
+                    .filter(|c| {
+                        let ty = c.content_type.ty().as_str();
+                        let sub = c.content_type.subty().as_str();
+                        ty == "text" || sub.contains("html") || sub.contains("xml")
+                    })
+                    .and_then(|c| c.body)
+                    .map(|b| summary_html_before(&b, base))
+            })
+            .unwrap_or_default()
+    }
+
+    fn xml_escape(s: &str) -> String {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    }
+
+    /// An Atom document of one entry with this summary and content (`None`: no such element).
+    fn atom(summary: Option<(&str, &str)>, content: Option<(&str, &str)>) -> String {
+        let el = |name: &str, v: Option<(&str, &str)>| {
+            v.map(|(ty, text)| format!("<{name} type=\"{ty}\">{}</{name}>", xml_escape(text))).unwrap_or_default()
+        };
+        format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title><id>f</id><entry><id>e1</id><title>A</title>{}{}</entry></feed>",
+            el("summary", summary),
+            el("content", content)
+        )
+    }
+
+    fn only_summary(doc: &str, base: Option<&Url>) -> Summary {
+        let mut feed = parse_feed(doc.as_bytes(), base).unwrap();
+        assert_eq!(feed.entries.len(), 1, "{doc}");
+        feed.entries.remove(0).summary
+    }
+
+    /// HTML-ish text: tags the sanitiser keeps, drops or empties, entities,
+    /// relative and hostile links, white space, text; `repeat` makes some
+    /// longer than the lead that is kept.
+    fn htmlish() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let token = prop_oneof![
+            Just("<p>"),
+            Just("</p>"),
+            Just("<b>"),
+            Just("</b>"),
+            Just("<a href=\"/rel/x\">"),
+            Just("<a href=\"javascript:alert(1)\">"),
+            Just("</a>"),
+            Just("<script>"),
+            Just("</script>"),
+            Just("<img src=\"data:x\">"),
+            Just("<br/>"),
+            Just("&amp;"),
+            Just("&lt;"),
+            Just("&nbsp;"),
+            Just("&#160;"),
+            Just("\u{a0}"),
+            Just("<"),
+            Just(">"),
+            Just("&"),
+            Just(" "),
+            Just("\n"),
+            Just("word"),
+            Just("palabra é ñ"),
+            Just("كلمة"),
+            Just("\u{feff}"),
+        ];
+        (proptest::collection::vec(token, 0..40), 1usize..4, proptest::bool::weighted(0.1)).prop_map(|(t, n, long)| {
+            let s: String = t.concat();
+            if long {
+                s.repeat(n * 4096 / s.len().max(1) + 1)
+            } else {
+                s.repeat(n)
+            }
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Sanitising on demand gives, byte for byte, what sanitising while
+        /// parsing gave, for summaries and contents of every type; the
+        /// fingerprint of what it was made from recognises it.
+        #[test]
+        fn deferred_summaries_are_the_eager_ones(
+            summary in proptest::option::of((proptest::sample::select(vec!["text", "html"]), htmlish())),
+            content in proptest::option::of((proptest::sample::select(vec!["text", "html", "xhtml"]), htmlish())),
+            with_base in proptest::bool::ANY,
+        ) {
+            // xhtml content is XML: only as text here.
+            let content = content.map(|(ty, c)| if ty == "xhtml" { ("text", c) } else { (ty, c) });
+            let base = Url::parse("https://site.example/feed/").ok().filter(|_| with_base);
+            let doc = atom(summary.as_ref().map(|(t, s)| (*t, s.as_str())), content.as_ref().map(|(t, c)| (*t, c.as_str())));
+            let deferred = only_summary(&doc, base.as_ref());
+            let parser = feed_rs::parser::Builder::new()
+                .base_uri(base.as_ref().map(Url::as_str))
+                .id_generator(|_, _, _| String::new())
+                .build();
+            let raw = parser.parse(doc.as_bytes()).unwrap().entries.remove(0);
+            let fingerprint = deferred.fingerprint();
+            proptest::prop_assert_eq!(deferred.html(), eager_summary(raw, base.as_ref()));
+            proptest::prop_assert!(deferred.made_from(fingerprint));
+            // Parsed again (a re-poll): the same fingerprint, recognised unsanitised.
+            let again = only_summary(&doc, base.as_ref());
+            proptest::prop_assert!(again.made_from(fingerprint));
+            proptest::prop_assert!(again.html.get().is_none());
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_follows_what_the_html_is_made_from() {
+        let base = Url::parse("https://site.example/feed/").unwrap();
+        let other_base = Url::parse("https://mirror.example/feed/").unwrap();
+        let fp = |doc: &str, base: &Url| only_summary(doc, Some(base)).fingerprint();
+        let made = |doc: &str, base: &Url, f: u64| only_summary(doc, Some(base)).made_from(f);
+        let a = atom(Some(("html", "<p>A <a href=\"/x\">link</a></p>")), Some(("html", "<p>Body one</p>")));
+        let f = fp(&a, &base);
+        assert!(made(&a, &base, f));
+        // The summary gives the HTML: a change to the content alone is not a change.
+        let a2 = atom(Some(("html", "<p>A <a href=\"/x\">link</a></p>")), Some(("html", "<p>Body two</p>")));
+        assert!(made(&a2, &base, f));
+        // Its text, its kind or the base URL (relative links) is.
+        assert!(!made(&atom(Some(("html", "<p>B <a href=\"/x\">link</a></p>")), None), &base, f));
+        assert!(!made(&a, &other_base, f));
+        let plain = atom(Some(("text", "A &amp; B")), None);
+        assert!(!made(&atom(Some(("html", "A &amp; B")), None), &base, fp(&plain, &base)));
+        assert!(made(&plain, &base, fp(&plain, &base)));
+
+        // A summary that sanitises to nothing: the content gives the HTML, so its changes count.
+        let c = atom(Some(("html", "<script>x()</script>")), Some(("html", "<p>Body one</p>")));
+        let c2 = atom(Some(("html", "<script>x()</script>")), Some(("html", "<p>Body two</p>")));
+        assert_eq!(only_summary(&c, Some(&base)).html(), "<p>Body one</p>");
+        let f = fp(&c, &base);
+        assert!(made(&c, &base, f) && !made(&c2, &base, f));
+        assert!(!made(&atom(Some(("html", "<style>x</style>")), Some(("html", "<p>Body one</p>"))), &base, f));
+        // No summary at all.
+        let n = atom(None, Some(("html", "<p>Body one</p>")));
+        let f = fp(&n, &base);
+        assert!(made(&n, &base, f) && !made(&atom(None, Some(("html", "<p>Body two</p>"))), &base, f));
+        assert!(!made(&c, &base, f), "a summary where there was none");
+    }
+
+    /// Stored with every item: the same input must give the same fingerprint
+    /// in every release (changing it would make every stored item sanitised
+    /// again once, not wrong, but it should be deliberate: see SANITISER_VERSION).
+    #[test]
+    fn fingerprints_are_stable_across_releases() {
+        let base = Url::parse("https://site.example/feed/").unwrap();
+        let text = "<p>Stable <b>text</b></p>";
+        let s = Summary::from_html(text, Some(&base));
+        // The layout its documentation gives, hashed in one piece.
+        let mut layout = vec![normalize::SANITISER_VERSION, b'h'];
+        layout.extend((text.len() as u64).to_le_bytes());
+        layout.extend(text.as_bytes());
+        layout.push(b'b');
+        layout.extend((base.as_str().len() as u64).to_le_bytes());
+        layout.extend(base.as_str().as_bytes());
+        assert_eq!(s.fingerprint(), xxhash_rust::xxh3::xxh3_64(&layout));
+        assert_eq!(format!("{:016x}", s.fingerprint()), "7e1c2a2ce8caf9fd");
+        assert_eq!(s.html(), text);
     }
 }

@@ -1,7 +1,7 @@
 //! The labelled evaluation set (tests/data/eval) as items ready to ingest.
 
 use newsdesk::config::{self, Config, Source};
-use newsdesk::parse::{normalize, Entry, Feed};
+use newsdesk::parse::{normalize, Entry, Feed, Summary};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ impl EvalItem {
             guid: Some(self.id.clone()),
             title: normalize::plain_text(v["title"].as_str().unwrap()),
             link: normalize::canonical_link(v["link"].as_str().unwrap(), None),
-            summary: normalize::summary_html(v["summary"].as_str().unwrap(), None),
+            summary: Summary::from_html(v["summary"].as_str().unwrap(), None),
             author: None,
             categories: v["categories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect(),
             language: None,
