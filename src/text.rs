@@ -255,13 +255,19 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
 pub struct PhraseSet<T> {
     /// xxh3, not SipHash: every word of every summary is looked up here, and
     /// the keys are the configuration's, not a feed's.
-    by_first: WordMap<Vec<(Vec<String>, T)>>,
+    /// Each phrase with its value and whether it also matches with its last
+    /// word in the plural.
+    by_first: WordMap<Vec<(Vec<String>, T, bool)>>,
+    /// Whether phrases take plurals unless said otherwise ([`PhraseSet::insert`]).
     plurals: bool,
+    /// Whether any phrase takes plurals (then plural-looking words are looked
+    /// up by their singular forms too).
+    any_plurals: bool,
 }
 
 impl<T> Default for PhraseSet<T> {
     fn default() -> Self {
-        PhraseSet { by_first: Default::default(), plurals: false }
+        PhraseSet { by_first: Default::default(), plurals: false, any_plurals: false }
     }
 }
 
@@ -271,7 +277,7 @@ impl<T> Default for PhraseSet<T> {
 /// least four letters, so short words ("ai", "bus") and Arabic, whose plurals
 /// are mostly broken plurals listed as keywords of their own, are left alone.
 pub fn plural_of(token: &str, word: &str) -> bool {
-    if word.chars().count() < 4 || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+    if word.len() < 4 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
         return false;
     }
     match token.strip_prefix(word) {
@@ -298,14 +304,22 @@ impl<T> PhraseSet<T> {
     /// plural ([`plural_of`]): for section keywords, which an editor lists in
     /// the singular ("vaccine", "brote").
     pub fn with_plurals() -> Self {
-        PhraseSet { by_first: Default::default(), plurals: true }
+        PhraseSet { by_first: Default::default(), plurals: true, any_plurals: false }
     }
 
     /// Add a phrase (folded tokens) with the value it stands for.
     pub fn insert(&mut self, phrase: Vec<String>, value: T) {
+        self.insert_with_plurals(phrase, value, self.plurals);
+    }
+
+    /// [`PhraseSet::insert`], saying whether this phrase also matches with its
+    /// last word in the plural: one set can hold phrases of both kinds, and
+    /// is walked once for all of them.
+    pub fn insert_with_plurals(&mut self, phrase: Vec<String>, value: T, plurals: bool) {
         let Some(first) = phrase.first() else { return };
         let key = if is_arabic(first) { first.strip_prefix("ال").unwrap_or(first) } else { first };
-        self.by_first.get_or_insert_with(key.to_string(), Vec::new).push((phrase, value));
+        self.any_plurals |= plurals;
+        self.by_first.get_or_insert_with(key.to_string(), Vec::new).push((phrase, value, plurals));
     }
 
     /// Call `found` with the value of every phrase occurring in `words` (once
@@ -320,11 +334,11 @@ impl<T> PhraseSet<T> {
             let w = w.as_ref();
             let mut check = |key: &str| {
                 if let Some(list) = self.by_first.get(key) {
-                    for (phrase, value) in list {
+                    for (phrase, value, plurals) in list {
                         let last = phrase.len() - 1;
                         let fits = words.len() - i >= phrase.len()
                             && words[i..].iter().zip(phrase).enumerate().all(|(j, (t, p))| {
-                                token_matches(t.as_ref(), p) || self.plurals && j == last && plural_of(t.as_ref(), p)
+                                token_matches(t.as_ref(), p) || *plurals && j == last && plural_of(t.as_ref(), p)
                             });
                         if fits {
                             found(i..i + phrase.len(), value);
@@ -333,7 +347,7 @@ impl<T> PhraseSet<T> {
                 }
             };
             check(w);
-            if self.plurals && w.bytes().all(|b| b.is_ascii_alphabetic()) {
+            if self.any_plurals && w.bytes().all(|b| b.is_ascii_alphabetic()) {
                 for key in singular_keys(w) {
                     check(&key);
                 }
@@ -497,6 +511,14 @@ mod tests {
         let mut out = Vec::new();
         plain.find(&tokens("vaccines"), |v| out.push(*v));
         assert!(out.is_empty(), "a plain set (places) matches exact words");
+        // One set holding both kinds (filing walks keywords and places at once).
+        let mut mixed = PhraseSet::default();
+        mixed.insert_with_plurals(tokens("vaccine"), 0, true);
+        mixed.insert_with_plurals(tokens("peru"), 1, false);
+        mixed.insert_with_plurals(tokens("lima"), 2, false);
+        let mut out = Vec::new();
+        mixed.find(&tokens("Vaccines for Peru and Lima, not the Perus or Limas"), |v| out.push(*v));
+        assert_eq!(out, vec![0, 1, 2]);
     }
 
     #[test]

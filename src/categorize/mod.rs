@@ -38,13 +38,20 @@ struct Place {
     tag: String,
 }
 
+/// What a filing phrase stands for.
+enum Phrase {
+    /// A keyword of the section with this index.
+    Keyword(usize),
+    Place(Place),
+}
+
 /// The filing rules of one configuration, prepared once.
 pub struct Categorizer {
     sections: Vec<SectionRule>,
-    /// Every section's keywords, to the index of their section.
-    keywords: text::PhraseSet<usize>,
+    /// Every section's keywords (to the index of their section) and every
+    /// region's places, in one set: each text is walked once for both.
+    phrases: text::PhraseSet<Phrase>,
     fallback: Option<String>,
-    places: text::PhraseSet<Place>,
     breaking_keywords: Vec<Vec<String>>,
     source_sections: std::collections::HashMap<String, (Vec<String>, Option<String>, bool)>,
 }
@@ -60,23 +67,22 @@ impl Categorizer {
             })
             .collect();
         // Keywords also match in the plural (text::plural_of); places do not.
-        let mut keywords = text::PhraseSet::with_plurals();
+        let mut phrases = text::PhraseSet::default();
         for (i, s) in config.sections.iter().enumerate() {
             for k in &s.keywords {
-                keywords.insert(text::tokens(k), i);
+                phrases.insert_with_plurals(text::tokens(k), Phrase::Keyword(i), true);
             }
         }
-        let mut places = text::PhraseSet::default();
         for r in &config.regions {
             for p in &r.places {
-                places.insert(text::tokens(p), Place { region: r.id.clone(), tag: slug(p) });
+                let place = Place { region: r.id.clone(), tag: slug(p) };
+                phrases.insert_with_plurals(text::tokens(p), Phrase::Place(place), false);
             }
         }
         Categorizer {
             sections,
-            keywords,
+            phrases,
             fallback: config.fallback_section().map(|s| s.id.clone()),
-            places,
             breaking_keywords: config
                 .breaking
                 .keywords
@@ -105,10 +111,14 @@ impl Categorizer {
         let cats: HashSet<String> = categories.iter().map(|c| text::fold(c.trim())).collect();
 
         let mut matched = vec![false; self.sections.len()];
-        self.keywords.find_at(words, |at, i| {
-            if !passing_mention(words, at) {
-                matched[*i] = true;
+        let mut named: Vec<&Place> = Vec::new();
+        self.phrases.find_at(words, |at, phrase| match phrase {
+            Phrase::Keyword(i) => {
+                if !passing_mention(words, at) {
+                    matched[*i] = true;
+                }
             }
+            Phrase::Place(place) => named.push(place),
         });
         let mut sections = src_sections;
         for (rule, by_keyword) in self.sections.iter().zip(matched) {
@@ -131,7 +141,7 @@ impl Categorizer {
                 tags.push(t);
             }
         }
-        self.places.find(words, |place| {
+        for place in named {
             if !regions.contains(&place.region) {
                 regions.push(place.region.clone());
             }
@@ -144,7 +154,7 @@ impl Categorizer {
             if !place_regions.contains(&place.region) {
                 place_regions.push(place.region.clone());
             }
-        });
+        }
         Filing { sections, regions, tags, places, place_regions }
     }
 
@@ -169,7 +179,11 @@ impl Categorizer {
             }
         }
         let mut hits: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
-        self.keywords.find_at(words, |at, i| hits.push((at, *i)));
+        self.phrases.find_at(words, |at, phrase| {
+            if let Phrase::Keyword(i) = phrase {
+                hits.push((at, *i));
+            }
+        });
         for (at, i) in hits {
             let passing = if passing_mention(words, at.clone()) { " (passing mention: not counted)" } else { "" };
             add(

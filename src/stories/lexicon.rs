@@ -111,7 +111,7 @@ fn is_arabic(t: &str) -> bool {
 
 /// An Arabic word without its article ("الهند" → "هند"), when it has one.
 fn strip_article(t: &str) -> Option<&str> {
-    t.strip_prefix("ال").filter(|r| is_arabic(t) && r.chars().count() >= 2)
+    t.strip_prefix("ال").filter(|r| is_arabic(t) && r.chars().nth(1).is_some())
 }
 
 /// Arabic clitics in front of a word, longest first.
@@ -126,7 +126,7 @@ pub fn concept(token: &str) -> Option<Concept> {
     if is_arabic(token) {
         // Clitics and the article, then a plural or feminine ending.
         for p in PREFIXES {
-            if let Some(rest) = token.strip_prefix(p).filter(|r| r.chars().count() >= 2) {
+            if let Some(rest) = token.strip_prefix(p).filter(|r| r.chars().nth(1).is_some()) {
                 if let Some(c) = words.get(rest) {
                     return Some(*c);
                 }

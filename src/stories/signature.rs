@@ -69,18 +69,18 @@ pub fn stem(t: &str) -> &str {
         let t = ["وال", "بال", "فال", "كال", "لل", "ال"]
             .iter()
             .find_map(|p| t.strip_prefix(p))
-            .filter(|r| r.chars().count() >= 3)
+            .filter(|r| r.chars().nth(2).is_some())
             .unwrap_or(t);
         return ["ات", "ون", "ين", "ه"]
             .iter()
             .find_map(|s| t.strip_suffix(s))
-            .filter(|r| r.chars().count() >= 3)
+            .filter(|r| r.chars().nth(2).is_some())
             .unwrap_or(t);
     }
     if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
         return t;
     }
-    if t.chars().count() > 4 {
+    if t.chars().nth(4).is_some() {
         if let Some(r) = t.strip_suffix("es").filter(|r| r.ends_with(['s', 'x', 'z', 'n', 'r', 'l', 'd'])) {
             return r;
         }
@@ -119,7 +119,7 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
                     numbers.push(n.clone());
                 }
                 marked('#', &n)
-            } else if is_stop(t) || t.chars().count() < 2 {
+            } else if t.chars().nth(1).is_none() || is_stop(t) {
                 continue;
             } else {
                 match concept_of(t) {
@@ -187,7 +187,7 @@ fn names(title: &str) -> Vec<String> {
         return out;
     }
     for w in words.iter().skip(1) {
-        if w.starts_with(char::is_uppercase) && w.chars().count() > 1 {
+        if w.starts_with(char::is_uppercase) && w.chars().nth(1).is_some() {
             let folded = text::fold(w.trim_end_matches("'s"));
             // A place is compared as a place; a capitalised common word
             // ("Central Bank") stays a name: it is part of one.
