@@ -27,7 +27,15 @@ pub struct Desk {
     /// other, so this lock also makes ingests run one at a time.
     /// `None` until first use: see [`Desk::new`].
     index: Mutex<Option<StoryIndex>>,
+    /// Ingests of one source run one at a time (a stripe of locks, by source
+    /// id): only they write that source's items, so what an ingest reads of
+    /// them before taking `index` is still true under it.
+    sources: [Mutex<()>; SOURCE_STRIPES],
 }
+
+/// Lock stripes for [`Desk::sources`]: two sources share one rarely, and then
+/// only wait for each other's identifying and sanitising.
+const SOURCE_STRIPES: usize = 64;
 
 /// What one ingest changed.
 #[derive(Debug, Default)]
@@ -72,6 +80,7 @@ impl Desk {
             categorizer: ArcSwap::from_pointee(categorizer),
             config: ArcSwap::new(config),
             index: Mutex::new(None),
+            sources: std::array::from_fn(|_| Mutex::new(())),
         })
     }
 
@@ -115,14 +124,15 @@ impl Desk {
 
     /// Identify, cluster, categorise and store the entries of one parsed document.
     pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
-        // Before taking the lock (other sources' ingests run meanwhile): which
-        // stored item each entry is, whether its summary was made from the
-        // same text as that item's, and the sanitised summary of each entry
-        // that will need it (new and not too old, or made from other text).
-        // A source's items are written only by its own ingests, which the
-        // poller runs one at a time; an entry found new here is looked up
-        // again under the lock all the same, so that two ingests of one
-        // document at once (a caller other than the poller) cannot both add it.
+        // Before taking the index lock (other sources' ingests run meanwhile):
+        // which stored item each entry is, whether its summary was made from
+        // the same text as that item's, and the sanitised summary of each
+        // entry that will need it (new and not too old, or made from other
+        // text). A source's items are written only by its own ingests, which
+        // run one at a time (the source's stripe lock, held to the end), so
+        // two ingests of one document at once cannot both add an item.
+        let stripe = xxhash_rust::xxh3::xxh3_64(source.id.as_bytes()) as usize % SOURCE_STRIPES;
+        let _source = self.sources[stripe].lock().unwrap_or_else(|p| p.into_inner());
         let retention = self.config.load().storage.retention.as_secs() as i64;
         let mut entries = Vec::with_capacity(feed.entries.len());
         let mut seen: HashSet<String> = HashSet::new();
@@ -160,10 +170,6 @@ impl Desk {
         let mut links: HashMap<String, String> = HashMap::new();
 
         for (entry, ident, key, existing, same_source) in entries {
-            let existing = match existing {
-                Some(old) => Some(old),
-                None => self.store.item(&key)?,
-            };
             // The summary is sanitised (above, outside the lock), and the
             // language detected, only for new or changed items.
             let mut item = Item {
