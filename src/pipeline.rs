@@ -590,10 +590,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     match fetched {
         Ok(Fetched::NotModified { headers, permanent_redirect }) => {
             track_redirect(&mut state, permanent_redirect);
-            state.status = SourceStatus::NotModified;
-            state.last_success = Some(now);
-            state.consecutive_failures = 0;
-            state.last_error = None;
+            succeeded(&mut state, SourceStatus::NotModified, now);
             adapt(&mut state, false);
             max_age = headers.max_age;
         }
@@ -605,10 +602,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
             // parsing, sanitising or looking up a single item again.
             tracing::debug!(source = %source.id, bytes = body.len(), "same document as the last poll: not parsed again");
             track_redirect(&mut state, permanent_redirect);
-            state.status = SourceStatus::NotModified;
-            state.last_success = Some(now);
-            state.consecutive_failures = 0;
-            state.last_error = None;
+            succeeded(&mut state, SourceStatus::NotModified, now);
             state.etag = etag;
             state.last_modified = last_modified;
             adapt(&mut state, false);
@@ -634,10 +628,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
                     };
                     match ingest {
                         Ok(Ok((report, title, ttl))) => {
-                            state.status = SourceStatus::Ok;
-                            state.last_success = Some(now);
-                            state.consecutive_failures = 0;
-                            state.last_error = None;
+                            succeeded(&mut state, SourceStatus::Ok, now);
                             state.etag = etag;
                             state.last_modified = last_modified;
                             state.body_hash = Some(hash);
@@ -687,6 +678,14 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
 /// What a source state remembers of the last document it stored.
 fn body_hash(body: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(body)
+}
+
+/// A poll that worked: its status, and the failure count and error cleared.
+fn succeeded(state: &mut SourceState, status: SourceStatus, now: Timestamp) {
+    state.status = status;
+    state.last_success = Some(now);
+    state.consecutive_failures = 0;
+    state.last_error = None;
 }
 
 /// Count polls in a row with and without news, for the adaptive schedule.
