@@ -82,8 +82,9 @@ fn raw_summaries(docs: &[(String, Vec<u8>)]) -> Vec<String> {
 }
 
 /// The sanitiser alone (ammonia, as newsdesk configures it, on each summary's
-/// 4 KiB lead, with the same plain-text shortcut): one of the parts DESIGN.md
-/// prescribes, timed on its own.
+/// 4 KiB lead, with `sanitize_html`'s shortcut for text without markup; every
+/// summary goes through it, plain-text ones too, and none falls back to its
+/// content): one of the parts DESIGN.md prescribes, timed on its own.
 #[inline(never)]
 fn sanitiser_alone(summaries: &[String], base: &url::Url) -> Duration {
     let start = Instant::now();

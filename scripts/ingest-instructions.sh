@@ -27,25 +27,37 @@ for l in sys.stdin:
     if m.get("reason")=="compiler-artifact" and m.get("target",{}).get("name")=="ingest" and m.get("executable"): print(m["executable"])' | tail -1)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-NEWSDESK_BENCH_PROFILE=1 NEWSDESK_BENCH_PROFILE_ROUNDS="$rounds" \
-  valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
-  --toggle-collect='ingest::feed_rs_alone' --toggle-collect='ingest::timed_path' \
-  --callgrind-out-file="$out/cg" "$bin" >/dev/null 2>"$out/log"
-# The main thread's file (sled's own threads write to the others).
-callgrind_annotate --inclusive=yes "$out/cg-01" > "$out/report"
-python3 - "$out/report" "$rounds" <<'PY'
+# profile NAME FUNCTION [VAR=value...]: callgrind over the bench's profile
+# mode, counting `feed_rs_alone` and FUNCTION, the main thread's report in
+# $out/NAME.report (sled's own threads write to the other files).
+profile() {
+  local name=$1 toggle=$2
+  shift 2
+  env NEWSDESK_BENCH_PROFILE=1 NEWSDESK_BENCH_PROFILE_ROUNDS="$rounds" "$@" \
+    valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
+    --toggle-collect='ingest::feed_rs_alone' --toggle-collect="$toggle" \
+    --callgrind-out-file="$out/$name" "$bin" >/dev/null 2>"$out/$name.log"
+  callgrind_annotate --inclusive=yes "$out/$name-01" > "$out/$name.report"
+}
+profile whole 'ingest::timed_path'
+# The re-poll: a second run that does it, counting it and feed-rs alone only.
+profile repoll 'ingest::repoll_path' NEWSDESK_BENCH_PROFILE_REPOLL=1
+python3 - "$out/whole.report" "$out/repoll.report" "$rounds" <<'PY'
 import re, sys
-report, rounds = sys.argv[1], int(sys.argv[2])
-# A function can be listed more than once, under the different source files
-# its code (some of it inlined) is attributed to, with or without its object
-# file in brackets; the most inclusive of those is its cost (the bracketed
-# line alone can miss a third of it: Desk::ingest, Store::commit).
-cost = {}
-for line in open(report):
-    m = re.match(r'\s*([\d,]+) \([ \d.]+%\)\s+(?:\S*?\.(?:rs|S|c|h)|\?\?\?):(\S+)(?: \[|$)', line.rstrip('\n'))
-    if m:
-        name = m.group(2)
-        cost[name] = max(cost.get(name, 0), int(m.group(1).replace(',', '')))
+whole_report, repoll_report, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def costs(report):
+    # A function can be listed more than once, under the different source files
+    # its code (some of it inlined) is attributed to, with or without its object
+    # file in brackets; the most inclusive of those is its cost (the bracketed
+    # line alone can miss a third of it: Desk::ingest, Store::commit).
+    cost = {}
+    for line in open(report):
+        m = re.match(r'\s*([\d,]+) \([ \d.]+%\)\s+(?:\S*?\.(?:rs|S|c|h)|\?\?\?):(\S+)(?: \[|$)', line.rstrip('\n'))
+        if m:
+            name = m.group(2)
+            cost[name] = max(cost.get(name, 0), int(m.group(1).replace(',', '')))
+    return cost
+cost = costs(whole_report)
 def ir(name):
     return cost.get(name, 0)
 base = ir('ingest::feed_rs_alone')
@@ -68,22 +80,8 @@ rows = [
 ]
 for label, c in rows:
     print(f"  {label:22}: {c / rounds / 1e6:9.1f} M   {c / base:.2f}x")
-PY
-# The re-poll: a second run that does it, counting it and feed-rs alone only.
-NEWSDESK_BENCH_PROFILE=1 NEWSDESK_BENCH_PROFILE_REPOLL=1 NEWSDESK_BENCH_PROFILE_ROUNDS="$rounds" \
-  valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
-  --toggle-collect='ingest::feed_rs_alone' --toggle-collect='ingest::repoll_path' \
-  --callgrind-out-file="$out/rp" "$bin" >/dev/null 2>"$out/rp-log"
-callgrind_annotate --inclusive=yes "$out/rp-01" > "$out/rp-report"
-python3 - "$out/rp-report" "$rounds" <<'PY'
-import re, sys
-report, rounds = sys.argv[1], int(sys.argv[2])
-cost = {}
-for line in open(report):
-    m = re.match(r'\s*([\d,]+) \([ \d.]+%\)\s+(?:\S*?\.(?:rs|S|c|h)|\?\?\?):(\S+)(?: \[|$)', line.rstrip('\n'))
-    if m:
-        cost[m.group(2)] = max(cost.get(m.group(2), 0), int(m.group(1).replace(',', '')))
-base, repoll = cost.get('ingest::feed_rs_alone', 0), cost.get('ingest::repoll_path', 0)
+rp = costs(repoll_report)
+base, repoll = rp.get('ingest::feed_rs_alone', 0), rp.get('ingest::repoll_path', 0)
 if not base or not repoll:
     sys.exit("callgrind report lacks the bench's re-poll")
 print(f"  re-poll (all known)   : {repoll / rounds / 1e6:9.1f} M   {repoll / base:.2f}x")

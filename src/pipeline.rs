@@ -24,7 +24,8 @@ pub struct Desk {
     config: ArcSwap<Config>,
     categorizer: ArcSwap<Categorizer>,
     /// The stories inside the dedup window. Clustering decisions depend on each
-    /// other, so this lock also makes ingests run one at a time.
+    /// other, so this lock makes the clustering part of ingests run one at a
+    /// time (identifying and sanitising run before it: see `sources`).
     /// `None` until first use: see [`Desk::new`].
     index: Mutex<Option<StoryIndex>>,
     /// Ingests of one source run one at a time (a stripe of locks, by source
@@ -133,7 +134,9 @@ impl Desk {
         // two ingests of one document at once cannot both add an item.
         let stripe = xxhash_rust::xxh3::xxh3_64(source.id.as_bytes()) as usize % SOURCE_STRIPES;
         let _source = self.sources[stripe].lock().unwrap_or_else(|p| p.into_inner());
-        let retention = self.config.load().storage.retention.as_secs() as i64;
+        // One configuration for the whole ingest (a reload meanwhile applies to the next).
+        let config = self.config.load_full();
+        let oldest = now - config.storage.retention.as_secs() as i64;
         let mut entries = Vec::with_capacity(feed.entries.len());
         let mut seen: HashSet<String> = HashSet::new();
         for entry in &feed.entries {
@@ -145,7 +148,7 @@ impl Desk {
             let existing = self.store.item(&key)?;
             let same_source =
                 existing.as_ref().and_then(|old| old.summary_source).is_some_and(|f| entry.summary.made_from(f));
-            let too_old = existing.is_none() && published_time(entry.feed_date, now) < now - retention;
+            let too_old = existing.is_none() && published_time(entry.feed_date, now) < oldest;
             if !same_source && !too_old {
                 entry.summary.html();
             }
@@ -157,11 +160,9 @@ impl Desk {
             *guard = Some(self.build_index()?);
         }
         let index = guard.get_or_insert_with(StoryIndex::default); // built just above
-        let config = self.config.load_full();
         let categorizer = self.categorizer.load_full();
         let window = config.dedup.window.as_secs() as i64;
         index.evict_before(now - 2 * window);
-        let oldest = now - config.storage.retention.as_secs() as i64;
         let mut report = IngestReport::default();
         let mut changes = Changes::default();
         // Stories touched by this batch.

@@ -250,16 +250,12 @@ pub fn contains_phrase<H: AsRef<str>, P: AsRef<str>>(hay: &[H], phrase: &[P]) ->
 /// Phrases looked up by their first word, so that finding every phrase a text
 /// contains costs a few hash lookups per word instead of a pass per phrase.
 /// Matching is [`contains_phrase`]'s: whole words, Arabic clitics allowed;
-/// a set made by [`PhraseSet::with_plurals`] also takes the plural of a
-/// phrase's last word (see [`plural_of`]).
+/// a phrase added by [`PhraseSet::insert_with_plurals`] with `plurals` also
+/// takes the plural of its last word (see [`plural_of`]).
 pub struct PhraseSet<T> {
-    /// xxh3, not SipHash: every word of every summary is looked up here, and
-    /// the keys are the configuration's, not a feed's.
     /// Each phrase with its value and whether it also matches with its last
-    /// word in the plural.
+    /// word in the plural, by its first word.
     by_first: WordMap<Vec<(Vec<String>, T, bool)>>,
-    /// Whether phrases take plurals unless said otherwise ([`PhraseSet::insert`]).
-    plurals: bool,
     /// Whether any phrase takes plurals (then plural-looking words are looked
     /// up by their singular forms too).
     any_plurals: bool,
@@ -267,7 +263,7 @@ pub struct PhraseSet<T> {
 
 impl<T> Default for PhraseSet<T> {
     fn default() -> Self {
-        PhraseSet { by_first: Default::default(), plurals: false, any_plurals: false }
+        PhraseSet { by_first: Default::default(), any_plurals: false }
     }
 }
 
@@ -300,16 +296,10 @@ fn is_arabic(w: &str) -> bool {
 }
 
 impl<T> PhraseSet<T> {
-    /// An empty set whose phrases also match with their last word in the
-    /// plural ([`plural_of`]): for section keywords, which an editor lists in
-    /// the singular ("vaccine", "brote").
-    pub fn with_plurals() -> Self {
-        PhraseSet { by_first: Default::default(), plurals: true, any_plurals: false }
-    }
-
-    /// Add a phrase (folded tokens) with the value it stands for.
+    /// Add a phrase (folded tokens) with the value it stands for; it matches
+    /// exact words only.
     pub fn insert(&mut self, phrase: Vec<String>, value: T) {
-        self.insert_with_plurals(phrase, value, self.plurals);
+        self.insert_with_plurals(phrase, value, false);
     }
 
     /// [`PhraseSet::insert`], saying whether this phrase also matches with its
@@ -494,10 +484,10 @@ mod tests {
         ] {
             assert_eq!(plural_of(token, word), want, "{token} / {word}");
         }
-        let mut set = PhraseSet::with_plurals();
-        set.insert(tokens("vaccine"), 0);
-        set.insert(tokens("central bank"), 1);
-        set.insert(tokens("derby"), 2);
+        let mut set = PhraseSet::default();
+        set.insert_with_plurals(tokens("vaccine"), 0, true);
+        set.insert_with_plurals(tokens("central bank"), 1, true);
+        set.insert_with_plurals(tokens("derby"), 2, true);
         let found = |text: &str| {
             let mut out = Vec::new();
             set.find(&tokens(text), |v| out.push(*v));

@@ -572,7 +572,9 @@ mod tests {
         assert_eq!(got[0], "topic 0", "an over-long name is dropped, not cut");
     }
 
-    /// `normalize::summary_html` as it was before its lead was split out.
+    /// `normalize::summary_html` as it was before its lead was split out: a
+    /// frozen copy, the reference the deferred summaries are checked against,
+    /// so it must not be replaced by a call to `normalize::summary_lead`.
     fn summary_html_before(s: &str, base: Option<&Url>) -> String {
         let s = s.trim();
         if s.len() <= normalize::MAX_SUMMARY_BYTES {
