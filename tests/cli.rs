@@ -18,10 +18,7 @@ fn once(config: &std::path::Path) -> (Option<i32>, String, String) {
 #[test]
 fn once_polls_every_source_and_reports_each() {
     let server = FixtureServer::start();
-    server.set(
-        "/ok.xml",
-        Fixture::feed(rss("OK", &[("1", "One", "https://ok.example/1", "Mon, 02 Nov 2026 10:00:00 GMT")])),
-    );
+    server.set("/ok.xml", Fixture::feed(rss("OK", &[("1", "One", "https://ok.example/1", common::hours_ago(3))])));
     server.set("/gone.xml", Fixture::status(410));
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
@@ -126,8 +123,8 @@ fn stats_counts_what_is_stored() {
         rss(
             "A",
             &[
-                ("1", "Election called", "https://a.example/1", "Mon, 02 Nov 2026 10:00:00 GMT"),
-                ("2", "Rain", "https://a.example/2", "Mon, 02 Nov 2026 11:00:00 GMT"),
+                ("1", "Election called", "https://a.example/1", common::hours_ago(3)),
+                ("2", "Rain", "https://a.example/2", common::hours_ago(2)),
             ],
         ),
     )

@@ -7,9 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, http_get, http_request, rss, write_config, Daemon, Fixture, FixtureServer};
 
-const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
-const D2: &str = "Mon, 02 Nov 2026 11:00:00 GMT";
-
 fn setup() -> (FixtureServer, tempfile::TempDir, Daemon) {
     setup_with_env(&[])
 }
@@ -21,14 +18,22 @@ fn setup_with_env(env: &[(&str, &str)]) -> (FixtureServer, tempfile::TempDir, Da
         Fixture::feed(rss(
             "Wire",
             &[
-                ("w1", "Parliament passes budget after long debate", "https://wire.example/1", D1),
-                ("w2", "Storm closes ports &amp; airports", "https://wire.example/2?utm_source=rss", D2),
+                ("w1", "Parliament passes budget after long debate", "https://wire.example/1", common::hours_ago(3)),
+                (
+                    "w2",
+                    "Storm closes ports &amp; airports",
+                    "https://wire.example/2?utm_source=rss",
+                    common::hours_ago(2),
+                ),
             ],
         )),
     );
     server.set(
         "/paper.xml",
-        Fixture::feed(rss("Paper", &[("p1", "Budget approved by parliament", "https://wire.example/1#comments", D2)])),
+        Fixture::feed(rss(
+            "Paper",
+            &[("p1", "Budget approved by parliament", "https://wire.example/1#comments", common::hours_ago(2))],
+        )),
     );
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -267,7 +272,10 @@ fn sighup_adds_sources_and_a_broken_config_keeps_the_old_one() {
     // A valid config with one more source: it is polled without a restart.
     server.set(
         "/extra.xml",
-        Fixture::feed(rss("Extra", &[("e1", "Harvest festival opens", "https://extra.example/1", D2)])),
+        Fixture::feed(rss(
+            "Extra",
+            &[("e1", "Harvest festival opens", "https://extra.example/1", common::hours_ago(2))],
+        )),
     );
     std::fs::write(&path, format!("{original}\n[[sources]]\nid = \"extra\"\nurl = \"{}\"\n", server.url("/extra.xml")))
         .unwrap();

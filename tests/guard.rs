@@ -19,10 +19,7 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn a_loopback_source_is_refused_without_a_connection() {
     let server = FixtureServer::start();
-    server.set(
-        "/a.xml",
-        Fixture::feed(rss("A", &[("1", "One", "https://a.example/1", "Mon, 02 Nov 2026 10:00:00 GMT")])),
-    );
+    server.set("/a.xml", Fixture::feed(rss("A", &[("1", "One", "https://a.example/1", common::hours_ago(3))])));
     let dir = tempfile::tempdir().unwrap();
     let port = server.addr.port();
     let text = format!(

@@ -11,8 +11,6 @@ use common::{free_port, peak_rss, rss, write_config, ByteServer, Daemon, Fixture
 use std::collections::HashMap;
 use std::time::Duration;
 
-const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
-
 /// What a source should end as: `Ok(n)` items stored, or an error whose text
 /// contains the given words.
 enum Expect {
@@ -57,7 +55,8 @@ fn hostile_sources_leave_the_daemon_up_bounded_and_the_good_source_served() {
     let xml = "application/rss+xml";
     add(
         "good",
-        rss("Good", &[("g1", "Harbour reopens after the storm", "https://good.example/1", D1)]).into(),
+        rss("Good", &[("g1", "Harbour reopens after the storm", "https://good.example/1", common::hours_ago(3))])
+            .into(),
         xml,
         Expect::Items(1),
     );
@@ -118,7 +117,8 @@ fn hostile_sources_leave_the_daemon_up_bounded_and_the_good_source_served() {
     let endless = Raw::Endless { cap: Duration::from_secs(40) };
     raw.set("/endless", endless);
     sources.push(("endless".into(), raw.url("/endless"), Expect::Error("larger than")));
-    let body = rss("Short", &[("ls-1", "Lying length headline", "https://ls.example/1", D1)]).into_bytes();
+    let body =
+        rss("Short", &[("ls-1", "Lying length headline", "https://ls.example/1", common::hours_ago(3))]).into_bytes();
     raw.set("/lying-short", Raw::LyingLength { claimed: 120, body: body.clone() });
     sources.push(("lying-short".into(), raw.url("/lying-short"), Expect::Error("parse")));
     raw.set("/lying-long", Raw::LyingLength { claimed: body.len() + 100_000, body });
@@ -384,7 +384,10 @@ url = "{}"
 fn clients_dripping_headers_do_not_block_others() {
     use std::io::Write;
     let server = FixtureServer::start();
-    server.set("/good.xml", Fixture::feed(rss("Good", &[("g1", "Harbour reopens", "https://good.example/1", D1)])));
+    server.set(
+        "/good.xml",
+        Fixture::feed(rss("Good", &[("g1", "Harbour reopens", "https://good.example/1", common::hours_ago(3))])),
+    );
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = write_config(

@@ -10,15 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
-
 /// A config with one local-file source and a store under `dir/data`.
 fn file_config(dir: &Path) -> PathBuf {
     let items: Vec<(String, String, String)> = (0..50)
         .map(|i| (format!("g{i}"), format!("Report {i} on harbour works {}", i * 7), format!("https://a.example/{i}")))
         .collect();
     let refs: Vec<(&str, &str, &str, &str)> =
-        items.iter().map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str(), D1)).collect();
+        items.iter().map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str(), common::hours_ago(3))).collect();
     std::fs::write(dir.join("a.xml"), rss("A", &refs)).unwrap();
     let port = free_port();
     write_config(
@@ -183,7 +181,10 @@ fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
 }
 
 fn two_sources(dir: &Path, server: &FixtureServer, port: u16) -> PathBuf {
-    server.set("/good.xml", Fixture::feed(rss("Good", &[("g1", "Harbour reopens", "https://good.example/1", D1)])));
+    server.set(
+        "/good.xml",
+        Fixture::feed(rss("Good", &[("g1", "Harbour reopens", "https://good.example/1", common::hours_ago(3))])),
+    );
     server.set("/bad.xml", Fixture::status(500));
     write_config(
         dir,

@@ -15,12 +15,11 @@ use std::time::{Duration, Instant};
 
 const A: &str = "127.0.0.1";
 const B: &str = "127.0.0.2";
-const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
 
 fn feed(n: usize) -> String {
     rss(
         &format!("Feed {n}"),
-        &[(&format!("g{n}"), &format!("Story number {n}"), &format!("https://x.example/{n}"), D1)],
+        &[(&format!("g{n}"), &format!("Story number {n}"), &format!("https://x.example/{n}"), common::hours_ago(3))],
     )
 }
 

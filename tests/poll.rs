@@ -10,13 +10,11 @@ use newsdesk::poll::fetch::Fetcher;
 use newsdesk::publish::{FeedName, Format, PageRequest, Publisher};
 use std::sync::Arc;
 
-const D1: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
-const D2: &str = "Mon, 02 Nov 2026 11:00:00 GMT";
-
 #[test]
 fn conditional_get_on_every_poll_including_after_restart() {
     let server = FixtureServer::start();
-    server.set("/a.xml", Fixture::feed(rss("A", &[("a1", "First story", "https://a.example/1", D1)])));
+    server
+        .set("/a.xml", Fixture::feed(rss("A", &[("a1", "First story", "https://a.example/1", common::hours_ago(3))])));
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("a", server.url("/a.xml"))], "");
     let rt = rt();
@@ -34,13 +32,13 @@ fn conditional_get_on_every_poll_including_after_restart() {
     let fetcher = Fetcher::new(&config.poll).unwrap();
     let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
     assert_eq!(o.status, SourceStatus::NotModified);
-    let etag = Fixture::feed(rss("A", &[("a1", "First story", "https://a.example/1", D1)])).etag;
+    let etag = Fixture::feed(rss("A", &[("a1", "First story", "https://a.example/1", common::hours_ago(3))])).etag;
     let reqs = server.requests("/a.xml");
     assert_eq!(reqs.len(), 3);
     assert!(!reqs[0].headers.contains_key("if-none-match"));
     for r in &reqs[1..] {
         assert_eq!(r.headers.get("if-none-match"), etag.as_ref());
-        assert_eq!(r.headers.get("if-modified-since").map(String::as_str), Some(D1));
+        assert_eq!(r.headers.get("if-modified-since").map(String::as_str), Some(common::LAST_MODIFIED));
     }
     for r in &reqs {
         assert_eq!(r.headers.get("user-agent").map(String::as_str), Some("newsdesk-test/1"));
@@ -53,7 +51,7 @@ fn conditional_get_on_every_poll_including_after_restart() {
 fn the_same_bytes_from_a_server_without_validators_are_not_modified() {
     let server = FixtureServer::start();
     let bare = |body: String| Fixture { etag: None, last_modified: None, ..Fixture::feed(body) };
-    let one = rss("A", &[("a1", "First story", "https://a.example/1", D1)]);
+    let one = rss("A", &[("a1", "First story", "https://a.example/1", common::hours_ago(3))]);
     server.set("/a.xml", bare(one.clone()));
     server.set("/broken.xml", bare("<html><body>Maintenance</body></html>".into()));
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +72,10 @@ fn the_same_bytes_from_a_server_without_validators_are_not_modified() {
     // One byte more is a new document: parsed, and its new item stored.
     let two = rss(
         "A",
-        &[("a1", "First story", "https://a.example/1", D1), ("a2", "Second story", "https://a.example/2", D2)],
+        &[
+            ("a1", "First story", "https://a.example/1", common::hours_ago(3)),
+            ("a2", "Second story", "https://a.example/2", common::hours_ago(2)),
+        ],
     );
     server.set("/a.xml", bare(two));
     let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
@@ -96,7 +97,10 @@ fn items_update_in_place_and_stay_when_they_leave_the_feed() {
         "/a.xml",
         Fixture::feed(rss(
             "A",
-            &[("a1", "Storm hits coast", "https://a.example/1", D1), ("a2", "Second", "https://a.example/2", D2)],
+            &[
+                ("a1", "Storm hits coast", "https://a.example/1", common::hours_ago(3)),
+                ("a2", "Second", "https://a.example/2", common::hours_ago(2)),
+            ],
         )),
     );
     let dir = tempfile::tempdir().unwrap();
@@ -107,7 +111,10 @@ fn items_update_in_place_and_stay_when_they_leave_the_feed() {
     let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
     assert_eq!((o.report.new, o.report.updated), (2, 0));
     // A corrected title, and the second item gone from the feed.
-    server.set("/a.xml", Fixture::feed(rss("A", &[("a1", "Storm hits the coast, 3 dead", "https://a.example/1", D1)])));
+    server.set(
+        "/a.xml",
+        Fixture::feed(rss("A", &[("a1", "Storm hits the coast, 3 dead", "https://a.example/1", common::hours_ago(3))])),
+    );
     let o = rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
     assert_eq!((o.report.new, o.report.updated), (0, 1));
     assert_eq!(desk.store.item_count().unwrap(), 2);
@@ -126,7 +133,7 @@ fn items_update_in_place_and_stay_when_they_leave_the_feed() {
 #[test]
 fn gzip_bodies_are_read_and_oversized_ones_refused() {
     let server = FixtureServer::start();
-    let mut gz = Fixture::feed(rss("G", &[("g1", "Compressed", "https://g.example/1", D1)]));
+    let mut gz = Fixture::feed(rss("G", &[("g1", "Compressed", "https://g.example/1", common::hours_ago(3))]));
     gz.gzip = true;
     server.set("/gz.xml", gz);
     // 64 KiB limit: a 200 KiB body (compressed to almost nothing) must be refused.
@@ -151,7 +158,7 @@ fn gzip_bodies_are_read_and_oversized_ones_refused() {
 #[test]
 fn a_broken_source_does_not_stop_the_others() {
     let server = FixtureServer::start();
-    server.set("/good.xml", Fixture::feed(rss("Good", &[("g1", "Fine", "https://g.example/1", D1)])));
+    server.set("/good.xml", Fixture::feed(rss("Good", &[("g1", "Fine", "https://g.example/1", common::hours_ago(3))])));
     server.set("/html.xml", Fixture::feed("<html><body>Not a feed</body></html>"));
     server.set("/500.xml", Fixture::status(500));
     let dir = tempfile::tempdir().unwrap();
@@ -176,7 +183,11 @@ fn a_broken_source_does_not_stop_the_others() {
 #[test]
 fn file_sources_are_read_from_disk() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("local.xml"), rss("L", &[("l1", "Local", "https://l.example/1", D1)])).unwrap();
+    std::fs::write(
+        dir.path().join("local.xml"),
+        rss("L", &[("l1", "Local", "https://l.example/1", common::hours_ago(3))]),
+    )
+    .unwrap();
     let config = config_for(dir.path(), &[("local", "local.xml")], "");
     assert_eq!(config.sources[0].url.scheme(), "file");
     let rt = rt();
@@ -193,13 +204,14 @@ fn future_and_missing_dates_become_the_time_first_seen() {
     let server = FixtureServer::start();
     server.set(
         "/d.xml",
-        Fixture::feed(
+        Fixture::feed(format!(
             "<rss version=\"2.0\"><channel><title>D</title>\
              <item><guid>future</guid><title>From the future</title><pubDate>Tue, 01 Jan 2999 00:00:00 GMT</pubDate></item>\
              <item><guid>none</guid><title>No date</title></item>\
-             <item><guid>past</guid><title>Old enough</title><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>\
+             <item><guid>past</guid><title>Old enough</title><pubDate>{}</pubDate></item>\
              </channel></rss>",
-        ),
+            common::hours_ago(3)
+        )),
     );
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("d", server.url("/d.xml"))], "");
@@ -217,7 +229,7 @@ fn future_and_missing_dates_become_the_time_first_seen() {
         assert_eq!(item.published, item.first_seen);
     }
     let past = desk.store.item(&key("past")).unwrap().unwrap();
-    assert_eq!(past.published, 1_793_613_600);
+    assert_eq!(past.published, common::hours_ago_secs(3));
 }
 
 #[test]
@@ -229,7 +241,7 @@ fn items_older_than_retention_are_not_stored() {
             "O",
             &[
                 ("old", "Ancient", "https://o.example/1", "Mon, 02 Nov 2009 10:00:00 GMT"),
-                ("new", "Fresh", "https://o.example/2", D1),
+                ("new", "Fresh", "https://o.example/2", common::hours_ago(3)),
             ],
         )),
     );
@@ -246,7 +258,7 @@ fn items_older_than_retention_are_not_stored() {
 #[test]
 fn a_permanent_redirect_seen_three_times_replaces_the_url_and_a_temporary_one_never_does() {
     let server = FixtureServer::start();
-    let feed = Fixture::feed(rss("R", &[("r1", "Moved", "https://r.example/1", D1)]));
+    let feed = Fixture::feed(rss("R", &[("r1", "Moved", "https://r.example/1", common::hours_ago(3))]));
     server.set("/new.xml", feed.clone());
     server.set("/tmp-target.xml", feed);
     server.set("/old.xml", Fixture::status(301).header("location", "/new.xml"));
@@ -276,7 +288,7 @@ fn a_permanent_redirect_seen_three_times_replaces_the_url_and_a_temporary_one_ne
 fn gone_stops_polling_across_restarts_until_the_url_changes() {
     let server = FixtureServer::start();
     server.set("/gone.xml", Fixture::status(410));
-    server.set("/back.xml", Fixture::feed(rss("B", &[("b1", "Back", "https://b.example/1", D1)])));
+    server.set("/back.xml", Fixture::feed(rss("B", &[("b1", "Back", "https://b.example/1", common::hours_ago(3))])));
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("g", server.url("/gone.xml"))], "");
     let rt = rt();
@@ -352,9 +364,9 @@ fn retention_prunes_old_stories_with_their_items_and_indexes() {
         Fixture::feed(rss(
             "R",
             &[
-                ("old1", "Old story one", "https://r.example/1", "Mon, 02 Nov 2026 10:00:00 GMT"),
-                ("old2", "Old story two", "https://r.example/2", "Mon, 02 Nov 2026 11:00:00 GMT"),
-                ("new1", "New story", "https://r.example/3", "Fri, 20 Nov 2026 10:00:00 GMT"),
+                ("old1", "Old story one", "https://r.example/1", common::hours_ago(20 * 24)),
+                ("old2", "Old story two", "https://r.example/2", common::hours_ago(20 * 24 - 1)),
+                ("new1", "New story", "https://r.example/3", common::hours_ago(2 * 24)),
             ],
         )),
     );
@@ -365,8 +377,8 @@ fn retention_prunes_old_stories_with_their_items_and_indexes() {
     let fetcher = Fetcher::new(&config.poll).unwrap();
     rt.block_on(refresh_source(&desk, &fetcher, &config.sources[0]));
     assert_eq!((desk.store.item_count().unwrap(), desk.store.story_count().unwrap()), (3, 3));
-    // Cut at 15 November, one story per pass.
-    let cutoff = 1_794_700_000;
+    // Cut ten days back, one story per pass.
+    let cutoff = common::hours_ago_secs(10 * 24);
     assert_eq!(desk.store.prune(cutoff, 1).unwrap(), 1);
     assert_eq!(desk.store.prune(cutoff, 10).unwrap(), 1);
     assert_eq!(desk.store.prune(cutoff, 10).unwrap(), 0);

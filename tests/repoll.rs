@@ -15,29 +15,28 @@ use newsdesk::publish::{FeedName, Format, Publisher};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const DATE: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
-
 /// An RSS document whose items carry the kinds of summary feeds send:
 /// HTML with a relative link and a script, plain text, a summary that
 /// sanitises to nothing (the content is used), a long article (cut to its
 /// lead), and an item with neither guid, link nor title (its identity is a
 /// hash of its sanitised summary). `first`: the first item's description.
 fn document(first: &str) -> String {
+    let date = common::hours_ago(3);
     let long = format!("<p>{}</p><p>The end.</p>", "Talks went on through the night in the capital. ".repeat(120));
     let items = [
         format!(
-            "<item><guid>w-1</guid><title>Port strike ends after talks</title><link>/news/1</link><pubDate>{DATE}</pubDate><description><![CDATA[{first}]]></description></item>"
+            "<item><guid>w-1</guid><title>Port strike ends after talks</title><link>/news/1</link><pubDate>{date}</pubDate><description><![CDATA[{first}]]></description></item>"
         ),
         format!(
-            "<item><guid>w-2</guid><title>Rain returns to the valley</title><link>/news/2</link><pubDate>{DATE}</pubDate><description>Farmers &amp; growers welcome the rain &gt; expected.</description></item>"
+            "<item><guid>w-2</guid><title>Rain returns to the valley</title><link>/news/2</link><pubDate>{date}</pubDate><description>Farmers &amp; growers welcome the rain &gt; expected.</description></item>"
         ),
         format!(
-            "<item><guid>w-3</guid><title>Cup final tonight</title><link>/news/3</link><pubDate>{DATE}</pubDate><description><![CDATA[<script>track()</script>]]></description><content:encoded><![CDATA[<p>Only the content says <i>this</i>: <a href=\"/cup\">tickets</a>.</p>]]></content:encoded></item>"
+            "<item><guid>w-3</guid><title>Cup final tonight</title><link>/news/3</link><pubDate>{date}</pubDate><description><![CDATA[<script>track()</script>]]></description><content:encoded><![CDATA[<p>Only the content says <i>this</i>: <a href=\"/cup\">tickets</a>.</p>]]></content:encoded></item>"
         ),
         format!(
-            "<item><guid>w-4</guid><title>Budget talks run late</title><link>/news/4</link><pubDate>{DATE}</pubDate><description><![CDATA[{long}]]></description></item>"
+            "<item><guid>w-4</guid><title>Budget talks run late</title><link>/news/4</link><pubDate>{date}</pubDate><description><![CDATA[{long}]]></description></item>"
         ),
-        format!("<item><pubDate>{DATE}</pubDate><description><![CDATA[<p>A note with <b>no title</b>.</p>]]></description></item>"),
+        format!("<item><pubDate>{date}</pubDate><description><![CDATA[<p>A note with <b>no title</b>.</p>]]></description></item>"),
     ];
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>\n{}\n</channel></rss>\n",

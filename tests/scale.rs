@@ -21,7 +21,7 @@ fn feed(i: usize) -> String {
                 format!("s{i}-{j}"),
                 format!("Report {i}.{j}: {} update number {}", w.join(" "), i * 5 + j),
                 format!("https://news{}.example/{i}/{j}", i % 97),
-                format!("Fri, 27 Nov 2026 {:02}:{:02}:00 GMT", j + 8, i % 60),
+                common::rfc2822(common::hours_ago_secs(j as i64 + 1) + (i % 60) as i64 * 60),
             )
         })
         .collect();

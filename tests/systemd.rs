@@ -13,7 +13,7 @@ fn notify_ready_watchdog_stopping() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.xml"),
-        common::rss("A", &[("1", "One", "https://a.example/1", "Mon, 02 Nov 2026 10:00:00 GMT")]),
+        common::rss("A", &[("1", "One", "https://a.example/1", common::hours_ago(3))]),
     )
     .unwrap();
     let port = common::free_port();

@@ -47,7 +47,8 @@ fn changed_feeds_are_announced_to_the_hub_with_a_retry() {
         "/wire.xml",
         Fixture::feed(rss(
             "Wire",
-            &[("w1", "Parliament passes budget", "https://wire.example/1", "Mon, 02 Nov 2026 10:00:00 GMT")],
+            // Two days old: outside `top`'s 24 hours, inside retention.
+            &[("w1", "Parliament passes budget", "https://wire.example/1", common::hours_ago(48))],
         )),
     );
     let dir = tempfile::tempdir().unwrap();

@@ -37,7 +37,7 @@ impl Fixture {
             body,
             content_type: "application/rss+xml; charset=utf-8".into(),
             etag: Some(etag),
-            last_modified: Some("Mon, 02 Nov 2026 10:00:00 GMT".into()),
+            last_modified: Some(LAST_MODIFIED.into()),
             headers: Vec::new(),
             gzip: false,
         }
@@ -186,6 +186,44 @@ pub fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
     s.push_str("</channel></rss>\n");
     s
 }
+
+/// The clock fixture items are dated against: the start of the hour the test
+/// process started in, taken once so that a feed built twice has the same bytes.
+/// Fixtures are dated relative to it, never on a calendar day, so the suite
+/// passes on any date (and under a clock moved a year ahead).
+pub fn fixture_clock() -> i64 {
+    static CLOCK: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        now - now % 3600
+    })
+}
+
+/// Unix seconds `hours` before the fixture clock.
+pub fn hours_ago_secs(hours: i64) -> i64 {
+    fixture_clock() - hours * 3600
+}
+
+/// An RFC 2822 date `hours` before the fixture clock, as feeds write it.
+pub fn hours_ago(hours: i64) -> &'static str {
+    static DATES: Mutex<Vec<(i64, &'static str)>> = Mutex::new(Vec::new());
+    let mut dates = DATES.lock().unwrap();
+    if let Some((_, d)) = dates.iter().find(|(h, _)| *h == hours) {
+        return d;
+    }
+    let text: &'static str = Box::leak(rfc2822(hours_ago_secs(hours)).into_boxed_str());
+    dates.push((hours, text));
+    text
+}
+
+/// Unix seconds as an RFC 2822 date, as feeds write it.
+pub fn rfc2822(secs: i64) -> String {
+    let date = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+    date.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The Last-Modified a fixture sends: an HTTP validator, not an item date.
+pub const LAST_MODIFIED: &str = "Mon, 02 Nov 2026 10:00:00 GMT";
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_newsdesk"))
