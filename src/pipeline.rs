@@ -27,11 +27,21 @@ pub struct Desk {
     /// other, so this lock makes the clustering part of ingests run one at a
     /// time (identifying and sanitising run before it: see `sources`).
     /// `None` until first use: see [`Desk::new`].
-    index: Mutex<Option<StoryIndex>>,
+    index: Mutex<Option<Window>>,
     /// Ingests of one source run one at a time (a stripe of locks, by source
     /// id): only they write that source's items, so what an ingest reads of
     /// them before taking `index` is still true under it.
     sources: [Mutex<()>; SOURCE_STRIPES],
+}
+
+/// The clustering index and the span of story times it holds whole: every
+/// stored story whose time is `since` or later is in it. The span follows the
+/// items, not the clock: an item published long ago (a backlog, a catch-up
+/// after downtime, a replay) first brings the stories of its own window in
+/// from the store, so it clusters as it would have live.
+struct Window {
+    index: StoryIndex,
+    since: Timestamp,
 }
 
 /// Lock stripes for [`Desk::sources`]: two sources share one rarely, and then
@@ -89,28 +99,42 @@ impl Desk {
     pub fn load_index(&self) -> Result<(), StoreError> {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if index.is_none() {
-            *index = Some(self.build_index()?);
+            *index = Some(self.build_index(now())?);
         }
         Ok(())
     }
 
-    /// The index from the stories inside twice the dedup window (a bounded
-    /// read of the `all` feed index, not a scan of the store).
-    fn build_index(&self) -> Result<StoryIndex, StoreError> {
-        let config = self.config.load_full();
+    /// The index from the stories inside twice the dedup window before `now`
+    /// (a bounded read of the `all` feed index, not a scan of the store).
+    fn build_index(&self, now: Timestamp) -> Result<Window, StoreError> {
+        let since = now - 2 * self.config.load().dedup.window.as_secs() as i64;
+        let mut window = Window { index: StoryIndex::default(), since: Timestamp::MAX };
+        self.cover(&mut window, since)?;
+        Ok(window)
+    }
+
+    /// Widen `window` back to `since`: the stories stored with a time from
+    /// `since` up to what it holds already are read in (a range of the `all`
+    /// feed index, bounded by the span asked for).
+    fn cover(&self, window: &mut Window, since: Timestamp) -> Result<(), StoreError> {
+        if since >= window.since {
+            return Ok(());
+        }
         let categorizer = self.categorizer.load_full();
-        let window = config.dedup.window.as_secs() as i64;
-        let mut index = StoryIndex::default();
-        for key in self.store.keys_since("all", now() - 2 * window)? {
+        for key in self.store.keys_between("all", since, window.since)? {
+            if window.index.contains(&key.story) {
+                continue;
+            }
             let Some(story) = self.store.story(&key.story)? else { continue };
             // The index keeps only a story's first few signatures.
             for m in self.store.story_members(&story)?.iter().take(stories::index::SIGNATURES_PER_STORY) {
                 if let Some(item) = self.store.item(&m.key)? {
-                    index.add(&story.id, story.time, file_item(&categorizer, &item).1);
+                    window.index.add(&story.id, m.published, file_item(&categorizer, &item).1);
                 }
             }
         }
-        Ok(index)
+        window.since = since;
+        Ok(())
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -155,14 +179,27 @@ impl Desk {
             entries.push((entry, ident, key, existing, same_source));
         }
 
-        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.build_index()?);
-        }
-        let index = guard.get_or_insert_with(StoryIndex::default); // built just above
-        let categorizer = self.categorizer.load_full();
         let window = config.dedup.window.as_secs() as i64;
-        index.evict_before(now - 2 * window);
+        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        let held = match guard.as_mut() {
+            Some(held) => held,
+            None => guard.insert(self.build_index(now)?),
+        };
+        // The index holds twice the window before the oldest new item (or
+        // before now): older stories leave it, and those of an old item's
+        // window are read in from the store.
+        let oldest_new = entries
+            .iter()
+            .filter(|e| e.3.is_none())
+            .map(|e| published_time(e.0.feed_date, now))
+            .filter(|t| *t >= oldest)
+            .min();
+        let from = oldest_new.unwrap_or(now).min(now) - 2 * window;
+        held.index.evict_before(from);
+        held.since = held.since.max(from);
+        self.cover(held, from)?;
+        let index = &mut held.index;
+        let categorizer = self.categorizer.load_full();
         let mut report = IngestReport::default();
         let mut changes = Changes::default();
         // Stories touched by this batch.

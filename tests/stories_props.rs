@@ -110,3 +110,40 @@ fn story_ids_never_change_as_items_join() {
         }
     }
 }
+
+/// The stories as sets of item keys, whatever their ids.
+fn partition(desk: &Desk) -> std::collections::BTreeSet<Vec<String>> {
+    snapshot(desk)
+        .into_values()
+        .map(|mut keys| {
+            keys.sort();
+            keys
+        })
+        .collect()
+}
+
+/// A week-old backlog (a new source's archive, a catch-up after downtime, a
+/// replay) clusters exactly as the same items polled live did: the dedup
+/// window is between items, not against the clock.
+#[test]
+fn a_week_old_backlog_clusters_as_a_live_poll_does() {
+    let live_dir = tempfile::tempdir().unwrap();
+    let (config, items) = evalset::load(live_dir.path());
+    let live = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
+    for i in &items {
+        live.ingest(&i.source, &i.feed(), i.published + 600).unwrap();
+    }
+    let backlog_dir = tempfile::tempdir().unwrap();
+    let (config, items) = evalset::load(backlog_dir.path());
+    let week_later = items.iter().map(|i| i.published).max().unwrap() + 7 * 86_400;
+    let backlog = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
+    for i in &items {
+        backlog.ingest(&i.source, &i.feed(), week_later).unwrap();
+    }
+    let want = partition(&live);
+    assert!(want.iter().any(|s| s.len() > 2), "the live poll makes multi-item stories");
+    let got = partition(&backlog);
+    let missing: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "live only: {missing:?}\nbacklog only: {extra:?}");
+}

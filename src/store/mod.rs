@@ -349,6 +349,22 @@ impl Store {
         Ok(out)
     }
 
+    /// The keys of `feed` whose story time is in `from..until`, newest first
+    /// (a bounded range read of the feed index).
+    pub fn keys_between(&self, feed: &str, from: Timestamp, until: Timestamp) -> Result<Vec<FeedKey>> {
+        let start = keys::feed_key(feed, from, "");
+        let end = keys::feed_key(feed, until, "");
+        let prefix = keys::feed_prefix(feed);
+        let mut out = Vec::new();
+        for r in self.feeds.range(start..end).rev() {
+            let (k, _) = r?;
+            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
+                out.push(fk);
+            }
+        }
+        Ok(out)
+    }
+
     /// Delete up to `limit` stories whose time is before `before`, with their
     /// items, links and index entries; returns how many went. Oldest first, so
     /// a pass that stops at `limit` resumes where it ended.
