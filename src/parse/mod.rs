@@ -371,7 +371,7 @@ fn normalise(feed: feed_rs::model::Feed, base: Option<&Url>) -> Feed {
         .and_then(|l| Url::parse(&l.href).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"));
     let base = base.filter(|u| matches!(u.scheme(), "http" | "https")).or(feed_base.as_ref());
-    let language = feed.language.as_deref().map(normalise_language).filter(|l| !l.is_empty());
+    let language = feed.language.as_deref().and_then(normalise_language);
     let entries = feed.entries.into_iter().map(|e| entry(e, base)).collect();
     Feed {
         title: feed.title.map(|t| normalize::plain_text(&t.content)).filter(|t| !t.is_empty()),
@@ -381,8 +381,13 @@ fn normalise(feed: feed_rs::model::Feed, base: Option<&Url>) -> Feed {
     }
 }
 
-fn normalise_language(l: &str) -> String {
-    l.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase()
+/// The primary subtag of a language tag ("en-GB" → "en"), when it is one:
+/// two to eight ASCII letters (BCP 47), so that nothing else from the feed
+/// rides along into the `language` of every output.
+fn normalise_language(l: &str) -> Option<String> {
+    let primary = l.trim().split(['-', '_']).next()?;
+    let valid = (2..=8).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
+    valid.then(|| primary.to_ascii_lowercase())
 }
 
 fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
@@ -442,7 +447,7 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         summary,
         author,
         categories,
-        language: e.language.as_deref().map(normalise_language).filter(|l| !l.is_empty()),
+        language: e.language.as_deref().and_then(normalise_language),
         feed_date: e.published.or(e.updated).map(|d| d.timestamp()).filter(|t| *t >= EARLIEST_PLAUSIBLE_DATE),
     }
 }
@@ -453,9 +458,9 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
 /// retention. Future dates are the pipeline's business (it clamps them).
 pub const EARLIEST_PLAUSIBLE_DATE: Timestamp = 631_152_000;
 
-/// Plain text placed into an HTML field.
+/// Plain text placed into an HTML field, without the characters XML forbids.
 fn html_escape_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    crate::xmlchars::strip(s).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -768,7 +773,7 @@ mod tests {
         layout.extend((base.as_str().len() as u64).to_le_bytes());
         layout.extend(base.as_str().as_bytes());
         assert_eq!(s.fingerprint(), xxhash_rust::xxh3::xxh3_64(&layout));
-        assert_eq!(format!("{:016x}", s.fingerprint()), "7e1c2a2ce8caf9fd");
+        assert_eq!(format!("{:016x}", s.fingerprint()), "d734239494883352");
         assert_eq!(s.html(), text);
     }
 }
