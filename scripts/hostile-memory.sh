@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Peak memory of the release daemon under a hostile feed (127.0.0.1 only).
 #   scripts/hostile-memory.sh [SECONDS]   (default 60)
-# A 6.6 MB RSS document of six items with 900 KB links and 100 KB authors is
+# A 6.6 MB RSS document of six items with 900 KB links, 100 KB authors and
+# 100 KB descriptions is
 # served from a local HTTP server and rewritten (new items) every 5 s; the
 # daemon polls it every 5 s. At the end: the daemon's peak RSS (VmHWM), the
 # size of the merged feeds, how many items it stored. Budget: under 300 MiB.
@@ -31,7 +32,7 @@ with open(out, "w") as f:
         f.write(f'<item><guid>v{v}-{i}</guid><title>Version {v} item {i}</title>'
                 f'<link>https://hostile.example/{v}/{i}?q={"a" * 900_000}</link>'
                 f'<author>{"Writer " * (100_000 // 7)}</author><pubDate>{date}</pubDate>'
-                f'<description>Item {i}.</description></item>\n')
+                f'<description>Item {i}. {"Words " * (100_000 // 6)}</description></item>\n')
     f.write('</channel></rss>\n')
 EOF2
     mv "$work/www/feed.xml.tmp" "$work/www/feed.xml"
