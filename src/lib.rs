@@ -21,3 +21,4 @@ pub mod publish;
 pub mod store;
 pub mod stories;
 pub mod text;
+pub mod xmlchars;

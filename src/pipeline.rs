@@ -654,6 +654,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
             };
             match parsed {
                 Ok((Ok(feed), hints)) => {
+                    log_dropped(&source.id, &feed.dropped);
                     let ingest = {
                         let desk = desk.clone();
                         let source = source.clone();
@@ -711,6 +712,22 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     outcome.elapsed = started.elapsed();
     log_outcome(&outcome, &state);
     outcome
+}
+
+/// One line for every field of one document dropped for being over its size
+/// bound (`parse::bounds`): a hostile feed repeats them in every item.
+fn log_dropped(source: &str, d: &parse::Dropped) {
+    if d.any() {
+        tracing::warn!(
+            source = %source,
+            links = d.links,
+            authors = d.authors,
+            categories = d.categories,
+            guids = d.guids,
+            feed_title = d.feed_title,
+            "fields over their size bound dropped"
+        );
+    }
 }
 
 /// What a source state remembers of the last document it stored.

@@ -430,3 +430,85 @@ fn clients_dripping_headers_do_not_block_others() {
     assert!(worst < Duration::from_secs(1), "an ordinary request took {worst:?} beside 50 slow clients");
     assert_eq!(daemon.get("/healthz").map(|(s, _, _)| s), Some(200));
 }
+
+/// Six unrelated subjects: the oversized items must not cluster into one story.
+const TOPICS: [&str; 6] = [
+    "Harbour reopens after the storm",
+    "Election turnout hits record",
+    "Earthquake shakes northern valley",
+    "Football final goes to penalties",
+    "Inflation slows for third month",
+    "Vaccine trial reports results",
+];
+
+/// Six items with 900 KB links, 100 KB authors and 100 KB descriptions
+/// (6.6 MB, the document of the report), a 400-character
+/// feed title, and one item with 40 categories, one of them 150 characters.
+fn oversized_fields_feed() -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{}</title><link>https://huge.example/</link><description>d</description>\n",
+        "Huge wire ".repeat(40)
+    );
+    for (i, topic) in TOPICS.iter().enumerate() {
+        let cats: String = if i == 0 {
+            let mut c: String = (0..40).map(|n| format!("<category>topic {n}</category>")).collect();
+            c.push_str(&format!("<category>{}</category>", "long ".repeat(30)));
+            c
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            "<item><guid>huge-{i}</guid><title>{}</title><link>https://huge.example/{i}?q={}</link><author>{}</author>{cats}<pubDate>{}</pubDate><description>Item {i}. {}</description></item>\n",
+            topic,
+            "a".repeat(900_000),
+            "Writer ".repeat(100_000 / 7),
+            common::hours_ago(2),
+            format!("{topic} ").repeat(100_000 / (topic.len() + 1)),
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// Fields over their bound are dropped and logged once per document; the
+/// items are stored and the merged feeds stay small.
+#[test]
+fn oversized_links_and_authors_are_dropped_and_feeds_stay_small() {
+    let server = FixtureServer::start();
+    let feed = oversized_fields_feed();
+    assert!(feed.len() > 6_500_000, "{}", feed.len());
+    server.set("/huge", Fixture::feed(feed));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://news.test\"\n[storage]\npath = \"data\"\n\
+         [poll]\nallow_private = true\nmax_body = \"8MiB\"\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n\
+         [[sources]]\nid = \"huge\"\nurl = \"{}\"\n",
+        server.url("/huge")
+    );
+    let daemon = Daemon::start(&write_config(dir.path(), &config), port);
+    let items = || -> Vec<serde_json::Value> {
+        let (_, _, body) = daemon.get("/feeds/all.json").unwrap_or_default();
+        let feed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        feed["items"].as_array().cloned().unwrap_or_default()
+    };
+    daemon.wait_for(|| items().len() == 6, "the six items to be served");
+    for item in items() {
+        assert!(item.get("url").is_none() && item.get("authors").is_none(), "{item:#}");
+        assert!(TOPICS.contains(&item["title"].as_str().unwrap()), "{item:#}");
+        let tags = item["tags"].as_array().unwrap();
+        assert!(tags.len() <= 32 && tags.iter().all(|t| t.as_str().unwrap().len() <= 100));
+        assert_eq!(item["_newsdesk"]["sources"][0]["title"], "huge", "an over-long feed title is not its name");
+    }
+    for path in ["/feeds/all.rss", "/feeds/all.atom", "/feeds/all.json"] {
+        let (status, _, body) = daemon.get(path).unwrap();
+        assert_eq!(status, 200);
+        assert!(body.len() < 64 * 1024, "{path}: {} bytes", body.len());
+    }
+    let log = daemon.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("over their size bound")).collect();
+    assert_eq!(lines.len(), 1, "one line for the document:\n{log}");
+    for field in ["source=huge", "links=6", "authors=6", "categories=9", "feed_title=true"] {
+        assert!(lines[0].contains(field), "{field} in {}", lines[0]);
+    }
+}

@@ -102,7 +102,10 @@ impl<'t, 'i> Table<'t, 'i> {
     fn string(&mut self, cx: &mut Cx, k: &'static str) -> Option<(String, Range<usize>)> {
         let v = self.get(k)?;
         match v.get_ref() {
-            DeValue::String(s) => Some((s.to_string(), v.span())),
+            DeValue::String(s) => {
+                check_chars(cx, &self.key(k), s, &v.span());
+                Some((s.to_string(), v.span()))
+            }
             other => {
                 cx.err(&v.span(), &self.key(k), format!("expected a string, found {}", other.type_str()));
                 None
@@ -177,7 +180,10 @@ impl<'t, 'i> Table<'t, 'i> {
         let mut out = Vec::new();
         for item in items.iter() {
             match item.get_ref() {
-                DeValue::String(s) => out.push((s.to_string(), item.span())),
+                DeValue::String(s) => {
+                    check_chars(cx, &self.key(k), s, &item.span());
+                    out.push((s.to_string(), item.span()));
+                }
                 other => cx.err(&item.span(), &self.key(k), format!("expected a string, found {}", other.type_str())),
             }
         }
@@ -241,6 +247,14 @@ impl<'t, 'i> Table<'t, 'i> {
                 cx.err(&key.span(), &name, "unknown key");
             }
         }
+    }
+}
+
+/// A string holding a character XML 1.0 forbids is refused: titles, places
+/// and keywords end up in every republished feed, which it would make unreadable.
+fn check_chars(cx: &mut Cx, key: &str, s: &str, span: &Range<usize>) {
+    if let Some(c) = s.chars().find(|c| crate::xmlchars::forbidden(*c)) {
+        cx.err(span, key, format!("holds U+{:04X}, a control character that XML 1.0 forbids", c as u32));
     }
 }
 

@@ -1,6 +1,6 @@
 //! Getting bytes into a form feed-rs reads: UTF-16 with a BOM becomes UTF-8, and
-//! a document with no declared encoding that is not UTF-8 is read as
-//! windows-1252, as browsers do.
+//! a document declared (or defaulting to) UTF-8 that is not valid UTF-8 has
+//! its invalid bytes read as windows-1252, as browsers do, and the rest as UTF-8.
 
 use std::borrow::Cow;
 
@@ -29,8 +29,7 @@ pub fn prepare(bytes: &[u8]) -> Cow<'_, [u8]> {
                 if std::str::from_utf8(bytes).is_ok() {
                     return Cow::Borrowed(bytes);
                 }
-                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-                return Cow::Owned(relabel_utf8(&text).into_bytes());
+                return Cow::Owned(relabel_utf8(&mixed_utf8(bytes)).into_bytes());
             }
             match encoding_rs::Encoding::for_label(label.as_bytes()) {
                 Some(enc) if enc != encoding_rs::UTF_8 => {
@@ -44,11 +43,26 @@ pub fn prepare(bytes: &[u8]) -> Cow<'_, [u8]> {
             if std::str::from_utf8(bytes).is_ok() {
                 Cow::Borrowed(bytes)
             } else {
-                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-                Cow::Owned(relabel_utf8(&text).into_bytes())
+                Cow::Owned(relabel_utf8(&mixed_utf8(bytes)).into_bytes())
             }
         }
     }
+}
+
+/// Valid UTF-8 sequences as UTF-8, and only the bytes that are not as
+/// windows-1252: one stray Latin-1 byte in a UTF-8 document must not turn
+/// every correct "café" into "cafÃ©". A whole windows-1252 document comes out
+/// as windows-1252 would read it (its accented letters are never valid UTF-8
+/// sequences but for mojibake like "Ã©" written in it on purpose).
+fn mixed_utf8(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() + bytes.len() / 8);
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            text.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(chunk.invalid()).0);
+        }
+    }
+    text
 }
 
 /// The `encoding="..."` of the XML declaration, if the document starts with one.
@@ -92,6 +106,25 @@ mod tests {
         let out = prepare(doc);
         let s = std::str::from_utf8(&out).unwrap();
         assert!(s.contains("Café “quoted”"), "{s}");
+    }
+
+    #[test]
+    fn a_stray_latin1_byte_leaves_the_utf8_around_it_alone() {
+        let doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss><channel><title>Café — naïve</title>\
+                   <item><title>Caf\u{0}</title></item></channel></rss>";
+        // The U+0000 stands for one stray windows-1252 byte: é as 0xE9, and a curly quote 0x93.
+        let mut bytes = doc.replace('\u{0}', "#").into_bytes();
+        let at = bytes.iter().position(|&b| b == b'#').unwrap();
+        bytes.splice(at..=at, [0xE9, b' ', 0x93, b'x', 0x94]);
+        let out = prepare(&bytes);
+        let s = std::str::from_utf8(&out).unwrap();
+        assert!(s.contains("<title>Café — naïve</title>"), "{s}");
+        assert!(s.contains("<title>Café “x”</title>"), "{s}");
+        // The same without a declaration.
+        let undeclared = &bytes[bytes.iter().position(|&b| b == b'>').unwrap() + 1..];
+        let out = prepare(undeclared);
+        let s = std::str::from_utf8(&out).unwrap();
+        assert!(s.contains("Café — naïve") && s.contains("Café “x”"), "{s}");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! feed-rs in, our own normalised item records out. Also identity: which stored
 //! item a parsed entry is.
 
+pub mod bounds;
 pub mod decode;
 pub mod identity;
 pub mod normalize;
 pub mod repair;
 
 use crate::model::Timestamp;
+pub use bounds::{Dropped, MAX_CATEGORIES, MAX_CATEGORY_CHARS};
 use quick_xml::events::Event;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -185,6 +187,9 @@ pub struct Feed {
     /// RSS `<ttl>` in minutes.
     pub ttl: Option<u32>,
     pub entries: Vec<Entry>,
+    /// Fields over their bound ([`bounds`]), dropped: the caller, who knows
+    /// the source, logs them once.
+    pub dropped: Dropped,
 }
 
 /// Parse a document's raw bytes. `base` is where it came from (for relative links).
@@ -223,26 +228,24 @@ pub fn parse_feed(bytes: &[u8], base: Option<&Url>) -> Result<Feed, ParseError> 
     if let Some(subjects) = subjects.filter(|s| s.len() == feed.entries.len()) {
         for (entry, subjects) in feed.entries.iter_mut().zip(subjects) {
             for name in subjects {
-                add_category(&mut entry.categories, normalize::plain_text(&name));
+                add_category(&mut entry.categories, normalize::plain_text(&name), &mut feed.dropped);
             }
         }
     }
     Ok(feed)
 }
 
-/// The most categories one item keeps, and the longest category name: each
-/// becomes a tag with its own feed, and real feeds carry a handful of short
-/// ones; a hostile item with ten thousand must not make ten thousand feeds.
-pub const MAX_CATEGORIES: usize = 32;
-pub const MAX_CATEGORY_CHARS: usize = 100;
-
-fn add_category(categories: &mut Vec<String>, name: String) {
-    if categories.len() >= MAX_CATEGORIES || name.is_empty() || name.chars().count() > MAX_CATEGORY_CHARS {
+/// Add a category unless it is empty, already there, or over a bound
+/// ([`MAX_CATEGORIES`], [`MAX_CATEGORY_CHARS`]): those two are tallied.
+fn add_category(categories: &mut Vec<String>, name: String, dropped: &mut Dropped) {
+    if name.is_empty() || categories.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
         return;
     }
-    if !categories.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
-        categories.push(name);
+    if categories.len() >= MAX_CATEGORIES || name.chars().count() > MAX_CATEGORY_CHARS {
+        dropped.categories += 1;
+        return;
     }
+    categories.push(name);
 }
 
 /// The Dublin Core subjects (`dc:subject`) of each item of an RSS 1.0 or 2.0
@@ -371,32 +374,76 @@ fn normalise(feed: feed_rs::model::Feed, base: Option<&Url>) -> Feed {
         .and_then(|l| Url::parse(&l.href).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"));
     let base = base.filter(|u| matches!(u.scheme(), "http" | "https")).or(feed_base.as_ref());
-    let language = feed.language.as_deref().map(normalise_language).filter(|l| !l.is_empty());
-    let entries = feed.entries.into_iter().map(|e| entry(e, base)).collect();
-    Feed {
-        title: feed.title.map(|t| normalize::plain_text(&t.content)).filter(|t| !t.is_empty()),
-        language,
-        ttl: feed.ttl,
-        entries,
+    let language = feed.language.as_deref().and_then(normalise_language);
+    let mut dropped = Dropped::default();
+    let entries = feed.entries.into_iter().map(|e| entry(e, base, &mut dropped)).collect();
+    let title = feed.title.map(|t| normalize::plain_text(&t.content)).filter(|t| !t.is_empty());
+    let title = title.filter(|t| {
+        let fits = t.chars().count() <= bounds::MAX_SOURCE_TITLE_CHARS;
+        dropped.feed_title |= !fits;
+        fits
+    });
+    Feed { title, language, ttl: feed.ttl, entries, dropped }
+}
+
+/// The primary subtag of a language tag ("en-GB" → "en"), when it is one:
+/// two to eight ASCII letters (BCP 47), so that nothing else from the feed
+/// rides along into the `language` of every output.
+fn normalise_language(l: &str) -> Option<String> {
+    let primary = l.trim().split(['-', '_']).next()?;
+    let valid = (2..=8).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
+    valid.then(|| primary.to_ascii_lowercase())
+}
+
+/// The entry's link: its first alternate (else any) link that canonicalises
+/// within [`bounds::MAX_LINK_BYTES`]; one over it is tallied.
+fn entry_link(links: &[feed_rs::model::Link], base: Option<&Url>, dropped: &mut Dropped) -> Option<String> {
+    let mut over = false;
+    let link = links.iter().filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).chain(links).find_map(|l| {
+        if l.href.trim().len() > bounds::MAX_LINK_INPUT_BYTES {
+            over = true;
+            return None;
+        }
+        let link = normalize::canonical_link(&l.href, base)?;
+        over |= link.len() > bounds::MAX_LINK_BYTES;
+        Some(link).filter(|l| l.len() <= bounds::MAX_LINK_BYTES)
+    });
+    dropped.links += u32::from(over);
+    link
+}
+
+/// The entry's first named author within [`bounds::MAX_AUTHOR_CHARS`]; one
+/// over it is tallied.
+fn entry_author(authors: &[feed_rs::model::Person], dropped: &mut Dropped) -> Option<String> {
+    let mut over = false;
+    let author = authors.iter().find_map(|p| {
+        // "e-mail (Name)" and "e-mail — Name" leave the separator on the name.
+        let name = normalize::plain_text(p.name.as_deref()?);
+        let name = name.trim_matches(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '—' | '–' | '-' | ','));
+        over |= name.chars().count() > bounds::MAX_AUTHOR_CHARS;
+        Some(name.to_string()).filter(|n| !n.is_empty() && n.chars().count() <= bounds::MAX_AUTHOR_CHARS)
+    });
+    dropped.authors += u32::from(over);
+    author
+}
+
+/// The entry's guid, trimmed, unless empty or over [`bounds::MAX_GUID_BYTES`] (tallied).
+fn entry_guid(id: &str, dropped: &mut Dropped) -> Option<String> {
+    let id = id.trim();
+    if id.len() > bounds::MAX_GUID_BYTES {
+        dropped.guids += 1;
+        return None;
     }
+    Some(id.to_string()).filter(|g| !g.is_empty())
 }
 
-fn normalise_language(l: &str) -> String {
-    l.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase()
-}
-
-fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
+fn entry(e: feed_rs::model::Entry, base: Option<&Url>, dropped: &mut Dropped) -> Entry {
     let entry_base = e.base.as_deref().and_then(|b| match base {
         Some(base) => base.join(b).ok(),
         None => Url::parse(b).ok(),
     });
     let base = entry_base.as_ref().or(base);
-    let link = e
-        .links
-        .iter()
-        .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .chain(e.links.iter())
-        .find_map(|l| normalize::canonical_link(&l.href, base));
+    let link = entry_link(&e.links, base, dropped);
     let title = e.title.map(|t| normalize::plain_text(&t.content)).unwrap_or_default();
     // Sanitised later, and only if needed (see `Summary`): here only cut to
     // what will be sanitised.
@@ -419,22 +466,12 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         .and_then(|c| c.body)
         .map(lead_of);
     let summary = Summary::new(summary, content, base);
-    // "e-mail (Name)" and "e-mail — Name" leave the separator on the name.
-    let author = e.authors.iter().find_map(|p| {
-        p.name
-            .as_deref()
-            .map(normalize::plain_text)
-            .map(|n| {
-                n.trim_matches(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '—' | '–' | '-' | ','))
-                    .to_string()
-            })
-            .filter(|n| !n.is_empty())
-    });
+    let author = entry_author(&e.authors, dropped);
     let mut categories: Vec<String> = Vec::new();
     for c in &e.categories {
-        add_category(&mut categories, normalize::plain_text(c.label.as_deref().unwrap_or(&c.term)));
+        add_category(&mut categories, normalize::plain_text(c.label.as_deref().unwrap_or(&c.term)), dropped);
     }
-    let guid = Some(e.id.trim().to_string()).filter(|g| !g.is_empty());
+    let guid = entry_guid(&e.id, dropped);
     Entry {
         guid,
         title,
@@ -442,7 +479,7 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
         summary,
         author,
         categories,
-        language: e.language.as_deref().map(normalise_language).filter(|l| !l.is_empty()),
+        language: e.language.as_deref().and_then(normalise_language),
         feed_date: e.published.or(e.updated).map(|d| d.timestamp()).filter(|t| *t >= EARLIEST_PLAUSIBLE_DATE),
     }
 }
@@ -453,9 +490,9 @@ fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
 /// retention. Future dates are the pipeline's business (it clamps them).
 pub const EARLIEST_PLAUSIBLE_DATE: Timestamp = 631_152_000;
 
-/// Plain text placed into an HTML field.
+/// Plain text placed into an HTML field, without the characters XML forbids.
 fn html_escape_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    crate::xmlchars::strip(s).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -768,7 +805,7 @@ mod tests {
         layout.extend((base.as_str().len() as u64).to_le_bytes());
         layout.extend(base.as_str().as_bytes());
         assert_eq!(s.fingerprint(), xxhash_rust::xxh3::xxh3_64(&layout));
-        assert_eq!(format!("{:016x}", s.fingerprint()), "7e1c2a2ce8caf9fd");
+        assert_eq!(format!("{:016x}", s.fingerprint()), "d734239494883352");
         assert_eq!(s.html(), text);
     }
 }

@@ -73,7 +73,11 @@ pub fn strip_tags(html: &str) -> String {
 /// invisible in a title, and the HTML parser drops one only at the very start
 /// of its input, so one kept made a second cleaning differ from the first
 /// (and removing it after cleaning could join `<` to a letter: a new tag).
+/// Nor with a character XML 1.0 forbids (raw, or decoded from `&#1;`): one
+/// would make every republished RSS and Atom feed unreadable. Both go before
+/// and after each cleaning, for the same reason.
 fn without_bom(s: String) -> String {
+    let s = crate::xmlchars::strip_owned(s);
     if s.contains('\u{feff}') {
         s.replace('\u{feff}', "")
     } else {
@@ -121,8 +125,9 @@ pub const MAX_SUMMARY_BYTES: usize = 4096;
 /// be recognised unchanged without sanitising again: bump it when a change
 /// (here or in ammonia's behaviour) alters the output for some input, so that
 /// every stored item is sanitised and compared once more, as it was before
-/// fingerprints.
-pub const SANITISER_VERSION: u8 = 1;
+/// fingerprints. 2: characters XML 1.0 forbids are dropped (they broke every
+/// republished RSS and Atom feed).
+pub const SANITISER_VERSION: u8 = 2;
 
 /// A summary as stored: the lead of the HTML, sanitised.
 pub fn summary_html(s: &str, base: Option<&Url>) -> String {
@@ -163,10 +168,11 @@ pub fn sanitize_html(s: &str, base: Option<&Url>) -> String {
     // Without U+FEFF, as titles (see `without_bom`): the HTML parser drops one
     // only at the start of its input, so one kept elsewhere would be dropped
     // by a second sanitising, and republished summaries would not be stable.
+    // And without the characters XML forbids (see `without_bom`).
     let unmarked;
-    let s = match s.contains('\u{feff}') {
+    let s = match s.contains('\u{feff}') || s.chars().any(crate::xmlchars::forbidden) {
         true => {
-            unmarked = s.replace('\u{feff}', "");
+            unmarked = without_bom(s.to_string());
             unmarked.trim()
         }
         false => s.trim(),
@@ -376,6 +382,10 @@ mod tests {
         assert_eq!(plain_text("\u{feff}Tom\u{feff} & Je\u{feff}rry \u{feff} "), "Tom & Jerry");
         assert_eq!(plain_text("&lt;\u{feff}A"), "");
         assert_eq!(plain_text("&#xfeff;Tom"), "Tom");
+        // Characters XML 1.0 forbids go, raw or as references, without
+        // joining `<` to a letter.
+        assert_eq!(plain_text("Storm\u{1}\u{1b} &#1;hits\u{0}\u{ffff} coast"), "Storm hits coast");
+        assert_eq!(plain_text("&lt;\u{1}script&gt;x"), "", "read as the script it spells, as without the U+0001");
     }
 
     #[test]
@@ -391,6 +401,8 @@ mod tests {
         // (a second pass used to drop one the first kept).
         assert_eq!(sanitize_html("</b>\u{feff}", None), "");
         assert_eq!(sanitize_html("<p>a\u{feff}b &#xfeff;c</p>", None), "<p>ab c</p>");
+        assert_eq!(sanitize_html("<p>a\u{1}b &#1;c\u{fffe}</p>", None), "<p>ab c</p>");
+        assert_eq!(sanitize_html("plain\u{1b} text", None), "plain text");
     }
 
     #[test]
@@ -505,8 +517,9 @@ mod tests {
 
         #[test]
         fn plain_text_shortcut_matches_the_sanitiser(s in "[^<&]{0,200}") {
-            // The sanitiser's answer for the same text without byte-order marks (they go).
-            let unmarked = s.replace('\u{feff}', "");
+            // The sanitiser's answer for the same text without byte-order marks
+            // and characters XML forbids (they go).
+            let unmarked: String = s.chars().filter(|c| *c != '\u{feff}' && !crate::xmlchars::forbidden(*c)).collect();
             let parsed = html_sanitizer(None).clean(unmarked.trim()).to_string().trim().to_string();
             proptest::prop_assert_eq!(sanitize_html(&s, None), parsed);
         }

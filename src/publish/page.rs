@@ -7,10 +7,11 @@ use super::{FeedName, Format};
 use crate::config::Config;
 use crate::model::Story;
 
-/// Escape text for HTML and XML content and attribute values.
+/// Escape text for HTML and XML content and attribute values. Characters
+/// XML 1.0 forbids are dropped: no escape makes them legal.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in s.chars().filter(|c| !crate::xmlchars::forbidden(*c)) {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -193,6 +194,7 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(esc("<script>\"x\" & 'y'</script>"), "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;");
+        assert_eq!(esc("News\u{0}desk\u{1b}\u{ffff}"), "Newsdesk");
     }
 }
 

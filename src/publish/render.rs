@@ -96,10 +96,14 @@ pub fn entry_id(story: &Story) -> String {
     format!("urn:newsdesk:story:{}", story.id)
 }
 
+/// The document's bytes. RSS and Atom are stripped of the characters XML 1.0
+/// forbids, whatever a string in `doc` holds (an item stored by an older
+/// release, a configured title): one would make the whole feed unreadable.
+/// JSON escapes them.
 pub fn render(doc: &FeedDoc, format: Format) -> Vec<u8> {
     match format {
-        Format::Rss => rss(doc),
-        Format::Atom => atom(doc),
+        Format::Rss => crate::xmlchars::strip_bytes(rss(doc)),
+        Format::Atom => crate::xmlchars::strip_bytes(atom(doc)),
         Format::Json => json(doc),
     }
 }
@@ -242,10 +246,10 @@ fn atom(doc: &FeedDoc) -> Vec<u8> {
                     .iter()
                     .map(|s| {
                         let mut attrs = BTreeMap::new();
-                        attrs.insert("id".to_string(), s.id.clone());
+                        attrs.insert("id".to_string(), escaped_attr(&s.id));
                         attrs.insert("published".to_string(), rfc3339(s.published));
                         if let Some(u) = &s.url {
-                            attrs.insert("url".to_string(), u.clone());
+                            attrs.insert("url".to_string(), escaped_attr(u));
                         }
                         a::extension::Extension {
                             name: "newsdesk:source".into(),
@@ -304,6 +308,14 @@ fn atom(doc: &FeedDoc) -> Vec<u8> {
     feed.write_to(Vec::new()).unwrap_or_default()
 }
 
+/// An attribute value of an Atom extension element, escaped here: atom_syndication
+/// writes those as raw bytes, so a link with `&` in its query made the whole
+/// feed malformed (tests/wellformed.rs; a test below notices if the crate
+/// starts escaping them itself).
+fn escaped_attr(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
 fn json(doc: &FeedDoc) -> Vec<u8> {
     use serde_json::{json, Map, Value};
     let items: Vec<Value> = doc
@@ -357,4 +369,69 @@ fn json(doc: &FeedDoc) -> Vec<u8> {
     }
     feed.insert("items".into(), Value::Array(items));
     serde_json::to_vec_pretty(&Value::Object(feed)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(title: &str, url: &str) -> FeedDoc {
+        let story = Story {
+            id: "s1".into(),
+            time: 1_800_000_000,
+            first: None,
+            size: 1,
+            items: vec![],
+            early_sources: vec![],
+            sections: vec!["misc".into()],
+            regions: vec![],
+            tags: vec![format!("tag{title}")],
+            breaking: false,
+            breaking_since: None,
+            updated: 1_800_000_000,
+            sources: vec![],
+            source_count: 1,
+        };
+        let first = Item {
+            key: "k".into(),
+            source: "a".into(),
+            identity: "i".into(),
+            title: title.into(),
+            link: Some(url.into()),
+            summary: format!("<p>{title}</p>"),
+            summary_source: None,
+            author: Some(title.into()),
+            categories: vec![],
+            language: None,
+            published: 1_800_000_000,
+            first_seen: 1_800_000_000,
+            updated: 1_800_000_000,
+            story: "s1".into(),
+        };
+        let source = SourceRef { id: "a".into(), title: title.into(), url: Some(url.into()), published: 1_800_000_000 };
+        FeedDoc {
+            title: title.into(),
+            self_url: "https://n.example/feeds/all.atom".into(),
+            home_url: "https://n.example/".into(),
+            next_url: None,
+            hub: None,
+            updated: 1_800_000_000,
+            entries: vec![EntryDoc { story, first, language: "en".into(), sources: vec![source], breaking: false }],
+        }
+    }
+
+    /// Strings stored before text was cleaned (or a configured title) still
+    /// never put a character XML forbids into a feed, and a link's `&` is
+    /// escaped exactly once in every attribute.
+    #[test]
+    fn xml_feeds_are_written_well_formed_whatever_the_strings() {
+        let d = doc("Storm\u{1}\u{0} hits\u{1b}\u{ffff}", "https://a.example/x?a=1&b=2");
+        for format in [Format::Rss, Format::Atom] {
+            let out = String::from_utf8(render(&d, format)).unwrap();
+            assert!(!out.chars().any(crate::xmlchars::forbidden), "{out}");
+            assert!(out.contains("Storm hits"), "{out}");
+            assert!(out.contains("url=\"https://a.example/x?a=1&amp;b=2\""), "{out}");
+            assert!(!out.contains("&amp;amp;"), "{out}");
+        }
+    }
 }

@@ -26,7 +26,7 @@ impl EvalItem {
             language: None,
             feed_date: Some(self.published),
         };
-        Feed { title: None, language: None, ttl: None, entries: vec![entry] }
+        Feed { title: None, language: None, ttl: None, entries: vec![entry], dropped: Default::default() }
     }
 
     /// The key the store files the item under.
