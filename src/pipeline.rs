@@ -44,6 +44,10 @@ struct Window {
     since: Timestamp,
 }
 
+/// The clustering index evicts stories older than the live window (twice
+/// `dedup.window` before now) only while it holds more stories than this.
+const INDEX_STORIES_KEPT: usize = 10_000;
+
 /// Lock stripes for [`Desk::sources`]: two sources share one rarely, and then
 /// only wait for each other's identifying and sanitising.
 const SOURCE_STRIPES: usize = 64;
@@ -195,8 +199,13 @@ impl Desk {
             .filter(|t| *t >= oldest)
             .min();
         let from = oldest_new.unwrap_or(now).min(now) - 2 * window;
-        held.index.evict_before(from);
-        held.since = held.since.max(from);
+        // Stories older than the live window leave only once the index is
+        // large: ingests of old items (a backlog, several sources' archives
+        // at once) would otherwise read the same stories in again and again.
+        if held.index.len() > INDEX_STORIES_KEPT {
+            held.index.evict_before(now - 2 * window);
+            held.since = held.since.max(now - 2 * window);
+        }
         self.cover(held, from)?;
         let index = &mut held.index;
         let categorizer = self.categorizer.load_full();

@@ -34,6 +34,10 @@ const NAME_BOOST: f64 = 1.5;
 /// Words weighing less than this (in roughly one story in eight of the
 /// window, or more) are not evidence of one event.
 const EVIDENCE_MIN_WEIGHT: f64 = 2.0;
+/// A story's whole vocabulary covering all of an item's words counts this
+/// much: the overlap blend gives a quarter of its weight to Dice, which a
+/// story's vocabulary, far larger than one item's, keeps low.
+const COVER_FACTOR: f64 = 0.8;
 /// The most candidate stories scored for one item.
 const MAX_CANDIDATES: usize = 24;
 
@@ -46,38 +50,27 @@ struct Entry {
     /// joinable from either end.
     last: Timestamp,
     signatures: Vec<Signature>,
-    /// The story as a whole: every token, name, figure and place its items
-    /// carried (up to [`UNION_TOKENS`] tokens), so that an item can join on
-    /// what several outlets said between them, not only on one of them.
+    /// The story as a whole: the names its items carried and its first
+    /// language, so that an item can join on what several outlets said
+    /// between them, not only on one of them.
     union: Signature,
+    /// Every token its items carried (up to [`UNION_TOKENS`]).
+    vocabulary: std::collections::HashSet<String, crate::text::WordHash>,
 }
 
 /// The most tokens a story's whole vocabulary keeps.
 const UNION_TOKENS: usize = 160;
 
-/// Add what `sig` says to a story's whole vocabulary.
+/// Add what `sig` says to a story's whole vocabulary: its names (the story's
+/// words are in [`Entry::vocabulary`]) and the first language seen.
 fn widen(union: &mut Signature, sig: &Signature) {
-    let add = |into: &mut Vec<String>, from: &[String], cap: usize| {
-        for t in from {
-            if into.len() < cap && !into.contains(t) {
-                into.push(t.clone());
-            }
+    for n in &sig.names {
+        if union.names.len() < UNION_TOKENS && !union.names.contains(n) {
+            union.names.push(n.clone());
         }
-    };
-    add(&mut union.tokens, &sig.tokens, UNION_TOKENS);
-    union.title_tokens = union.tokens.len();
-    add(&mut union.names, &sig.names, UNION_TOKENS);
-    add(&mut union.numbers, &sig.numbers, UNION_TOKENS);
-    add(&mut union.places, &sig.places, UNION_TOKENS);
-    add(&mut union.regions, &sig.regions, UNION_TOKENS);
+    }
     if union.language.is_empty() {
         union.language = sig.language.clone();
-    }
-    // The same-outlet penalty applies to a story one outlet alone carries.
-    if union.source.is_empty() && union.tokens.len() == sig.tokens.len() {
-        union.source = sig.source.clone();
-    } else if union.source != sig.source {
-        union.source = "*".to_string();
     }
 }
 
@@ -150,6 +143,7 @@ impl StoryIndex {
                     last: time,
                     signatures: Vec::new(),
                     union: Signature::default(),
+                    vocabulary: Default::default(),
                 };
                 let slot = match self.free.pop() {
                     Some(slot) => {
@@ -173,6 +167,11 @@ impl StoryIndex {
         }
         self.by_time.insert((entry.time, slot));
         widen(&mut entry.union, &sig);
+        for t in &sig.tokens {
+            if entry.vocabulary.len() < UNION_TOKENS {
+                entry.vocabulary.insert(t.clone());
+            }
+        }
         if entry.signatures.len() >= SIGNATURES_PER_STORY {
             return;
         }
@@ -297,20 +296,37 @@ impl StoryIndex {
         s.tokens.iter().map(|t| self.weight(t)).collect()
     }
 
-    /// How alike an item is to a story as a whole (its whole vocabulary),
-    /// vetoed on the specifics of the story's first report: the union of many
-    /// reports names so many figures and places that it conflicts with nothing.
+    /// How alike an item is to a story as a whole: the share of the item's
+    /// word weight that the story's whole vocabulary carries (scaled by
+    /// [`COVER_FACTOR`]), or the shared rare evidence, vetoed on the specifics
+    /// of the story's first report (the union of many reports names so many
+    /// figures and places that it conflicts with nothing). One pass over the
+    /// item's words with set lookups: no weight of the story's words is needed.
     fn story_similarity(&self, sig: &Signature, weights: &[f64], entry: &Entry) -> f64 {
         let Some(first) = entry.signatures.first() else { return 0.0 };
-        let union = Signature { source: first.source.clone(), ..entry.union.clone() };
-        let union = Signature {
-            numbers: first.numbers.clone(),
-            names: first.names.clone(),
-            places: first.places.clone(),
-            regions: first.regions.clone(),
-            ..union
-        };
-        self.weighted_similarity(sig, weights, &union, &self.weights(&union))
+        let story = &entry.union;
+        let translated = !sig.language.is_empty() && !story.language.is_empty() && sig.language != story.language;
+        let (mut own, mut shared, mut things) = (0.0, Vec::new(), 0);
+        for (t, w) in sig.tokens.iter().zip(weights) {
+            if translated && !(sig.is_portable(t) || story.names.contains(t)) {
+                continue;
+            }
+            own += w;
+            if entry.vocabulary.contains(t.as_str()) {
+                shared.push((t, *w));
+                things += usize::from(!t.starts_with('#') && sig.is_portable(t));
+            }
+        }
+        if own == 0.0 {
+            return 0.0;
+        }
+        let covered = shared.iter().map(|(_, w)| w).sum::<f64>() / own;
+        let evidence = shared_evidence(&shared, sig, story) * super::strict_veto(sig, first);
+        let mut sim = (COVER_FACTOR * covered * super::veto(sig, first)).max(evidence);
+        if translated {
+            sim *= [0.0, 0.5, 1.0][things.min(2)];
+        }
+        sim.powf(CALIBRATION)
     }
 
     /// [`StoryIndex::similarity`] with both signatures' token weights at hand.
@@ -353,10 +369,22 @@ fn overlap(a: &[(&String, f64)], b: &[(&String, f64)]) -> f64 {
 /// window) are no evidence. [`EVIDENCE_SCALE`] is the shared weight at which
 /// the evidence reaches 1 - 1/e.
 fn evidence(a: &[(&String, f64)], b: &[(&String, f64)], sa: &Signature, sb: &Signature) -> f64 {
-    let shared: f64 = a
+    let shared: Vec<(&String, f64)> = a.iter().filter(|(t, _)| b.iter().any(|(u, _)| u == t)).copied().collect();
+    shared_evidence(&shared, sa, sb)
+}
+
+/// [`evidence`] from the words already found shared. Without a shared name
+/// or place there is none: kinds of events, figures and common words
+/// ("derby", "2-1", "ransomware") are shared by look-alikes too.
+fn shared_evidence(shared: &[(&String, f64)], sa: &Signature, sb: &Signature) -> f64 {
+    let named = |t: &String| sa.names.contains(t) || sb.names.contains(t);
+    if !shared.iter().any(|(t, _)| t.starts_with('@') || named(t)) {
+        return 0.0;
+    }
+    let mass: f64 = shared
         .iter()
-        .filter(|(t, w)| *w >= EVIDENCE_MIN_WEIGHT && b.iter().any(|(u, _)| u == t))
-        .map(|(t, w)| if sa.names.contains(t) || sb.names.contains(t) { w * NAME_BOOST } else { *w })
+        .filter(|(_, w)| *w >= EVIDENCE_MIN_WEIGHT)
+        .map(|(t, w)| if named(t) { w * NAME_BOOST } else { *w })
         .sum();
-    1.0 - (-shared / EVIDENCE_SCALE).exp()
+    1.0 - (-mass / EVIDENCE_SCALE).exp()
 }
