@@ -73,7 +73,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let heartbeat = Arc::new(AtomicI64::new(pipeline::now()));
     let cancel = CancellationToken::new();
     let metrics = Arc::new(Metrics::new());
-    let events = Arc::new(Events::new(config.breaking.max_age.as_secs() as i64));
+    let events = Arc::new(Events::new(crate::model::secs(config.breaking.max_age)));
     {
         let (events, store) = (events.clone(), store.clone());
         tokio::task::spawn_blocking(move || events.load(&store, pipeline::now())).await??;
@@ -180,7 +180,7 @@ async fn prune_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationToke
             _ = tokio::time::sleep(wait) => {}
         }
         wait = Duration::from_secs(3600);
-        let cutoff = pipeline::now() - desk.config().storage.retention.as_secs() as i64;
+        let cutoff = crate::model::before(pipeline::now(), desk.config().storage.retention);
         let mut total = 0;
         loop {
             let d = desk.clone();

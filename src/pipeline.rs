@@ -5,7 +5,7 @@
 
 use crate::categorize::{self, Categorizer};
 use crate::config::{Config, Source};
-use crate::model::{Item, Member, SourceState, SourceStatus, Story, Timestamp};
+use crate::model::{self, Item, Member, SourceState, SourceStatus, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
 use crate::poll::hints;
@@ -99,9 +99,9 @@ impl Desk {
     fn build_index(&self) -> Result<StoryIndex, StoreError> {
         let config = self.config.load_full();
         let categorizer = self.categorizer.load_full();
-        let window = config.dedup.window.as_secs() as i64;
+        let window = model::secs(config.dedup.window);
         let mut index = StoryIndex::default();
-        for key in self.store.keys_since("all", now() - 2 * window)? {
+        for key in self.store.keys_since("all", now().saturating_sub(window.saturating_mul(2)))? {
             let Some(story) = self.store.story(&key.story)? else { continue };
             // The index keeps only a story's first few signatures.
             for m in self.store.story_members(&story)?.iter().take(stories::index::SIGNATURES_PER_STORY) {
@@ -136,7 +136,7 @@ impl Desk {
         let _source = self.sources[stripe].lock().unwrap_or_else(|p| p.into_inner());
         // One configuration for the whole ingest (a reload meanwhile applies to the next).
         let config = self.config.load_full();
-        let oldest = now - config.storage.retention.as_secs() as i64;
+        let oldest = model::before(now, config.storage.retention);
         let mut entries = Vec::with_capacity(feed.entries.len());
         let mut seen: HashSet<String> = HashSet::new();
         for entry in &feed.entries {
@@ -161,8 +161,8 @@ impl Desk {
         }
         let index = guard.get_or_insert_with(StoryIndex::default); // built just above
         let categorizer = self.categorizer.load_full();
-        let window = config.dedup.window.as_secs() as i64;
-        index.evict_before(now - 2 * window);
+        let window = model::secs(config.dedup.window);
+        index.evict_before(now.saturating_sub(window.saturating_mul(2)));
         let mut report = IngestReport::default();
         let mut changes = Changes::default();
         // Stories touched by this batch.
@@ -312,7 +312,7 @@ impl Desk {
         // join, these are kept from the story record and the joining items
         // alone; only when the first item changes (or the story was stored by
         // an older release) are all its members read.
-        let coverage_window = config.breaking.window.as_secs() as i64;
+        let coverage_window = model::secs(config.breaking.window);
         let min_sources = config.breaking.min_sources;
         for t in touched.values_mut() {
             let story = &mut t.story;
@@ -414,7 +414,7 @@ impl Desk {
             if story.breaking && !was_breaking {
                 story.breaking_since = Some(now);
                 // A backlog item from long ago is breaking in the record, but not news.
-                if story.time >= now - config.breaking.max_age.as_secs() as i64 {
+                if story.time >= model::before(now, config.breaking.max_age) {
                     let sources = story.sources.clone();
                     let first = match &story.first {
                         Some(m) => match items_by_key.get(&m.key) {
