@@ -243,3 +243,53 @@ fn rust_log_overrides_the_configured_level() {
     let (_, err) = finish(newsdesk(&["once"], &config));
     assert!(json_lines(&err).iter().any(|e| e["source"] == "good" && e["level"] == "INFO"), "{err}");
 }
+
+/// The ids `/api/sources` lists.
+fn source_ids(daemon: &Daemon) -> Vec<String> {
+    let (status, _, body) = daemon.get("/api/sources").expect("/api/sources answers");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// SIGHUP with a configuration that cannot run (a user_agent no HTTP client
+/// accepts) or that moves the store: the daemon keeps serving on the old
+/// configuration and logs why; a good one afterwards still applies.
+#[test]
+fn a_reload_that_cannot_apply_keeps_the_daemon_and_the_old_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file_config(dir.path());
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::copy(dir.path().join("a.xml"), dir.path().join("b.xml")).unwrap();
+    let with_b = format!("{original}[[sources]]\nid = \"b\"\nurl = \"b.xml\"\n");
+    let mut daemon = Daemon::start(&config, port_of(&original));
+    assert_eq!(source_ids(&daemon), ["a"]);
+
+    std::fs::write(&config, format!("{with_b}[poll]\nuser_agent = \"newsdesk\\r\\nX-Injected: 1\"\n")).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|| daemon.log().contains("poll.user_agent"), "the bad user_agent to be logged");
+    assert_still_serving(&mut daemon, &["a"]);
+
+    let moved = with_b.replace("path = \"data\"", "path = \"elsewhere\"");
+    std::fs::write(&config, moved).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|| daemon.log().contains("storage.path changed"), "the moved store to be refused");
+    assert_still_serving(&mut daemon, &["a"]);
+    assert!(!dir.path().join("elsewhere").exists(), "a store was opened at the new path");
+
+    std::fs::write(&config, &with_b).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|| source_ids(&daemon) == ["a", "b"], "the good configuration to apply");
+}
+
+fn port_of(config: &str) -> u16 {
+    let at = config.find("127.0.0.1:").unwrap() + "127.0.0.1:".len();
+    config[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+fn assert_still_serving(daemon: &mut Daemon, sources: &[&str]) {
+    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon ended:\n{}", daemon.log());
+    assert_eq!(daemon.get("/healthz").map(|r| r.0), Some(200), "{}", daemon.log());
+    assert_eq!(source_ids(daemon), sources, "the old configuration is not the one in force");
+    assert!(daemon.log().contains("configuration refused; the old one stays in force"), "{}", daemon.log());
+}
