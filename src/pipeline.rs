@@ -8,8 +8,8 @@ use crate::config::{Config, Source};
 use crate::model::{self, Item, Member, SourceState, SourceStatus, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
-use crate::poll::hints;
 use crate::poll::schedule::{self, Plan};
+use crate::poll::{self, hints};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
 use crate::stories::{self, Decision, StoryIndex};
@@ -712,7 +712,7 @@ fn track_redirect(state: &mut SourceState, target: Option<url::Url>) {
                 state.redirect_count = 1;
             }
             if state.redirect_count >= 3 {
-                tracing::info!(source = %state.id, from = %state.url, to = %t, "permanent redirect seen 3 times: source URL updated");
+                tracing::info!(source = %state.id, from = %poll::redacted_str(&state.url), to = %poll::redacted_str(&t), "permanent redirect seen 3 times: source URL updated");
                 state.url = t;
                 state.redirect_target = None;
                 state.redirect_count = 0;
@@ -747,7 +747,7 @@ fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
 fn log_outcome(o: &PollOutcome, state: &SourceState) {
     match &o.error {
         Some(e) => {
-            tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %state.url, error = %e, "poll failed")
+            tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %poll::redacted_str(&state.url), error = %e, "poll failed")
         }
         None => tracing::info!(
             source = %o.source,

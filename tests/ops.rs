@@ -293,3 +293,29 @@ fn assert_still_serving(daemon: &mut Daemon, sources: &[&str]) {
     assert_eq!(source_ids(daemon), sources, "the old configuration is not the one in force");
     assert!(daemon.log().contains("configuration refused; the old one stays in force"), "{}", daemon.log());
 }
+
+/// A source URL with `user:password@`: the password shows neither in
+/// `/api/sources` nor in the logs (the user name does, to tell accounts apart).
+#[test]
+fn a_source_password_is_redacted_in_the_api_and_the_logs() {
+    let server = FixtureServer::start();
+    server.set("/private.xml", Fixture::status(500));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = server.url("/private.xml").replacen("http://", "http://reader:s3cret-pw@", 1);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"data\"\n[poll]\nallow_private = true\n[[sources]]\nid = \"paid\"\nurl = \"{url}\"\n"
+        ),
+    );
+    let daemon = Daemon::start(&config, port);
+    daemon.wait_for(|| daemon.log().contains("poll failed"), "the failing poll to be logged");
+    let (_, _, body) = daemon.get("/api/sources").unwrap();
+    let api = String::from_utf8_lossy(&body).into_owned();
+    assert!(api.contains("http://reader:***@127.0.0.1:"), "{api}");
+    assert!(!api.contains("s3cret-pw"), "{api}");
+    let log = daemon.log();
+    assert!(log.contains("reader:***@"), "the URL is not in the log at all:\n{log}");
+    assert!(!log.contains("s3cret-pw"), "{log}");
+}
