@@ -319,3 +319,39 @@ fn a_source_password_is_redacted_in_the_api_and_the_logs() {
     assert!(log.contains("reader:***@"), "the URL is not in the log at all:\n{log}");
     assert!(!log.contains("s3cret-pw"), "{log}");
 }
+
+/// Every file of the store overwritten with garbage (db, conf, snapshot,
+/// blobs), the daemon started from the config's folder with a relative
+/// `--config`: `once`, `run` and `stats` end with exit 1 and one line that
+/// names the store's full path in plain words (no sled offsets or backtraces).
+#[test]
+fn a_store_overwritten_with_garbage_names_its_full_path_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file_config(dir.path());
+    let (code, err) = finish(newsdesk(&["once"], &config));
+    assert_eq!(code, Some(0), "{err}");
+    let store = dir.path().join("data");
+    overwrite_all(&store);
+    for cmd in ["once", "run", "stats"] {
+        let mut c = Command::new(common::bin());
+        c.args([cmd, "--config", "newsdesk.toml"]).current_dir(dir.path()).env("RUST_LOG", "info");
+        let (code, err) = finish(c);
+        assert_one_line(cmd, code, &err, &store, "corrupt");
+        assert_eq!(err.matches(&store.display().to_string()).count(), 1, "{cmd}: {err}");
+        for raw in ["Inline", "backtrace", "offset"] {
+            assert!(!err.contains(raw), "{cmd}: sled's own words: {err}");
+        }
+    }
+}
+
+/// Overwrite every file under `dir` with the same number of garbage bytes.
+fn overwrite_all(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            overwrite_all(&path);
+        } else {
+            damage(&path, Damage::Random);
+        }
+    }
+}
