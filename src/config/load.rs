@@ -335,7 +335,7 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
         if let Some((p, _)) = t.string(cx, "path") {
             config.storage.path = dir.join(p);
         }
-        config.storage.retention = t.duration_or(cx, "retention", config.storage.retention);
+        config.storage.retention = t.positive_duration_or(cx, "retention", config.storage.retention);
         t.finish(cx);
     }
 
