@@ -73,7 +73,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let heartbeat = Arc::new(AtomicI64::new(pipeline::now()));
     let cancel = CancellationToken::new();
     let metrics = Arc::new(Metrics::new());
-    let events = Arc::new(Events::new(config.breaking.max_age.as_secs() as i64));
+    let events = Arc::new(Events::new(crate::model::secs(config.breaking.max_age)));
     {
         let (events, store) = (events.clone(), store.clone());
         tokio::task::spawn_blocking(move || events.load(&store, pipeline::now())).await??;
@@ -105,11 +105,14 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     }
     let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
     let fetcher = Fetcher::new(&config.poll)?;
-    let poller_cancel = cancel.child_token();
-    let mut poller = tokio::spawn(
-        Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }
-            .run(poller_cancel.clone()),
-    );
+    let running = Running {
+        desk: desk.clone(),
+        publisher: publisher.clone(),
+        dirty: dirty.clone(),
+        heartbeat,
+        cancel: cancel.clone(),
+    };
+    let mut poll_task = running.start_poller(fetcher);
     let (topics, topics_rx) = crate::publish::websub::channel();
     publisher.set_websub(topics);
     tokio::spawn(crate::publish::websub::run(topics_rx, publisher.clone(), cancel.clone()));
@@ -118,48 +121,20 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut poller_token = poller_cancel;
+    // Nothing in this loop may end the process: a failed reload keeps the old
+    // configuration running (under Restart=on-failure an exit would crash-loop).
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            _ = hup.recv() => {
-                let mut reloading = vec![sd_notify::NotifyState::Reloading];
-                reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
-                notify(&reloading);
-                match config::load(config_path) {
-                    Ok(new) => {
-                        let new = Arc::new(new);
-                        if new.server.listen != desk.config().server.listen {
-                            tracing::warn!(listen = %new.server.listen, "server.listen changed: it takes effect after a restart");
-                        }
-                        desk.set_config(new.clone());
-                        publisher.set_config(new.clone());
-                        // Restart the poll loop so added sources are polled and removed ones stop.
-                        poller_token.cancel();
-                        let _ = (&mut poller).await;
-                        poller_token = cancel.child_token();
-                        let fetcher = Fetcher::new(&new.poll)?;
-                        poller = tokio::spawn(Poller { desk: desk.clone(), fetcher, sink: dirty.clone(), heartbeat: heartbeat.clone() }.run(poller_token.clone()));
-                        let p = publisher.clone();
-                        let _ = tokio::task::spawn_blocking(move || p.publish_all(pipeline::now())).await;
-                        tracing::info!(sources = new.sources.len(), "configuration reloaded");
-                    }
-                    Err(errors) => {
-                        for e in &errors.0 {
-                            tracing::error!(error = %e, "configuration refused; the old one stays in force");
-                        }
-                    }
-                }
-                notify(&[sd_notify::NotifyState::Ready]);
-            }
+            _ = hup.recv() => running.reload(config_path, &mut poll_task).await,
         }
     }
     tracing::info!("shutting down");
     notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(6), async {
-        let _ = poller.await;
+        let _ = poll_task.handle.await;
         let _ = publisher_task.await;
         let _ = server.await;
     })
@@ -167,6 +142,89 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || store.flush()).await??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The running poll loop, replaced whole on reload.
+struct PollTask {
+    handle: tokio::task::JoinHandle<()>,
+    token: CancellationToken,
+}
+
+/// The parts of a running daemon a reload touches.
+struct Running {
+    desk: Arc<Desk>,
+    publisher: Arc<Publisher>,
+    dirty: Arc<Dirty>,
+    heartbeat: Arc<AtomicI64>,
+    cancel: CancellationToken,
+}
+
+/// Everything a new configuration needs that can fail, built before anything
+/// running is swapped or cancelled.
+struct Prepared {
+    config: Arc<Config>,
+    fetcher: Fetcher,
+}
+
+impl Running {
+    fn start_poller(&self, fetcher: Fetcher) -> PollTask {
+        let token = self.cancel.child_token();
+        let poller =
+            Poller { desk: self.desk.clone(), fetcher, sink: self.dirty.clone(), heartbeat: self.heartbeat.clone() };
+        PollTask { handle: tokio::spawn(poller.run(token.clone())), token }
+    }
+
+    /// SIGHUP: apply the configuration at `path`, or log why not and keep the old one.
+    async fn reload(&self, path: &Path, poll_task: &mut PollTask) {
+        let mut reloading = vec![sd_notify::NotifyState::Reloading];
+        reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+        notify(&reloading);
+        match prepare(path, &self.desk.config()) {
+            Ok(prepared) => self.apply(prepared, poll_task).await,
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!(error = %e, "configuration refused; the old one stays in force");
+                }
+            }
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
+
+    /// Swap a prepared configuration in; nothing here can fail.
+    async fn apply(&self, prepared: Prepared, poll_task: &mut PollTask) {
+        let Prepared { config, fetcher } = prepared;
+        if config.server.listen != self.desk.config().server.listen {
+            tracing::warn!(listen = %config.server.listen, "server.listen changed: it takes effect after a restart");
+        }
+        self.desk.set_config(config.clone());
+        self.publisher.set_config(config.clone());
+        // Restart the poll loop so added sources are polled and removed ones stop.
+        poll_task.token.cancel();
+        let _ = (&mut poll_task.handle).await;
+        *poll_task = self.start_poller(fetcher);
+        let p = self.publisher.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || p.publish_all(pipeline::now())).await {
+            tracing::error!(error = %e, "publishing after the reload failed");
+        }
+        tracing::info!(sources = config.sources.len(), "configuration reloaded");
+    }
+}
+
+/// Load the configuration at `path` and build what it needs, or say why it
+/// cannot replace `current` without a restart.
+fn prepare(path: &Path, current: &Config) -> Result<Prepared, Vec<String>> {
+    let config = config::load(path).map_err(|errors| errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    if config.storage.path != current.storage.path {
+        // The store is open for the life of the process; moving it needs a restart.
+        return Err(vec![format!(
+            "{}: storage.path changed from {} to {}: that needs a restart",
+            config.file.display(),
+            current.storage.path.display(),
+            config.storage.path.display()
+        )]);
+    }
+    let fetcher = Fetcher::new(&config.poll).map_err(|e| vec![format!("cannot build the HTTP client: {e}")])?;
+    Ok(Prepared { config: Arc::new(config), fetcher })
 }
 
 /// Retention: every hour (and a minute after start), delete stories older than
@@ -180,7 +238,7 @@ async fn prune_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationToke
             _ = tokio::time::sleep(wait) => {}
         }
         wait = Duration::from_secs(3600);
-        let cutoff = pipeline::now() - desk.config().storage.retention.as_secs() as i64;
+        let cutoff = crate::model::before(pipeline::now(), desk.config().storage.retention);
         let mut total = 0;
         loop {
             let d = desk.clone();

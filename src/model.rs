@@ -5,6 +5,17 @@ use serde::{Deserialize, Serialize};
 /// Seconds since the Unix epoch, UTC. All times inside newsdesk are this.
 pub type Timestamp = i64;
 
+/// A configured span in seconds, saturating: `as i64` would wrap a huge one
+/// negative (config load bounds them; this keeps the arithmetic safe anyway).
+pub fn secs(d: std::time::Duration) -> Timestamp {
+    Timestamp::try_from(d.as_secs()).unwrap_or(Timestamp::MAX)
+}
+
+/// The time `d` before `now`, never wrapping into the future.
+pub fn before(now: Timestamp, d: std::time::Duration) -> Timestamp {
+    now.saturating_sub(secs(d))
+}
+
 /// One entry of one source, normalised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
@@ -179,4 +190,21 @@ pub struct SourceState {
     /// bytes again are not modified, whatever the server's headers say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_hash: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_huge_span_before_now_stays_in_the_past() {
+        let now = 1_800_000_000;
+        // 500000000000 years: `as i64` made this negative, a cutoff in the future.
+        let huge = Duration::from_secs(500_000_000_000 * 31_557_600);
+        assert_eq!(before(now, huge), now.saturating_sub(i64::MAX));
+        assert!(before(now, huge) < now);
+        assert_eq!(before(now, Duration::MAX), now.saturating_sub(i64::MAX));
+        assert_eq!(before(now, Duration::from_secs(60)), now - 60);
+    }
 }

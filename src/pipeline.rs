@@ -5,11 +5,11 @@
 
 use crate::categorize::{self, Categorizer};
 use crate::config::{Config, Source};
-use crate::model::{Item, Member, SourceState, SourceStatus, Story, Timestamp};
+use crate::model::{self, Item, Member, SourceState, SourceStatus, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::poll::fetch::{FetchError, Fetched, Fetcher, Validators};
-use crate::poll::hints;
 use crate::poll::schedule::{self, Plan};
+use crate::poll::{self, hints};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
 use crate::stories::{self, Decision, StoryIndex};
@@ -111,7 +111,7 @@ impl Desk {
     /// The index from the stories inside twice the dedup window before `now`
     /// (a bounded read of the `all` feed index, not a scan of the store).
     fn build_index(&self, now: Timestamp) -> Result<Window, StoreError> {
-        let since = now - 2 * self.config.load().dedup.window.as_secs() as i64;
+        let since = now.saturating_sub(model::secs(self.config.load().dedup.window).saturating_mul(2));
         let mut window = Window { index: StoryIndex::default(), since: Timestamp::MAX };
         self.cover(&mut window, since)?;
         Ok(window)
@@ -164,7 +164,7 @@ impl Desk {
         let _source = self.sources[stripe].lock().unwrap_or_else(|p| p.into_inner());
         // One configuration for the whole ingest (a reload meanwhile applies to the next).
         let config = self.config.load_full();
-        let oldest = now - config.storage.retention.as_secs() as i64;
+        let oldest = model::before(now, config.storage.retention);
         let mut entries = Vec::with_capacity(feed.entries.len());
         let mut seen: HashSet<String> = HashSet::new();
         for entry in &feed.entries {
@@ -183,7 +183,8 @@ impl Desk {
             entries.push((entry, ident, key, existing, same_source));
         }
 
-        let window = config.dedup.window.as_secs() as i64;
+        let window = model::secs(config.dedup.window);
+        let span = window.saturating_mul(2);
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let held = match guard.as_mut() {
             Some(held) => held,
@@ -198,13 +199,13 @@ impl Desk {
             .map(|e| published_time(e.0.feed_date, now))
             .filter(|t| *t >= oldest)
             .min();
-        let from = oldest_new.unwrap_or(now).min(now) - 2 * window;
+        let from = oldest_new.unwrap_or(now).min(now).saturating_sub(span);
         // Stories older than the live window leave only once the index is
         // large: ingests of old items (a backlog, several sources' archives
         // at once) would otherwise read the same stories in again and again.
         if held.index.len() > INDEX_STORIES_KEPT {
-            held.index.evict_before(now - 2 * window);
-            held.since = held.since.max(now - 2 * window);
+            held.index.evict_before(now.saturating_sub(span));
+            held.since = held.since.max(now.saturating_sub(span));
         }
         self.cover(held, from)?;
         let index = &mut held.index;
@@ -358,7 +359,7 @@ impl Desk {
         // join, these are kept from the story record and the joining items
         // alone; only when the first item changes (or the story was stored by
         // an older release) are all its members read.
-        let coverage_window = config.breaking.window.as_secs() as i64;
+        let coverage_window = model::secs(config.breaking.window);
         let min_sources = config.breaking.min_sources;
         for t in touched.values_mut() {
             let story = &mut t.story;
@@ -460,7 +461,7 @@ impl Desk {
             if story.breaking && !was_breaking {
                 story.breaking_since = Some(now);
                 // A backlog item from long ago is breaking in the record, but not news.
-                if story.time >= now - config.breaking.max_age.as_secs() as i64 {
+                if story.time >= model::before(now, config.breaking.max_age) {
                     let sources = story.sources.clone();
                     let first = match &story.first {
                         Some(m) => match items_by_key.get(&m.key) {
@@ -775,7 +776,7 @@ fn track_redirect(state: &mut SourceState, target: Option<url::Url>) {
                 state.redirect_count = 1;
             }
             if state.redirect_count >= 3 {
-                tracing::info!(source = %state.id, from = %state.url, to = %t, "permanent redirect seen 3 times: source URL updated");
+                tracing::info!(source = %state.id, from = %poll::redacted_str(&state.url), to = %poll::redacted_str(&t), "permanent redirect seen 3 times: source URL updated");
                 state.url = t;
                 state.redirect_target = None;
                 state.redirect_count = 0;
@@ -810,7 +811,7 @@ fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
 fn log_outcome(o: &PollOutcome, state: &SourceState) {
     match &o.error {
         Some(e) => {
-            tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %state.url, error = %e, "poll failed")
+            tracing::warn!(source = %o.source, status = o.status.as_str(), failures = state.consecutive_failures, url = %poll::redacted_str(&state.url), error = %e, "poll failed")
         }
         None => tracing::info!(
             source = %o.source,

@@ -377,9 +377,10 @@ url = "{}"
     assert!(json.contains("<p>nine</p>") && json.contains("ok.example"), "{json}");
 }
 
-/// A small slowloris: 50 connections dripping request headers do not stop the
-/// server answering another client promptly (scripts/overload.sh runs 500 and
-/// times the header-timeout close).
+/// A small slowloris: while 50 connections drip request headers and are still
+/// held open, unanswered, another client is answered in full, round after
+/// round (scripts/overload.sh runs 500 and times the header-timeout close;
+/// no wall-clock assertion here).
 #[test]
 fn clients_dripping_headers_do_not_block_others() {
     use std::io::Write;
@@ -414,20 +415,18 @@ fn clients_dripping_headers_do_not_block_others() {
             s
         })
         .collect();
-    let mut worst = Duration::ZERO;
     for round in 0..6 {
         for s in &mut slow {
             // One more header byte each: a drip, never the end of the headers.
-            let _ = s.write_all(if round % 2 == 0 { b"X" } else { b"-" });
+            s.write_all(if round % 2 == 0 { b"X" } else { b"-" }).expect("a slow client is still connected");
         }
-        let t = std::time::Instant::now();
         let (status, _, body) = daemon.get("/feeds/all.rss").expect("an answer beside the slow clients");
-        worst = worst.max(t.elapsed());
         assert_eq!(status, 200);
         assert!(String::from_utf8_lossy(&body).contains("Harbour reopens"));
+        // The other client was answered while every slow one is still held.
+        assert_eq!(held(&slow), slow.len(), "round {round}: slow clients were closed or answered");
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(worst < Duration::from_secs(1), "an ordinary request took {worst:?} beside 50 slow clients");
     assert_eq!(daemon.get("/healthz").map(|(s, _, _)| s), Some(200));
 }
 
@@ -511,4 +510,17 @@ fn oversized_links_and_authors_are_dropped_and_feeds_stay_small() {
     for field in ["source=huge", "links=6", "authors=6", "categories=9", "feed_title=true"] {
         assert!(lines[0].contains(field), "{field} in {}", lines[0]);
     }
+}
+
+/// How many of `conns` are open with nothing to read: not answered, not closed.
+fn held(conns: &[std::net::TcpStream]) -> usize {
+    conns
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let waiting = matches!(s.peek(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            s.set_nonblocking(false).unwrap();
+            waiting
+        })
+        .count()
 }

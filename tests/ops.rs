@@ -243,3 +243,115 @@ fn rust_log_overrides_the_configured_level() {
     let (_, err) = finish(newsdesk(&["once"], &config));
     assert!(json_lines(&err).iter().any(|e| e["source"] == "good" && e["level"] == "INFO"), "{err}");
 }
+
+/// The ids `/api/sources` lists.
+fn source_ids(daemon: &Daemon) -> Vec<String> {
+    let (status, _, body) = daemon.get("/api/sources").expect("/api/sources answers");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// SIGHUP with a configuration that cannot run (a user_agent no HTTP client
+/// accepts) or that moves the store: the daemon keeps serving on the old
+/// configuration and logs why; a good one afterwards still applies.
+#[test]
+fn a_reload_that_cannot_apply_keeps_the_daemon_and_the_old_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file_config(dir.path());
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::copy(dir.path().join("a.xml"), dir.path().join("b.xml")).unwrap();
+    let with_b = format!("{original}[[sources]]\nid = \"b\"\nurl = \"b.xml\"\n");
+    let mut daemon = Daemon::start(&config, port_of(&original));
+    assert_eq!(source_ids(&daemon), ["a"]);
+
+    std::fs::write(&config, format!("{with_b}[poll]\nuser_agent = \"newsdesk\\r\\nX-Injected: 1\"\n")).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|| daemon.log().contains("poll.user_agent"), "the bad user_agent to be logged");
+    assert_still_serving(&mut daemon, &["a"]);
+
+    let moved = with_b.replace("path = \"data\"", "path = \"elsewhere\"");
+    std::fs::write(&config, moved).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|| daemon.log().contains("storage.path changed"), "the moved store to be refused");
+    assert_still_serving(&mut daemon, &["a"]);
+    assert!(!dir.path().join("elsewhere").exists(), "a store was opened at the new path");
+
+    std::fs::write(&config, &with_b).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|| source_ids(&daemon) == ["a", "b"], "the good configuration to apply");
+}
+
+fn port_of(config: &str) -> u16 {
+    let at = config.find("127.0.0.1:").unwrap() + "127.0.0.1:".len();
+    config[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+fn assert_still_serving(daemon: &mut Daemon, sources: &[&str]) {
+    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon ended:\n{}", daemon.log());
+    assert_eq!(daemon.get("/healthz").map(|r| r.0), Some(200), "{}", daemon.log());
+    assert_eq!(source_ids(daemon), sources, "the old configuration is not the one in force");
+    assert!(daemon.log().contains("configuration refused; the old one stays in force"), "{}", daemon.log());
+}
+
+/// A source URL with `user:password@`: the password shows neither in
+/// `/api/sources` nor in the logs (the user name does, to tell accounts apart).
+#[test]
+fn a_source_password_is_redacted_in_the_api_and_the_logs() {
+    let server = FixtureServer::start();
+    server.set("/private.xml", Fixture::status(500));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = server.url("/private.xml").replacen("http://", "http://reader:s3cret-pw@", 1);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"data\"\n[poll]\nallow_private = true\n[[sources]]\nid = \"paid\"\nurl = \"{url}\"\n"
+        ),
+    );
+    let daemon = Daemon::start(&config, port);
+    daemon.wait_for(|| daemon.log().contains("poll failed"), "the failing poll to be logged");
+    let (_, _, body) = daemon.get("/api/sources").unwrap();
+    let api = String::from_utf8_lossy(&body).into_owned();
+    assert!(api.contains("http://reader:***@127.0.0.1:"), "{api}");
+    assert!(!api.contains("s3cret-pw"), "{api}");
+    let log = daemon.log();
+    assert!(log.contains("reader:***@"), "the URL is not in the log at all:\n{log}");
+    assert!(!log.contains("s3cret-pw"), "{log}");
+}
+
+/// Every file of the store overwritten with garbage (db, conf, snapshot,
+/// blobs), the daemon started from the config's folder with a relative
+/// `--config`: `once`, `run` and `stats` end with exit 1 and one line that
+/// names the store's full path in plain words (no sled offsets or backtraces).
+#[test]
+fn a_store_overwritten_with_garbage_names_its_full_path_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file_config(dir.path());
+    let (code, err) = finish(newsdesk(&["once"], &config));
+    assert_eq!(code, Some(0), "{err}");
+    let store = dir.path().join("data");
+    overwrite_all(&store);
+    for cmd in ["once", "run", "stats"] {
+        let mut c = Command::new(common::bin());
+        c.args([cmd, "--config", "newsdesk.toml"]).current_dir(dir.path()).env("RUST_LOG", "info");
+        let (code, err) = finish(c);
+        assert_one_line(cmd, code, &err, &store, "corrupt");
+        assert_eq!(err.matches(&store.display().to_string()).count(), 1, "{cmd}: {err}");
+        for raw in ["Inline", "backtrace", "offset"] {
+            assert!(!err.contains(raw), "{cmd}: sled's own words: {err}");
+        }
+    }
+}
+
+/// Overwrite every file under `dir` with the same number of garbage bytes.
+fn overwrite_all(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            overwrite_all(&path);
+        } else {
+            damage(&path, Damage::Random);
+        }
+    }
+}

@@ -128,6 +128,8 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
+    /// An integer in `min..=MAX_COUNT`: counts size semaphores and buffers, and
+    /// a huge one would panic or allocate at run time, not at load.
     fn int_or(&mut self, cx: &mut Cx, k: &'static str, default: usize, min: usize) -> usize {
         let Some(v) = self.get(k) else { return default };
         let parsed = match v.get_ref() {
@@ -142,9 +144,9 @@ impl<'t, 'i> Table<'t, 'i> {
             }
         };
         match parsed {
-            Some(n) if n >= min as i64 => n as usize,
+            Some(n) if n >= min as i64 && n <= MAX_COUNT as i64 => n as usize,
             _ => {
-                cx.err(&v.span(), &self.key(k), format!("must be an integer of at least {min}"));
+                cx.err(&v.span(), &self.key(k), format!("must be an integer from {min} to {MAX_COUNT}"));
                 default
             }
         }
@@ -209,6 +211,21 @@ impl<'t, 'i> Table<'t, 'i> {
         self.duration(cx, k).unwrap_or(default)
     }
 
+    /// A duration that must not be zero (an interval of 0s polls in a busy loop).
+    fn positive_duration(&mut self, cx: &mut Cx, k: &'static str) -> Option<Duration> {
+        let d = self.duration(cx, k)?;
+        if d.is_zero() {
+            let span = self.get(k).map(|v| v.span()).unwrap_or_else(|| self.span.clone());
+            cx.err(&span, &self.key(k), "must be larger than 0");
+            return None;
+        }
+        Some(d)
+    }
+
+    fn positive_duration_or(&mut self, cx: &mut Cx, k: &'static str, default: Duration) -> Duration {
+        self.positive_duration(cx, k).unwrap_or(default)
+    }
+
     fn table(&mut self, cx: &mut Cx, k: &'static str) -> Option<Table<'t, 'i>> {
         let v = self.get(k)?;
         match v.get_ref() {
@@ -262,6 +279,9 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// The largest count a config may give (`concurrency`, `feed_items`, ...).
+const MAX_COUNT: usize = 100_000;
+
 /// Names a section id may not take: they are routes under `/feeds/`.
 const RESERVED_SECTION_IDS: [&str; 5] = ["all", "breaking", "top", "regions", "tags"];
 
@@ -308,7 +328,13 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
     }
 
     if let Some(mut t) = root.table(cx, "log") {
-        config.log.level = t.string_or(cx, "level", &config.log.level);
+        if let Some((level, span)) = t.string(cx, "level") {
+            // The same parser `logging::init` uses, so `run` never falls back silently.
+            match tracing_subscriber::EnvFilter::try_new(&level) {
+                Ok(_) => config.log.level = level,
+                Err(e) => cx.err(&span, "log.level", format!("\"{level}\" is not a log filter ({e})")),
+            }
+        }
         if let Some((f, span)) = t.string(cx, "format") {
             match f.as_str() {
                 "text" => config.log.format = LogFormat::Text,
@@ -323,16 +349,16 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
         if let Some((p, _)) = t.string(cx, "path") {
             config.storage.path = dir.join(p);
         }
-        config.storage.retention = t.duration_or(cx, "retention", config.storage.retention);
+        config.storage.retention = t.positive_duration_or(cx, "retention", config.storage.retention);
         t.finish(cx);
     }
 
     if let Some(mut t) = root.table(cx, "poll") {
         let p = &mut config.poll;
-        p.interval = t.duration_or(cx, "interval", p.interval);
-        p.min_interval = t.duration_or(cx, "min_interval", p.min_interval);
-        p.max_interval = t.duration_or(cx, "max_interval", p.max_interval);
-        p.timeout = t.duration_or(cx, "timeout", p.timeout);
+        p.interval = t.positive_duration_or(cx, "interval", p.interval);
+        p.min_interval = t.positive_duration_or(cx, "min_interval", p.min_interval);
+        p.max_interval = t.positive_duration_or(cx, "max_interval", p.max_interval);
+        p.timeout = t.positive_duration_or(cx, "timeout", p.timeout);
         if let Some((s, span)) = t.string(cx, "max_body") {
             match parse_size(&s) {
                 Ok(n) if n > 0 => p.max_body = n,
@@ -342,13 +368,20 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
         }
         p.concurrency = t.int_or(cx, "concurrency", p.concurrency, 1);
         p.per_host = t.int_or(cx, "per_host", p.per_host, 1);
-        p.user_agent = t.string_or(cx, "user_agent", &p.user_agent);
+        if let Some((ua, span)) = t.string(cx, "user_agent") {
+            // Checked as the HTTP client will: a CR or LF would fail every fetch at start.
+            match reqwest::header::HeaderValue::from_str(&ua) {
+                Ok(_) => p.user_agent = ua,
+                Err(_) => cx.err(
+                    &span,
+                    "poll.user_agent",
+                    "is not a valid HTTP header value (no CR, LF or other control characters)",
+                ),
+            }
+        }
         p.allow_private = t.bool_or(cx, "allow_private", p.allow_private);
         if p.min_interval > p.max_interval {
             cx.err(&t.span, "poll.min_interval", "is larger than poll.max_interval");
-        }
-        if p.timeout.is_zero() {
-            cx.err(&t.span, "poll.timeout", "must be larger than 0");
         }
         t.finish(cx);
     }
@@ -488,7 +521,7 @@ fn read_sources(cx: &mut Cx, root: &mut Table, dir: &Path, sections: &[Section],
         });
         let language = t.string(cx, "language").map(|(l, _)| l.to_ascii_lowercase());
         let breaking = t.bool_or(cx, "breaking", false);
-        let interval = t.duration(cx, "interval");
+        let interval = t.positive_duration(cx, "interval");
         t.finish(cx);
         if let Some(url) = url {
             out.push(Source { id, url, title, sections: source_sections, region, language, breaking, interval });

@@ -7,6 +7,7 @@ mod sse;
 
 use crate::model::SourceStatus;
 use crate::pipeline::{self, Desk};
+use crate::poll;
 use crate::publish::{FeedName, Format, PageRequest, Publisher, Rendered};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -198,7 +199,7 @@ fn api_sources(shared: &Shared) -> Resp {
         let ts = |t: Option<i64>| t.map(crate::publish::render::rfc3339);
         out.push(serde_json::json!({
             "id": source.id,
-            "url": if state.url.is_empty() { source.url.to_string() } else { state.url.clone() },
+            "url": if state.url.is_empty() { poll::redacted(&source.url) } else { poll::redacted_str(&state.url) },
             "title": source.title.clone().or(state.title.clone()),
             "status": if state.status == SourceStatus::Pending { "pending" } else { state.status.as_str() },
             "last_fetch": ts(state.last_fetch),

@@ -132,7 +132,8 @@ impl Fetcher {
                 _ => false,
             };
             if !self.allow_private && !excepted {
-                super::guard::check_url(&url).map_err(|e| FetchError::Refused(format!("{url}: {e}")))?;
+                super::guard::check_url(&url)
+                    .map_err(|e| FetchError::Refused(format!("{}: {e}", super::redacted(&url))))?;
             }
             let mut req = self.client.get(url.clone());
             if let Some(e) = &validators.etag {
@@ -152,10 +153,10 @@ impl Fetcher {
                     .ok_or_else(|| FetchError::BadRedirect(format!("HTTP {} without Location", status.as_u16())))?;
                 let next = url.join(location).map_err(|e| FetchError::BadRedirect(format!("{location}: {e}")))?;
                 if !matches!(next.scheme(), "http" | "https") {
-                    return Err(FetchError::BadRedirect(format!("to {next}")));
+                    return Err(FetchError::BadRedirect(format!("to {}", super::redacted(&next))));
                 }
                 if seen.contains(&next) {
-                    return Err(FetchError::RedirectLoop(next.to_string()));
+                    return Err(FetchError::RedirectLoop(super::redacted(&next)));
                 }
                 all_permanent &= matches!(status.as_u16(), 301 | 308);
                 seen.push(next.clone());
@@ -254,6 +255,10 @@ fn network_error(e: &reqwest::Error) -> FetchError {
         }
         innermost = s.to_string();
         src = s.source();
+    }
+    // reqwest's own message names the URL, password and all.
+    if let Some(url) = e.url() {
+        innermost = innermost.replace(url.as_str(), &super::redacted(url));
     }
     let what = if e.is_timeout() {
         "timed out"

@@ -52,6 +52,24 @@ impl Limits {
     }
 }
 
+/// A URL as shown in the API, logs and errors: a password in it is replaced
+/// by `***` (a source may carry `user:password@`; the user name stays, to tell
+/// which account is meant).
+pub fn redacted(url: &url::Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    // Cannot fail: the URL has a host, since it has a password.
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
+}
+
+/// [`redacted`] for a URL kept as text; text that does not parse is shown as is.
+pub fn redacted_str(url: &str) -> String {
+    url::Url::parse(url).map(|u| redacted(&u)).unwrap_or_else(|_| url.to_string())
+}
+
 /// Host and port: the unit of politeness.
 fn host_key(source: &Source) -> String {
     match source.url.host_str() {
@@ -208,5 +226,23 @@ impl Poller {
         tracker.close();
         // In-flight fetches are abandoned on cancel; wait for their tasks to end.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tracker.wait()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_a_url_is_not_shown() {
+        for (raw, shown) in [
+            ("https://user:s3cret@example.org/rss?x=1", "https://user:***@example.org/rss?x=1"),
+            ("https://:s3cret@example.org/rss", "https://:***@example.org/rss"),
+            ("https://user@example.org/rss", "https://user@example.org/rss"),
+            ("https://example.org/rss", "https://example.org/rss"),
+        ] {
+            assert_eq!(redacted_str(raw), shown);
+        }
+        assert_eq!(redacted_str("not a url"), "not a url");
     }
 }

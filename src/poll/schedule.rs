@@ -2,7 +2,7 @@
 //! hints and the clock.
 
 use super::hints::FeedHints;
-use crate::model::Timestamp;
+use crate::model::{secs, Timestamp};
 use std::time::Duration;
 
 /// The inputs of one scheduling decision: the source's state, the last
@@ -49,16 +49,16 @@ pub const HEADER_CAP: i64 = 7 * 86_400;
 /// - `Cache-Control: max-age` is a floor for the next poll, even past
 ///   `max_interval` (capped at a week against hostile values).
 pub fn next_due(plan: &Plan, now: Timestamp) -> Timestamp {
-    let min = plan.min_interval.as_secs() as i64;
-    let max = (plan.max_interval.as_secs() as i64).max(min);
-    let base = plan.interval.as_secs() as i64;
+    let min = secs(plan.min_interval);
+    let max = secs(plan.max_interval).max(min);
+    let base = secs(plan.interval);
     let max_age = plan.max_age.map(|a| a.min(HEADER_CAP as u64) as i64).unwrap_or(0);
     if plan.consecutive_failures > 0 {
         let factor = 1i64 << plan.consecutive_failures.min(16);
         let mut secs = base.saturating_mul(factor).clamp(min, max);
         // Up to a quarter more, so failing sources do not retry in lockstep.
-        secs += (secs as f64 * 0.25 * plan.jitter.clamp(0.0, 1.0)) as i64;
-        return now + secs.min(max);
+        secs = secs.saturating_add((secs as f64 * 0.25 * plan.jitter.clamp(0.0, 1.0)) as i64);
+        return now.saturating_add(secs.min(max));
     }
     let mut secs = if plan.unchanged_polls >= STRETCH_AFTER {
         base.saturating_mul(1 << (plan.unchanged_polls / STRETCH_AFTER).min(4))
@@ -75,11 +75,11 @@ pub fn next_due(plan: &Plan, now: Timestamp) -> Timestamp {
         secs = secs.max(every.min(i64::MAX as u64) as i64);
     }
     secs = secs.clamp(min, max);
-    let mut due = now + secs;
+    let mut due = now.saturating_add(secs);
     if h.skip_hours != 0 || h.skip_days != 0 {
-        due = out_of_skipped(due, h).min(now + max);
+        due = out_of_skipped(due, h).min(now.saturating_add(max));
     }
-    due.max(now + max_age)
+    due.max(now.saturating_add(max_age))
 }
 
 /// The first time at or after `t` outside the skipped hours and days.
@@ -116,7 +116,7 @@ pub fn retry_after(value: &str, now: Timestamp) -> Option<Timestamp> {
 /// so a large configuration does not start with every host hit at once.
 pub fn first_due(id: &str, interval: Duration, start: Timestamp, spread: bool) -> Timestamp {
     if spread {
-        start + (interval.as_secs() as f64 * jitter_for(id)) as i64
+        start.saturating_add((secs(interval) as f64 * jitter_for(id)) as i64)
     } else {
         start
     }

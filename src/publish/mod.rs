@@ -7,7 +7,7 @@ pub mod render;
 pub mod websub;
 
 use crate::config::Config;
-use crate::model::{Story, Timestamp};
+use crate::model::{self, Story, Timestamp};
 use crate::store::{FeedKey, Store, StoreError};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -368,7 +368,7 @@ impl Publisher {
         }
         let index = req.feed.index();
         let oldest = match req.feed {
-            FeedName::Breaking => now - config.breaking.max_age.as_secs() as i64,
+            FeedName::Breaking => model::before(now, config.breaking.max_age),
             _ => i64::MIN,
         };
         let mut out = Vec::new();
@@ -478,7 +478,7 @@ impl Publisher {
         let Some(first) = first else {
             return Ok(None);
         };
-        let breaking = story.breaking && story.time >= now - config.breaking.max_age.as_secs() as i64;
+        let breaking = story.breaking && story.time >= model::before(now, config.breaking.max_age);
         Ok(Some(EntryDoc { language: first.language.clone().unwrap_or_default(), first, sources, breaking, story }))
     }
 

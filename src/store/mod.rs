@@ -26,7 +26,9 @@ pub enum StoreError {
     Open { path: PathBuf, cause: String },
     #[error("store {path} was written by a newer newsdesk (format {found}, this release reads {FORMAT_VERSION})")]
     Version { path: PathBuf, found: u64 },
-    #[error("store I/O error: {0}")]
+    /// sled's own words for a damaged file ("Read corrupted data at file offset
+    /// Some(Inline(20)) backtrace ()") mean nothing to an operator: described.
+    #[error("store I/O error: {}", describe_sled_error(.0))]
     Io(#[from] sled::Error),
     #[error("store record {key} is unreadable: {cause}")]
     Corrupt { key: String, cause: String },
@@ -105,7 +107,9 @@ const CACHE_BYTES: u64 = 64 << 20;
 impl Store {
     /// Open (or create) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        let open_err = |cause: String| StoreError::Open { path: path.to_path_buf(), cause };
+        // Errors name the folder as an operator finds it, whatever the working directory.
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let open_err = |cause: String| StoreError::Open { path: shown.clone(), cause };
         std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
         // sled writes `conf` when it creates a store; see the format check below.
         let existed = path.join("conf").exists();
@@ -140,16 +144,20 @@ impl Store {
             meta: tree("meta")?,
             db,
         };
-        match store.meta_u64("format")? {
+        // The first reads after opening can meet damage sled did not see: still
+        // an open failure, naming the path.
+        let format = store.meta_u64("format").map_err(|e| open_err(cause(e)))?;
+        match format {
             // sled opens a `db` file that was truncated or overwritten (with no
             // snapshot beside it) as an empty store: refuse it rather than
             // silently start over and lose every record.
             None if existed => return Err(open_err("the store files are corrupt (its records are gone)".into())),
             None => {
-                store.set_meta_u64("format", FORMAT_VERSION)?;
-                store.flush()?; // durable at once, so a new store is never mistaken for a damaged one
+                store.set_meta_u64("format", FORMAT_VERSION).map_err(|e| open_err(cause(e)))?;
+                // Durable at once, so a new store is never mistaken for a damaged one.
+                store.flush().map_err(|e| open_err(cause(e)))?;
             }
-            Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: path.to_path_buf(), found: v }),
+            Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: shown, found: v }),
             Some(_) => {}
         }
         Ok(store)
@@ -482,6 +490,14 @@ fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std:
     let result = std::panic::catch_unwind(f);
     std::panic::set_hook(previous);
     result
+}
+
+/// What went wrong, without the "store I/O error" wrapping (for an open error).
+fn cause(e: StoreError) -> String {
+    match e {
+        StoreError::Io(e) => describe_sled_error(&e),
+        other => other.to_string(),
+    }
 }
 
 fn describe_sled_error(e: &sled::Error) -> String {
