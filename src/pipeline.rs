@@ -12,7 +12,7 @@ use crate::poll::schedule::{self, Plan};
 use crate::poll::{self, hints};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
-use crate::stories::{self, Decision, StoryIndex};
+use crate::stories::{self, StoryIndex};
 use crate::text;
 use arc_swap::ArcSwap;
 use std::collections::{HashMap, HashSet};
@@ -299,13 +299,22 @@ impl Desk {
                     };
                     let (filing, sig, title_breaking) = file_item(&categorizer, &item);
                     let near = match link_story {
-                        Some(_) => None,
-                        None => index.best_match(&sig, item.published, window, config.dedup.similarity),
+                        Some(_) => Vec::new(),
+                        None => index.matches(&sig, item.published, window, config.dedup.similarity),
                     };
-                    let id = match stories::decide(&key, link_story, near) {
-                        Decision::Join(id) => id,
-                        Decision::New(id) => id,
-                    };
+                    let placement = stories::place(&key, link_story, near);
+                    let id = placement.story;
+                    for absorbed in &placement.absorbs {
+                        index.absorb(absorbed, &id);
+                        let mut batch = Batch {
+                            touched: &mut touched,
+                            items: &mut items_by_key,
+                            links: &mut links,
+                            changes: &mut changes,
+                            report: &mut report,
+                        };
+                        self.absorb_story(&mut batch, absorbed, &id, now)?;
+                    }
                     index.add(&id, item.published, sig);
                     item.story = id.clone();
                     report.new += 1;
@@ -316,29 +325,7 @@ impl Desk {
             if let Some(l) = &item.link {
                 links.entry(l.clone()).or_insert_with(|| story_id.clone());
             }
-            let t = match touched.entry(story_id.clone()) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    let old = self.store.story(&story_id)?;
-                    let story = old.clone().unwrap_or_else(|| Story {
-                        id: story_id.clone(),
-                        time: item.published,
-                        first: None,
-                        size: 0,
-                        items: Vec::new(),
-                        early_sources: Vec::new(),
-                        sections: Vec::new(),
-                        regions: Vec::new(),
-                        tags: Vec::new(),
-                        breaking: false,
-                        breaking_since: None,
-                        updated: now,
-                        sources: Vec::new(),
-                        source_count: 0,
-                    });
-                    v.insert(Touched { old, story, joined: Vec::new() })
-                }
-            };
+            let t = self.touch(&mut touched, &story_id, item.published, now)?;
             t.joined.retain(|m| m.key != item.key);
             t.joined.push(member_of(&categorizer, &item, Some(title_breaking)));
             let story = &mut t.story;
@@ -368,7 +355,7 @@ impl Desk {
                 None => true,
                 Some(f) => m.key == f.key || m.order() < f.order(),
             });
-            if first_moves || !story.items.is_empty() {
+            if first_moves || t.merged || !story.items.is_empty() {
                 // Items an older release listed in the story record move into
                 // the members table below, each read once for its breaking mark.
                 let legacy = std::mem::take(&mut story.items);
@@ -498,6 +485,113 @@ impl Desk {
     }
 }
 
+impl Desk {
+    /// The story `id` as this ingest changes it: read from the store on first
+    /// touch, or new (starting at `time`).
+    fn touch<'t>(
+        &self,
+        touched: &'t mut HashMap<String, Touched>,
+        id: &str,
+        time: Timestamp,
+        now: Timestamp,
+    ) -> Result<&'t mut Touched, StoreError> {
+        if !touched.contains_key(id) {
+            let old = self.store.story(id)?;
+            let story = old.clone().unwrap_or_else(|| new_story(id, time, now));
+            touched.insert(id.to_string(), Touched { old, story, joined: Vec::new(), merged: false });
+        }
+        Ok(touched.get_mut(id).expect("inserted just above"))
+    }
+
+    /// A later item showed `absorbed` and `survivor` are one event: every
+    /// item of `absorbed` moves under `survivor`, which takes its sections,
+    /// regions, tags and breaking mark (a story already announced as breaking
+    /// is not announced again); the store deletes `absorbed` and redirects
+    /// its id (see `store::merge`).
+    fn absorb_story(
+        &self,
+        batch: &mut Batch,
+        absorbed: &str,
+        survivor: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let gone = match batch.touched.remove(absorbed) {
+            Some(t) => t,
+            None => match self.store.story(absorbed)? {
+                Some(s) => Touched { old: Some(s.clone()), story: s, joined: Vec::new(), merged: false },
+                None => return Ok(()),
+            },
+        };
+        let mut members = match &gone.old {
+            Some(s) => self.store.story_members(s)?,
+            None => Vec::new(),
+        };
+        members.retain(|m| !gone.joined.iter().any(|j| j.key == m.key));
+        members.extend(gone.joined.iter().cloned());
+        for m in &members {
+            let item = match batch.items.remove(&m.key) {
+                Some(i) => Some(i),
+                None => self.store.item(&m.key)?,
+            };
+            if let Some(mut item) = item {
+                item.story = survivor.to_string();
+                if let Some(l) = &item.link {
+                    batch.links.insert(l.clone(), survivor.to_string());
+                }
+                batch.items.insert(m.key.clone(), item);
+            }
+        }
+        for story in batch.links.values_mut().filter(|s| s.as_str() == absorbed) {
+            *story = survivor.to_string();
+        }
+        let t = self.touch(batch.touched, survivor, gone.story.time, now)?;
+        t.joined.retain(|j| !members.iter().any(|m| m.key == j.key));
+        t.joined.extend(members);
+        t.merged = true;
+        let (into, from) = (&mut t.story, &gone.story);
+        merge(&mut into.sections, from.sections.clone());
+        merge(&mut into.regions, from.regions.clone());
+        merge(&mut into.tags, from.tags.clone());
+        into.tags.truncate(MAX_STORY_TAGS);
+        into.breaking |= from.breaking;
+        into.breaking_since = match (into.breaking_since, from.breaking_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        into.updated = now;
+        if let Some(old) = gone.old {
+            for f in crate::store::story_feeds(&old) {
+                if let Some(name) = FeedName::from_index(&f) {
+                    batch.report.feeds.insert(name);
+                }
+            }
+            tracing::info!(story = %survivor, absorbed = %old.id, "two stories found to be one event: merged");
+            batch.changes.absorbed.push((old, survivor.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// A story record before its first item is counted in.
+fn new_story(id: &str, time: Timestamp, now: Timestamp) -> Story {
+    Story {
+        id: id.to_string(),
+        time,
+        first: None,
+        size: 0,
+        items: Vec::new(),
+        early_sources: Vec::new(),
+        sections: Vec::new(),
+        regions: Vec::new(),
+        tags: Vec::new(),
+        breaking: false,
+        breaking_since: None,
+        updated: now,
+        sources: Vec::new(),
+        source_count: 0,
+    }
+}
+
 /// Where an item is filed, its clustering signature (both read the summary's
 /// text once) and whether its title carries a breaking keyword (read from the
 /// same words).
@@ -527,6 +621,18 @@ struct Touched {
     story: Story,
     /// Its items added or changed by this ingest.
     joined: Vec<Member>,
+    /// Another story merged into it: its first item, sources and coverage
+    /// are worked out again from all its members.
+    merged: bool,
+}
+
+/// What one ingest has decided so far, for the steps that add to it.
+struct Batch<'a> {
+    touched: &'a mut HashMap<String, Touched>,
+    items: &'a mut HashMap<String, Item>,
+    links: &'a mut HashMap<String, String>,
+    changes: &'a mut Changes,
+    report: &'a mut IngestReport,
 }
 
 /// What a story keeps of one of its items.

@@ -74,8 +74,12 @@ fn ingesting_the_same_items_again_changes_nothing() {
     }
 }
 
+/// A story id never changes as items join; when a later item shows two
+/// stories are one event they merge, the older id survives (its first item is
+/// no later than the absorbed one's) and the absorbed id redirects to it.
 #[test]
-fn story_ids_never_change_as_items_join() {
+fn story_ids_never_change_as_items_join_and_merges_keep_the_older() {
+    let mut merges = 0;
     for seed in 1..=CASES {
         let dir = tempfile::tempdir().unwrap();
         let (config, mut items) = evalset::load(dir.path());
@@ -87,28 +91,32 @@ fn story_ids_never_change_as_items_join() {
         }
         items.truncate(60 + rng.below(items.len() - 60));
         let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config.clone())).unwrap();
-        // item key → the story it joined, as first stored.
-        let mut joined: BTreeMap<String, String> = BTreeMap::new();
+        // item key → the story it joined, as first stored, and that story's first time.
+        let mut joined: BTreeMap<String, (String, i64)> = BTreeMap::new();
         for (n, i) in items.iter().enumerate() {
             desk.ingest(&i.source, &i.feed(), i.published + 600).unwrap();
             let item = desk.store.item(&i.key()).unwrap().expect("stored");
-            joined.insert(i.key(), item.story);
-            // Every item seen so far is still in the story it joined, and that
-            // story still exists under the same id and lists it.
+            let time = desk.store.story(&item.story).unwrap().expect("its story").time;
+            joined.insert(i.key(), (item.story, time));
+            // Every item seen so far is in the story it joined, or in the one
+            // that absorbed it, which is no newer and lists it.
             if n % 10 == 9 || n + 1 == items.len() {
-                for (key, story) in &joined {
+                for (key, (story, time)) in &joined {
+                    let now_in = desk.store.redirect(story).unwrap().unwrap_or_else(|| story.clone());
+                    merges += usize::from(&now_in != story);
                     let item = desk.store.item(key).unwrap().expect("still stored");
-                    assert_eq!(&item.story, story, "seed {seed}: item {key} moved");
-                    let s =
-                        desk.store.story(story).unwrap().unwrap_or_else(|| panic!("seed {seed}: story {story} gone"));
+                    assert_eq!(item.story, now_in, "seed {seed}: item {key} moved without a merge");
+                    let s = desk.store.story(&now_in).unwrap().unwrap_or_else(|| panic!("seed {seed}: {now_in} gone"));
+                    assert!(s.time <= *time, "seed {seed}: {story} merged into a newer story {now_in}");
                     assert!(
                         desk.store.story_members(&s).unwrap().iter().any(|m| &m.key == key),
-                        "seed {seed}: story {story} lost {key}"
+                        "seed {seed}: story {now_in} lost {key}"
                     );
                 }
             }
         }
     }
+    assert!(merges > 0, "the samples make some merges");
 }
 
 /// The stories as sets of item keys, whatever their ids.

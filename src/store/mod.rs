@@ -8,6 +8,7 @@
 //! with a format-version byte.
 
 mod keys;
+mod merge;
 
 pub use keys::{story_feeds, FeedKey};
 
@@ -56,6 +57,10 @@ pub struct Changes {
     pub story_sources: Vec<(String, String)>,
     /// canonical link → story id
     pub links: Vec<(String, String)>,
+    /// Stories found to be one event with another: (the absorbed story as
+    /// stored, the survivor's id). Its items and members are in the other
+    /// fields already, under the survivor.
+    pub absorbed: Vec<(Story, String)>,
 }
 
 #[derive(Clone)]
@@ -72,6 +77,8 @@ pub struct Store {
     links: sled::Tree,
     sources: sled::Tree,
     meta: sled::Tree,
+    /// absorbed story id → the id of the story it merged into.
+    redirects: sled::Tree,
 }
 
 /// Where a story's members start in the members table.
@@ -142,6 +149,7 @@ impl Store {
             links: tree("links")?,
             sources: tree("sources")?,
             meta: tree("meta")?,
+            redirects: tree("redirects")?,
             db,
         };
         // The first reads after opening can meet damage sled did not see: still
@@ -159,6 +167,10 @@ impl Store {
             }
             Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: shown, found: v }),
             Some(_) => {}
+        }
+        let finished = store.finish_interrupted_merges().map_err(|e| open_err(cause(e)))?;
+        if finished > 0 {
+            tracing::info!(path = %store.path.display(), merges = finished, "finished story merges a stop interrupted");
         }
         Ok(store)
     }
@@ -271,6 +283,7 @@ impl Store {
         // Single inserts: sled's batches cost more per key than plain inserts,
         // and a batch does not make several trees atomic anyway.
         let mut new_stories = 0i64;
+        self.mark_merges(&changes.absorbed)?;
         for (story, m) in &changes.members {
             let mut k = member_prefix(story);
             k.extend_from_slice(m.key.as_bytes());
@@ -303,6 +316,9 @@ impl Store {
         }
         self.add_meta("items", changes.new_items as i64)?;
         self.add_meta("stories", new_stories)?;
+        for (absorbed, survivor) in &changes.absorbed {
+            self.finish_merge(absorbed, survivor)?;
+        }
         Ok(())
     }
 

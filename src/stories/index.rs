@@ -98,6 +98,8 @@ fn part<'s>(
 pub struct Match {
     pub story: String,
     pub similarity: f64,
+    /// The story's first time (the older of two stories that merge survives).
+    pub time: Timestamp,
 }
 
 /// Stories live in numbered slots, and posting lists hold slot numbers: a
@@ -196,16 +198,7 @@ impl StoryIndex {
             if let Some(entry) = self.slots[slot as usize].take() {
                 self.ids.remove(&entry.id);
                 self.evicted += 1;
-                let posted: std::collections::HashSet<&String> =
-                    entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
-                for t in posted {
-                    if let Some(n) = self.live_df.get_mut(t.as_str()) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.live_df.remove(t.as_str());
-                        }
-                    }
-                }
+                self.forget_words(&entry);
             }
         }
         if self.evicted > self.ids.len() + 1024 {
@@ -216,6 +209,20 @@ impl StoryIndex {
             });
             self.free = (0..self.slots.len() as u32).filter(|s| self.slots[*s as usize].is_none()).collect();
             self.evicted = 0;
+        }
+    }
+
+    /// The words of a story leaving the index no longer count in the weights.
+    fn forget_words(&mut self, entry: &Entry) {
+        let posted: std::collections::HashSet<&String> =
+            entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
+        for t in posted {
+            if let Some(n) = self.live_df.get_mut(t.as_str()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.live_df.remove(t.as_str());
+                }
+            }
         }
     }
 
@@ -230,10 +237,39 @@ impl StoryIndex {
     }
 
     /// The most alike story within `window` seconds of `time`, if any reaches
-    /// `threshold`. Candidates are the stories that share at least two of the
-    /// item's rarest words (one, for a one-word headline): a near duplicate
-    /// shares several, and common words would make every story a candidate.
+    /// `threshold` (the first of [`StoryIndex::matches`]).
     pub fn best_match(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Option<Match> {
+        self.matches(sig, time, window, threshold).into_iter().next()
+    }
+
+    /// Every story within `window` seconds of `time` that reaches `threshold`,
+    /// most alike first (ties by id). Candidates are the stories that share at
+    /// least two of the item's rarest words (one, for a one-word headline): a
+    /// near duplicate shares several, and common words would make every story
+    /// a candidate.
+    pub fn matches(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Vec<Match> {
+        let weights = self.weights(sig);
+        let mut out: Vec<Match> = self
+            .candidates(sig, time, window)
+            .into_iter()
+            .map(|entry| {
+                let sim = entry
+                    .signatures
+                    .iter()
+                    .map(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)))
+                    .fold(self.story_similarity(sig, &weights, entry), f64::max);
+                Match { story: entry.id.clone(), similarity: sim, time: entry.time }
+            })
+            .filter(|m| m.similarity >= threshold)
+            .collect();
+        out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.story.cmp(&b.story)));
+        out
+    }
+
+    /// The stories worth scoring for `sig`: those found by the most of its
+    /// rarest words' posting lists (the newest first among equals), inside the
+    /// window, at most [`MAX_CANDIDATES`] (a crowded index costs no more per item).
+    fn candidates(&self, sig: &Signature, time: Timestamp, window: i64) -> Vec<&Entry> {
         // Each token's posting list looked up once (the sort compares lengths).
         let mut probes: Vec<&Vec<u32>> = sig.tokens.iter().filter_map(|t| self.postings.get(t.as_str())).collect();
         probes.sort_by_key(|list| list.len());
@@ -249,8 +285,6 @@ impl StoryIndex {
                 }
             }
         }
-        // The stories found by the most probes (the newest first among equals)
-        // are scored; a cap keeps a crowded index from costing more per item.
         let mut found: Vec<(usize, &Entry)> = hits
             .into_iter()
             .filter(|(_, (n, _))| *n >= needed)
@@ -259,22 +293,35 @@ impl StoryIndex {
             .collect();
         found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
         found.truncate(MAX_CANDIDATES);
-        let mut best: Option<Match> = None;
-        let weights = self.weights(sig);
-        for (_, entry) in found {
-            let id = &entry.id;
-            let sim = entry
-                .signatures
-                .iter()
-                .map(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)))
-                .fold(self.story_similarity(sig, &weights, entry), f64::max);
-            if sim >= threshold
-                && best.as_ref().is_none_or(|b| sim > b.similarity || (sim == b.similarity && *id < b.story))
-            {
-                best = Some(Match { story: id.clone(), similarity: sim });
-            }
+        found.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// `absorbed` is one event with `survivor`: its reports move into the
+    /// survivor's entry, and it leaves the index.
+    pub fn absorb(&mut self, absorbed: &str, survivor: &str) {
+        let Some(slot) = self.ids.remove(absorbed) else { return };
+        let Some(entry) = self.slots[slot as usize].take() else { return };
+        self.by_time.remove(&(entry.time, slot));
+        self.evicted += 1;
+        self.forget_words(&entry);
+        for sig in entry.signatures {
+            self.add(survivor, entry.time, sig);
         }
-        best
+        self.add_time(survivor, entry.last);
+    }
+
+    /// Record that `story` has an item at `time` (its span widens).
+    fn add_time(&mut self, story: &str, time: Timestamp) {
+        let Some(&slot) = self.ids.get(story) else { return };
+        if let Some(entry) = self.slots[slot as usize].as_mut() {
+            entry.last = entry.last.max(time);
+        }
+    }
+
+    /// The first time of `story`, if the index holds it.
+    pub fn time_of(&self, story: &str) -> Option<Timestamp> {
+        let slot = *self.ids.get(story)?;
+        self.slots[slot as usize].as_ref().map(|e| e.time)
     }
 
     /// How alike two signatures are, 0..1: shared rare words, blended Dice and

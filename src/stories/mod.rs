@@ -27,9 +27,15 @@
 //! / 0.706, the partial-figure veto 0.989 / 0.654 (one look-alike fewer),
 //! counting word rarity over the stories held now 0.989 / 0.704, evidence
 //! only with a shared name or place 0.994 / 0.704 (the team's first set had
-//! merged two derbies won 2-1 without that rule). The held-out set
-//! (realnews-heldout.json): 1.000 / 0.601 blind, 0.977 / 0.701 now, with 2
+//! merged two derbies won 2-1 without that rule), stories merging when an
+//! item matches two of them 0.994 / 0.709. The held-out set
+//! (realnews-heldout.json): 1.000 / 0.601 blind, 0.977 / 0.720 now, with 2
 //! of its 12 look-alike pairs merged.
+//!
+//! Merges: an item that reaches the threshold against several stories shows
+//! they are one event ([`place`]): they merge into the oldest, whose id
+//! survives; the store deletes the others and redirects their ids
+//! (`store::merge`).
 
 pub mod index;
 pub mod lexicon;
@@ -39,11 +45,15 @@ pub use index::{Match, StoryIndex};
 pub use signature::{signature, signature_of_words, Signature};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// What to do with a new item.
+/// Where a new item goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Join(String),
-    New(String),
+pub struct Placement {
+    /// The story it joins, or starts.
+    pub story: String,
+    /// Whether the item starts `story`.
+    pub new: bool,
+    /// Stories the item shows are one event with `story`: they merge into it.
+    pub absorbs: Vec<String>,
 }
 
 /// The id a story gets when `first_item_key` starts it. Deterministic, so a
@@ -52,13 +62,20 @@ pub fn new_story_id(first_item_key: &str) -> String {
     format!("{:016x}", xxh3_64(first_item_key.as_bytes()))
 }
 
-/// Where an item goes: the story of its link, else the best near duplicate.
-pub fn decide(item_key: &str, link_story: Option<String>, near: Option<Match>) -> Decision {
-    match (link_story, near) {
-        (Some(story), _) => Decision::Join(story),
-        (None, Some(m)) => Decision::Join(m.story),
-        (None, None) => Decision::New(new_story_id(item_key)),
+/// Where an item goes: the story of its link; else the stories it is a near
+/// duplicate of, which are one event, merged into the oldest of them (the
+/// oldest id survives: it is the one subscribers have seen longest); else a
+/// new story.
+pub fn place(item_key: &str, link_story: Option<String>, near: Vec<Match>) -> Placement {
+    if let Some(story) = link_story {
+        return Placement { story, new: false, absorbs: Vec::new() };
     }
+    let Some(oldest) = near.iter().min_by(|a, b| a.time.cmp(&b.time).then(a.story.cmp(&b.story))) else {
+        return Placement { story: new_story_id(item_key), new: true, absorbs: Vec::new() };
+    };
+    let story = oldest.story.clone();
+    let absorbs = near.iter().filter(|m| m.story != story).map(|m| m.story.clone()).collect();
+    Placement { story, new: false, absorbs }
 }
 
 /// A factor 0..1 on similarity: reports that name different figures,

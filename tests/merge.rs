@@ -1,0 +1,88 @@
+//! Stories merge when a later item shows two of them are one event: the older
+//! id survives, the other's items move under it, its id redirects, every feed
+//! lists the event once, and all of it reads the same after a restart.
+
+mod common;
+
+use common::{parsed_rss as feed, source};
+use newsdesk::pipeline::Desk;
+use std::collections::BTreeSet;
+
+/// Unrelated stories, so that word weights are those of a real window.
+const BACKGROUND: [&str; 12] = [
+    "Parliament debates pension reform bill",
+    "Local team wins cup final after extra time",
+    "Tech company unveils new phone",
+    "Oil prices fall on demand worries",
+    "Storm warning issued for the weekend",
+    "City council approves new tram line",
+    "Film festival opens with documentary",
+    "Teachers strike over pay",
+    "Central bank holds interest rates",
+    "Marathon route changes announced",
+    "Museum returns ancient statues",
+    "Airline orders fifty new jets",
+];
+
+fn story_of(desk: &Desk, source_id: &str, guid: &str) -> String {
+    let key = newsdesk::parse::identity::item_key(source_id, &format!("g:{guid}"));
+    desk.store.item(&key).unwrap().expect("stored").story
+}
+
+/// Every story in the `all` feed as the set of its item keys.
+fn partition(desk: &Desk) -> BTreeSet<(String, Vec<String>)> {
+    desk.store
+        .page("all", None, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let mut keys: Vec<String> = desk.store.story_members(&s).unwrap().into_iter().map(|m| m.key).collect();
+            keys.sort();
+            (s.id, keys)
+        })
+        .collect()
+}
+
+#[test]
+fn an_item_that_bridges_two_stories_merges_them_into_the_older() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["bg", "a", "b", "c"];
+    let sources: Vec<(String, String)> = ids.iter().map(|i| (i.to_string(), format!("https://{i}.example/"))).collect();
+    let config = common::poll_config(dir.path(), &sources, "");
+    let desk = common::desk(&config);
+    let t0 = newsdesk::pipeline::now() - 6 * 3600;
+    for (i, title) in BACKGROUND.iter().enumerate() {
+        let link = format!("https://bg.example/{i}");
+        desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
+    }
+    let a = feed(&[("a1", "Karvel dam bursts after days of rain", "https://a.example/1")]);
+    desk.ingest(&source("a"), &a, t0 + 600).unwrap();
+    let b = feed(&[("b1", "Floods sweep villages below Lake Miros", "https://b.example/1")]);
+    desk.ingest(&source("b"), &b, t0 + 1200).unwrap();
+    let (first, second) = (story_of(&desk, "a", "a1"), story_of(&desk, "b", "b1"));
+    assert_ne!(first, second, "two reports with nothing in common are two stories");
+
+    let c = feed(&[("c1", "Karvel dam bursts, floods sweep villages below Lake Miros", "https://c.example/1")]);
+    desk.ingest(&source("c"), &c, t0 + 1800).unwrap();
+    for (s, g) in [("a", "a1"), ("b", "b1"), ("c", "c1")] {
+        assert_eq!(story_of(&desk, s, g), first, "{g} is in the older story");
+    }
+    assert_eq!(desk.store.story(&second).unwrap(), None, "the newer story is gone");
+    assert_eq!(desk.store.redirect(&second).unwrap().as_deref(), Some(first.as_str()));
+    let merged = desk.store.story(&first).unwrap().expect("the older story");
+    assert_eq!((merged.size, merged.distinct_sources()), (3, 3));
+    let listed = partition(&desk);
+    assert_eq!(listed.len(), BACKGROUND.len() + 1, "the event is listed once");
+    assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(3));
+    assert_eq!(desk.store.story_count().unwrap() as usize, BACKGROUND.len() + 1);
+
+    // A restart reads the same.
+    drop(desk);
+    let desk = common::desk(&config);
+    assert_eq!(partition(&desk), listed);
+    assert_eq!(desk.store.redirect(&second).unwrap().as_deref(), Some(first.as_str()));
+    // And the merged story keeps its id as more reports join.
+    let d = feed(&[("d1", "Karvel dam: villages below Lake Miros evacuated", "https://d.example/1")]);
+    desk.ingest(&source("c"), &d, t0 + 2400).unwrap();
+    assert_eq!(story_of(&desk, "c", "d1"), first);
+}
