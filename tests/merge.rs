@@ -57,13 +57,15 @@ fn an_item_that_bridges_two_stories_merges_them_into_the_older() {
     }
     let a = feed(&[("a1", "Karvel dam bursts after days of rain", "https://a.example/1")]);
     desk.ingest(&source("a"), &a, t0 + 600).unwrap();
-    let b = feed(&[("b1", "Floods sweep villages below Lake Miros", "https://b.example/1")]);
-    desk.ingest(&source("b"), &b, t0 + 1200).unwrap();
+    let b = feed(&[("b1", "BREAKING: Floods sweep villages below Lake Miros", "https://b.example/1")]);
+    let announced = desk.ingest(&source("b"), &b, t0 + 1200).unwrap().became_breaking;
+    assert_eq!(announced.len(), 1, "the newer story is announced as breaking");
     let (first, second) = (story_of(&desk, "a", "a1"), story_of(&desk, "b", "b1"));
     assert_ne!(first, second, "two reports with nothing in common are two stories");
 
     let c = feed(&[("c1", "Karvel dam bursts, floods sweep villages below Lake Miros", "https://c.example/1")]);
-    desk.ingest(&source("c"), &c, t0 + 1800).unwrap();
+    let merging = desk.ingest(&source("c"), &c, t0 + 1800).unwrap();
+    assert!(merging.became_breaking.is_empty(), "the merged story is not announced again");
     for (s, g) in [("a", "a1"), ("b", "b1"), ("c", "c1")] {
         assert_eq!(story_of(&desk, s, g), first, "{g} is in the older story");
     }
@@ -71,6 +73,7 @@ fn an_item_that_bridges_two_stories_merges_them_into_the_older() {
     assert_eq!(desk.store.redirect(&second).unwrap().as_deref(), Some(first.as_str()));
     let merged = desk.store.story(&first).unwrap().expect("the older story");
     assert_eq!((merged.size, merged.distinct_sources()), (3, 3));
+    assert!(merged.breaking, "the merged story keeps the breaking mark");
     let listed = partition(&desk);
     assert_eq!(listed.len(), BACKGROUND.len() + 1, "the event is listed once");
     assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(3));
