@@ -189,4 +189,23 @@ fn demo_sources_all_poll_and_overlap() {
     let store = newsdesk::store::Store::open(&dir.path().join("data")).unwrap();
     let (items, stories) = (store.item_count().unwrap(), store.story_count().unwrap());
     assert!(items >= 30 && stories < items, "{items} items in {stories} stories");
+    // The demo's multi-outlet events are one entry each, with every outlet,
+    // whatever today's date (its items have fixed dates); look-alikes stay apart.
+    let entries: Vec<Vec<String>> = store
+        .page("all", None, 1000)
+        .unwrap()
+        .iter()
+        .map(|s| store.story_members(s).unwrap().iter().map(|m| store.item(&m.key).unwrap().unwrap().title).collect())
+        .collect();
+    let entry_of = |title: &str| -> &Vec<String> {
+        entries.iter().find(|e| e.iter().any(|t| t == title)).unwrap_or_else(|| panic!("{title} not stored"))
+    };
+    for (title, outlets) in [
+        ("Wildfire near Athens forces thousands to evacuate", 3),
+        ("WHO approves new malaria vaccine for children", 2),
+        ("Boca Juniors vence 2-1 a River Plate en el superclásico", 2),
+    ] {
+        assert!(entry_of(title).len() >= outlets, "{title}: {:?}", entry_of(title));
+    }
+    assert!(!entry_of("Boca Juniors vence 2-1 a River Plate en el superclásico").iter().any(|t| t.contains("Sevilla")));
 }
