@@ -302,7 +302,8 @@ impl Desk {
                         Some(_) => Vec::new(),
                         None => index.matches(&sig, item.published, window, config.dedup.similarity),
                     };
-                    let placement = stories::place(&key, link_story, near);
+                    let mut placement = stories::place(&key, link_story, near);
+                    placement.absorbs.retain(|other| index.alike(other, &placement.story, config.dedup.similarity));
                     let id = placement.story;
                     for absorbed in &placement.absorbs {
                         index.absorb(absorbed, &id);
@@ -605,6 +606,7 @@ fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, sto
     let filing = categorizer.file_words(&item.source, &words, &item.categories);
     let mut sig = stories::signature_of_words(&item.title, &title_words, &summary_words, filing.places.clone());
     sig.regions = filing.place_regions.clone();
+    sig.article = categorizer.is_article(&filing.sections);
     sig.source = item.source.clone();
     sig.language = item.language.as_deref().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
     (filing, sig, categorizer.breaking_words(&title_words))

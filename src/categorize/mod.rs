@@ -54,9 +54,17 @@ pub struct Categorizer {
     fallback: Option<String>,
     breaking_keywords: Vec<Vec<String>>,
     source_sections: std::collections::HashMap<String, (Vec<String>, Option<String>, bool)>,
+    /// Sections of the "Articles" group (opinion, analysis, blogs, features).
+    article_sections: Vec<String>,
 }
 
 impl Categorizer {
+    /// Whether an item filed under `sections` is an article (opinion,
+    /// analysis...): a piece of its own, not one more report of a news event.
+    pub fn is_article(&self, sections: &[String]) -> bool {
+        sections.iter().any(|s| self.article_sections.contains(s))
+    }
+
     pub fn new(config: &Config) -> Categorizer {
         let sections = config
             .sections
@@ -80,6 +88,12 @@ impl Categorizer {
             }
         }
         Categorizer {
+            article_sections: config
+                .sections
+                .iter()
+                .filter(|s| s.group.eq_ignore_ascii_case("articles"))
+                .map(|s| s.id.clone())
+                .collect(),
             sections,
             phrases,
             fallback: config.fallback_section().map(|s| s.id.clone()),

@@ -290,10 +290,33 @@ impl StoryIndex {
             .filter(|(_, (n, _))| *n >= needed)
             .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_ref().map(|e| (n, e)))
             .filter(|(_, e)| time >= e.time.saturating_sub(window) && time <= e.last.saturating_add(window))
+            .filter(|(_, e)| e.signatures.first().is_none_or(|f| f.article == sig.article))
             .collect();
         found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
         found.truncate(MAX_CANDIDATES);
         found.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// Whether two stories held are alike by the rule an item joins by: one
+    /// of `a`'s reports reaches `threshold` against story `b`. A bridging item
+    /// merges two stories only then: an item alike to both says little when
+    /// the two are not alike to each other (two central banks' cuts, each
+    /// close to a report that names both).
+    pub fn alike(&self, a: &str, b: &str, threshold: f64) -> bool {
+        let entry = |id: &str| self.ids.get(id).and_then(|s| self.slots[*s as usize].as_ref());
+        let (Some(a), Some(b)) = (entry(a), entry(b)) else { return false };
+        let article = |e: &Entry| e.signatures.first().is_some_and(|s| s.article);
+        if article(a) != article(b) {
+            return false;
+        }
+        a.signatures.iter().any(|sig| {
+            let weights = self.weights(sig);
+            let whole = self.story_similarity(sig, &weights, b);
+            whole >= threshold
+                || b.signatures
+                    .iter()
+                    .any(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)) >= threshold)
+        })
     }
 
     /// `absorbed` is one event with `survivor`: its reports move into the

@@ -30,6 +30,9 @@ pub struct Signature {
     pub title_tokens: usize,
     /// Figures named (numbers as written, separators removed).
     pub numbers: Vec<String>,
+    /// Each figure with its roles, the tokens either side of it: (role,
+    /// figure). Figures conflict only in the same role.
+    pub figures: Vec<(String, String)>,
     /// Capitalised words that are not the first word of the text (names, places).
     pub names: Vec<String>,
     /// Places named in the text: the concept table's ("@peru") and the
@@ -37,6 +40,9 @@ pub struct Signature {
     pub places: Vec<String>,
     /// The regions whose configured places the text names.
     pub regions: Vec<String>,
+    /// Filed as an article (opinion, analysis: set by the caller): it joins
+    /// only articles by similarity, and news reports only news reports.
+    pub article: bool,
     /// The source of the item (set by the caller; empty when unknown).
     pub source: String,
     /// The item's language, as a primary tag ("en"; set by the caller, empty
@@ -109,10 +115,13 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
     let mut numbers = Vec::new();
     let mut named_places: Vec<String> = Vec::new();
     let mut title_tokens = 0;
+    let mut figures = Vec::new();
     for (part, words) in [title_words, lead].into_iter().enumerate() {
         if part == 1 {
             title_tokens = tokens.len();
         }
+        // This part's tokens in order, repeats kept, for the figures' roles.
+        let mut seq: Vec<String> = Vec::new();
         for &t in words {
             let token = if let Some(n) = lexicon::number(t) {
                 if !numbers.contains(&n) {
@@ -134,11 +143,13 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
                     None => stem(t).to_string(),
                 }
             };
+            seq.push(token.clone());
             // A linear check: a title and a lead give a few dozen tokens.
             if !tokens.contains(&token) {
                 tokens.push(token);
             }
         }
+        add_figures(&mut figures, &seq);
     }
     // Configured places in the concept table's spelling where it knows them.
     for p in places {
@@ -154,11 +165,29 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
         tokens,
         title_tokens,
         numbers,
+        figures,
         names: names(title),
         places: named_places,
         regions: Vec::new(),
+        article: false,
         source: String::new(),
         language: String::new(),
+    }
+}
+
+/// The figures of one part with their roles: the nearest token that is no
+/// figure on each side ("magnitude 6.1 kills": magnitude and kill).
+fn add_figures(figures: &mut Vec<(String, String)>, seq: &[String]) {
+    let is_figure = |t: &String| t.starts_with('#');
+    for (i, t) in seq.iter().enumerate().filter(|(_, t)| is_figure(t)) {
+        let next = seq[i + 1..].iter().find(|r| !is_figure(r));
+        let previous = seq[..i].iter().rev().find(|r| !is_figure(r));
+        for role in [previous, next].into_iter().flatten() {
+            let figure = (role.clone(), t.clone());
+            if !figures.contains(&figure) {
+                figures.push(figure);
+            }
+        }
     }
 }
 
