@@ -537,6 +537,9 @@ impl Desk {
         changes.stories = touched.into_values().map(|t| StoryChange { old: t.old, new: t.story }).collect();
         changes.items = items_by_key.into_values().collect();
         changes.links = links.into_iter().collect();
+        if changes.new_items > 0 {
+            changes.new_by_source.push((source.id.clone(), changes.new_items));
+        }
         if !changes.items.is_empty() || !changes.stories.is_empty() {
             self.store.commit(&changes)?;
         }

@@ -207,7 +207,8 @@ fn api_sources(shared: &Shared) -> Resp {
             "next_due": ts(state.next_due),
             "consecutive_failures": state.consecutive_failures,
             "last_error": state.last_error,
-            "items": state.items,
+            // Counted by the store with the items themselves (see `Changes`).
+            "items": shared.desk.store.source_item_count(&source.id).unwrap_or(state.items),
         }));
     }
     json(StatusCode::OK, &serde_json::Value::Array(out))

@@ -49,6 +49,10 @@ pub struct Changes {
     pub items: Vec<Item>,
     /// How many of `items` are new (for counters).
     pub new_items: u64,
+    /// (source id, how many of `items` are new from it): the per-source
+    /// counts, written with the items so that a crash cannot leave items
+    /// stored but uncounted (as a count kept in the source state could).
+    pub new_by_source: Vec<(String, u64)>,
     pub stories: Vec<StoryChange>,
     /// (story id, member): items joining a story, or changed in it.
     pub members: Vec<(String, Member)>,
@@ -160,6 +164,7 @@ impl Store {
             Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: shown, found: v }),
             Some(_) => {}
         }
+        store.start_source_counts().map_err(|e| open_err(cause(e)))?;
         Ok(store)
     }
 
@@ -302,6 +307,9 @@ impl Store {
             self.items.insert(item.key.as_bytes(), encode(item))?;
         }
         self.add_meta("items", changes.new_items as i64)?;
+        for (source, n) in &changes.new_by_source {
+            self.add_meta(&source_items_key(source), *n as i64)?;
+        }
         self.add_meta("stories", new_stories)?;
         Ok(())
     }
@@ -387,6 +395,7 @@ impl Store {
             }
         }
         let (mut items_gone, mut stories_gone) = (0i64, 0i64);
+        let mut gone_by_source: std::collections::HashMap<String, i64> = Default::default();
         for id in &victims {
             let Some(story) = self.story(id)? else { continue };
             for m in self.story_members(&story)? {
@@ -399,6 +408,7 @@ impl Store {
                     }
                     self.items.remove(key.as_bytes())?;
                     items_gone += 1;
+                    *gone_by_source.entry(item.source).or_default() += 1;
                 }
             }
             for tree in [&self.members, &self.story_sources] {
@@ -413,6 +423,9 @@ impl Store {
             stories_gone += 1;
         }
         self.add_meta("items", -items_gone)?;
+        for (source, n) in gone_by_source {
+            self.add_meta(&source_items_key(&source), -n)?;
+        }
         self.add_meta("stories", -stories_gone)?;
         Ok(victims.len())
     }
@@ -455,6 +468,23 @@ impl Store {
         Ok(self.meta_u64("items")?.unwrap_or(0))
     }
 
+    /// How many items of one source are stored.
+    pub fn source_item_count(&self, source: &str) -> Result<u64> {
+        Ok(self.meta_u64(&source_items_key(source))?.unwrap_or(0))
+    }
+
+    /// A store written before per-source counts were kept starts them from
+    /// the counts its source states held (once; a few reads per source).
+    fn start_source_counts(&self) -> Result<()> {
+        if self.meta_u64("source_counts")?.is_some() {
+            return Ok(());
+        }
+        for state in self.source_states()? {
+            self.set_meta_u64(&source_items_key(&state.id), state.items)?;
+        }
+        self.set_meta_u64("source_counts", 1)
+    }
+
     pub fn story_count(&self) -> Result<u64> {
         Ok(self.meta_u64("stories")?.unwrap_or(0))
     }
@@ -463,6 +493,12 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// The meta key of a source's item count (source ids are `[a-z0-9-]+`, so
+/// this cannot meet the other meta keys).
+fn source_items_key(source: &str) -> String {
+    format!("source-items:{source}")
 }
 
 fn now_nanos() -> u64 {
