@@ -138,9 +138,24 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         let _ = server.await;
     })
     .await;
-    tokio::task::spawn_blocking(move || store.flush()).await??;
-    tracing::info!("stopped");
-    Ok(())
+    final_flush(store).await
+}
+
+/// Flush the store on the way out. A flush that fails (a disk full) ends the
+/// process with exit 1 and one plain line naming the store and the cause: what
+/// polls wrote since the last flush (source states, schedule) may be lost, and
+/// systemd should show the unit as failed rather than stopped cleanly. Items
+/// reported stored were flushed when their poll ended, so they are kept.
+async fn final_flush(store: Store) -> anyhow::Result<()> {
+    let path = store.path().display().to_string();
+    match tokio::task::spawn_blocking(move || store.flush()).await {
+        Ok(Ok(())) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(anyhow::anyhow!("stopped, but the store at {path} could not be flushed: {e}")),
+        Err(e) => Err(anyhow::anyhow!("stopped, but flushing the store at {path} crashed: {e}")),
+    }
 }
 
 /// The parts of a running daemon a reload touches.

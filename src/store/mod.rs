@@ -62,9 +62,18 @@ pub struct Changes {
     pub links: Vec<(String, String)>,
 }
 
+/// The last write the store could not make (the disk full, the device gone),
+/// shared by every clone of a [`Store`], for health checks.
+#[derive(Default)]
+struct WriteHealth {
+    /// What failed, in plain words, and when (seconds since the epoch).
+    failure: std::sync::Mutex<Option<(String, Timestamp)>>,
+}
+
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
+    health: std::sync::Arc<WriteHealth>,
     db: sled::Db,
     items: sled::Tree,
     stories: sled::Tree,
@@ -138,6 +147,7 @@ impl Store {
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(describe_sled_error(&e)));
         let store = Store {
             path: path.to_path_buf(),
+            health: Default::default(),
             items: tree("items")?,
             stories: tree("stories")?,
             members: tree("members")?,
@@ -262,8 +272,8 @@ impl Store {
     }
 
     pub fn put_source_state(&self, state: &SourceState) -> Result<()> {
-        self.sources.insert(state.id.as_bytes(), encode(state))?;
-        Ok(())
+        let written = self.sources.insert(state.id.as_bytes(), encode(state));
+        self.noted(written.map(drop).map_err(StoreError::from))
     }
 
     pub fn source_states(&self) -> Result<Vec<SourceState>> {
@@ -273,6 +283,11 @@ impl Store {
     /// Apply one ingest's writes. Stories go first, then items, so that a crash
     /// in between leaves items pointing at stories that exist.
     pub fn commit(&self, changes: &Changes) -> Result<()> {
+        let written = self.write(changes);
+        self.noted(written)
+    }
+
+    fn write(&self, changes: &Changes) -> Result<()> {
         // Single inserts: sled's batches cost more per key than plain inserts,
         // and a batch does not make several trees atomic anyway.
         let mut new_stories = 0i64;
@@ -316,8 +331,29 @@ impl Store {
 
     /// Make everything written so far durable.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        let flushed = self.db.flush().map(drop).map_err(StoreError::from);
+        if flushed.is_ok() {
+            // Durable again: only a flush proves it (sled takes writes into
+            // memory and fails when it writes them out).
+            *self.health.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        self.noted(flushed)
+    }
+
+    /// Remember a failed write for [`Store::write_failure`].
+    fn noted<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            let mut failure = self.health.failure.lock().unwrap_or_else(|p| p.into_inner());
+            let since = failure.as_ref().map(|f| f.1).unwrap_or_else(|| now_nanos() as i64 / 1_000_000_000);
+            *failure = Some((cause_of(e), since));
+        }
+        result
+    }
+
+    /// Why the store cannot write, and since when (seconds since the epoch),
+    /// while its last write failed; cleared by the next successful flush.
+    pub fn write_failure(&self) -> Option<(String, Timestamp)> {
+        self.health.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Stories of a feed, newest first, strictly older than `before`.
@@ -385,6 +421,11 @@ impl Store {
     /// items, links and index entries; returns how many went. Oldest first, so
     /// a pass that stops at `limit` resumes where it ended.
     pub fn prune(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        let pruned = self.prune_some(before, limit);
+        self.noted(pruned)
+    }
+
+    fn prune_some(&self, before: Timestamp, limit: usize) -> Result<usize> {
         let prefix = keys::feed_prefix("all");
         let end = keys::feed_key("all", before, "");
         let mut victims = Vec::new();
@@ -530,9 +571,30 @@ fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std:
 
 /// What went wrong, without the "store I/O error" wrapping (for an open error).
 fn cause(e: StoreError) -> String {
+    cause_of(&e)
+}
+
+fn cause_of(e: &StoreError) -> String {
     match e {
-        StoreError::Io(e) => describe_sled_error(&e),
+        StoreError::Io(e) => describe_sled_error(e),
         other => other.to_string(),
+    }
+}
+
+/// An I/O error in plain words. sled hands some OS errors on wrapped in a
+/// custom error whose text is Rust debug output (`Os { code: 28, ... }`).
+fn describe_io(io: &std::io::Error) -> String {
+    if io.kind() == std::io::ErrorKind::StorageFull {
+        return "no space left on device".into();
+    }
+    if let Some(code) = io.raw_os_error() {
+        return std::io::Error::from_raw_os_error(code).to_string();
+    }
+    let text = io.to_string();
+    if text.contains("Os {") || text.contains("Custom {") {
+        io.kind().to_string()
+    } else {
+        text
     }
 }
 
@@ -540,7 +602,7 @@ fn describe_sled_error(e: &sled::Error) -> String {
     match e {
         e if is_locked(e) => "it is locked by another process (is a newsdesk already running on it?)".into(),
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        sled::Error::Io(io) => io.to_string(),
+        sled::Error::Io(io) => describe_io(io),
         sled::Error::Corruption { .. } => "the store files are corrupt".into(),
         // sled says "Unsupported" when its `conf` file holds garbage.
         sled::Error::Unsupported(_) => "the store files are corrupt (or from an unknown sled version)".into(),
