@@ -5,8 +5,8 @@ use crate::config::{self, Config};
 use crate::events::Events;
 use crate::http::{self, Shared};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Desk, PollOutcome};
-use crate::poll::{fetch::Fetcher, Poller, Sink};
+use crate::pipeline::{self, Desk, PollOutcome, Runtime};
+use crate::poll::{Poller, Sink};
 use crate::publish::{FeedName, Publisher};
 use crate::store::Store;
 use anyhow::Context;
@@ -21,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 /// Feeds waiting to be re-rendered, and where breaking news goes.
 struct Dirty {
     feeds: Mutex<HashSet<FeedName>>,
+    /// A configuration a reload brought: the publisher task takes it in and
+    /// renders everything (between two renders, never during one).
+    reload: Mutex<Option<Arc<Config>>>,
     notify: Notify,
     events: Arc<Events>,
     metrics: Arc<Metrics>,
@@ -103,16 +106,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         });
     }
-    let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
-    let fetcher = Fetcher::new(&config.poll)?;
-    let running = Running {
-        desk: desk.clone(),
-        publisher: publisher.clone(),
-        dirty: dirty.clone(),
-        heartbeat,
-        cancel: cancel.clone(),
-    };
-    let mut poll_task = running.start_poller(fetcher);
+    let dirty =
+        Arc::new(Dirty { feeds: Mutex::default(), reload: Mutex::default(), notify: Notify::new(), events, metrics });
+    let wake = Arc::new(Notify::new());
+    let poller = Poller { desk: desk.clone(), sink: dirty.clone(), heartbeat, wake: wake.clone() };
+    let poll_task = tokio::spawn(poller.run(cancel.clone()));
+    let running = Running { desk: desk.clone(), dirty: dirty.clone(), wake };
     let (topics, topics_rx) = crate::publish::websub::channel();
     publisher.set_websub(topics);
     tokio::spawn(crate::publish::websub::run(topics_rx, publisher.clone(), cancel.clone()));
@@ -127,60 +126,54 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            _ = hup.recv() => running.reload(config_path, &mut poll_task).await,
+            _ = hup.recv() => running.reload(config_path),
         }
     }
     tracing::info!("shutting down");
     notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(6), async {
-        let _ = poll_task.handle.await;
+        let _ = poll_task.await;
         let _ = publisher_task.await;
         let _ = server.await;
     })
     .await;
-    tokio::task::spawn_blocking(move || store.flush()).await??;
-    tracing::info!("stopped");
-    Ok(())
+    final_flush(store).await
 }
 
-/// The running poll loop, replaced whole on reload.
-struct PollTask {
-    handle: tokio::task::JoinHandle<()>,
-    token: CancellationToken,
+/// Flush the store on the way out. A flush that fails (a disk full) ends the
+/// process with exit 1 and one plain line naming the store and the cause: what
+/// polls wrote since the last flush (source states, schedule) may be lost, and
+/// systemd should show the unit as failed rather than stopped cleanly. Items
+/// reported stored were flushed when their poll ended, so they are kept.
+async fn final_flush(store: Store) -> anyhow::Result<()> {
+    let path = store.path().display().to_string();
+    match tokio::task::spawn_blocking(move || store.flush()).await {
+        Ok(Ok(())) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(anyhow::anyhow!("stopped, but the store at {path} could not be flushed: {e}")),
+        Err(e) => Err(anyhow::anyhow!("stopped, but flushing the store at {path} crashed: {e}")),
+    }
 }
 
 /// The parts of a running daemon a reload touches.
 struct Running {
     desk: Arc<Desk>,
-    publisher: Arc<Publisher>,
     dirty: Arc<Dirty>,
-    heartbeat: Arc<AtomicI64>,
-    cancel: CancellationToken,
-}
-
-/// Everything a new configuration needs that can fail, built before anything
-/// running is swapped or cancelled.
-struct Prepared {
-    config: Arc<Config>,
-    fetcher: Fetcher,
+    /// Turns the poll loop, so added sources are polled at once.
+    wake: Arc<Notify>,
 }
 
 impl Running {
-    fn start_poller(&self, fetcher: Fetcher) -> PollTask {
-        let token = self.cancel.child_token();
-        let poller =
-            Poller { desk: self.desk.clone(), fetcher, sink: self.dirty.clone(), heartbeat: self.heartbeat.clone() };
-        PollTask { handle: tokio::spawn(poller.run(token.clone())), token }
-    }
-
     /// SIGHUP: apply the configuration at `path`, or log why not and keep the old one.
-    async fn reload(&self, path: &Path, poll_task: &mut PollTask) {
+    fn reload(&self, path: &Path) {
         let mut reloading = vec![sd_notify::NotifyState::Reloading];
         reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
         notify(&reloading);
-        match prepare(path, &self.desk.config()) {
-            Ok(prepared) => self.apply(prepared, poll_task).await,
+        match prepare(path, &self.desk.runtime()) {
+            Ok(runtime) => self.apply(runtime),
             Err(errors) => {
                 for e in &errors {
                     tracing::error!(error = %e, "configuration refused; the old one stays in force");
@@ -190,30 +183,27 @@ impl Running {
         notify(&[sd_notify::NotifyState::Ready]);
     }
 
-    /// Swap a prepared configuration in; nothing here can fail.
-    async fn apply(&self, prepared: Prepared, poll_task: &mut PollTask) {
-        let Prepared { config, fetcher } = prepared;
+    /// Swap a prepared runtime in; nothing here can fail. Polls under way
+    /// finish with the old one; the publisher task renders everything anew.
+    fn apply(&self, runtime: Runtime) {
+        let config = runtime.config.clone();
         if config.server.listen != self.desk.config().server.listen {
             tracing::warn!(listen = %config.server.listen, "server.listen changed: it takes effect after a restart");
         }
-        self.desk.set_config(config.clone());
-        self.publisher.set_config(config.clone());
-        // Restart the poll loop so added sources are polled and removed ones stop.
-        poll_task.token.cancel();
-        let _ = (&mut poll_task.handle).await;
-        *poll_task = self.start_poller(fetcher);
-        let p = self.publisher.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || p.publish_all(pipeline::now())).await {
-            tracing::error!(error = %e, "publishing after the reload failed");
-        }
+        self.desk.swap(runtime);
+        *self.dirty.reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());
+        self.dirty.notify.notify_one();
+        self.wake.notify_one();
         tracing::info!(sources = config.sources.len(), "configuration reloaded");
     }
 }
 
-/// Load the configuration at `path` and build what it needs, or say why it
-/// cannot replace `current` without a restart.
-fn prepare(path: &Path, current: &Config) -> Result<Prepared, Vec<String>> {
+/// Load the configuration at `path` and build everything it needs before
+/// anything running is touched, or say why it cannot replace `current`
+/// without a restart.
+fn prepare(path: &Path, running: &Runtime) -> Result<Runtime, Vec<String>> {
     let config = config::load(path).map_err(|errors| errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let current = &running.config;
     if config.storage.path != current.storage.path {
         // The store is open for the life of the process; moving it needs a restart.
         return Err(vec![format!(
@@ -223,8 +213,7 @@ fn prepare(path: &Path, current: &Config) -> Result<Prepared, Vec<String>> {
             config.storage.path.display()
         )]);
     }
-    let fetcher = Fetcher::new(&config.poll).map_err(|e| vec![format!("cannot build the HTTP client: {e}")])?;
-    Ok(Prepared { config: Arc::new(config), fetcher })
+    Runtime::new(Arc::new(config), Some(running)).map_err(|e| vec![format!("cannot build the HTTP client: {e}")])
 }
 
 /// Retention: every hour (and a minute after start), delete stories older than
@@ -290,8 +279,11 @@ async fn watchdog(period: Duration, heartbeat: Arc<AtomicI64>, cancel: Cancellat
     }
 }
 
-/// Re-render dirty feeds, at most once a second; everything once a minute
-/// (breaking stories expire and `top` moves with the clock).
+/// The one publisher task: re-render dirty feeds, at most about three times
+/// a second; everything once a minute (breaking stories expire and `top`
+/// moves with the clock) and after a reload. Only this task renders once the
+/// daemon runs, so two renders never race to replace the snapshot (one
+/// update lost) or announce one change to the WebSub hub twice.
 async fn publish_loop(publisher: Arc<Publisher>, dirty: Arc<Dirty>, cancel: CancellationToken) {
     let mut last_full = tokio::time::Instant::now();
     loop {
@@ -302,7 +294,11 @@ async fn publish_loop(publisher: Arc<Publisher>, dirty: Arc<Dirty>, cancel: Canc
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let feeds = std::mem::take(&mut *dirty.feeds.lock().unwrap_or_else(|p| p.into_inner()));
-        let full = last_full.elapsed() >= Duration::from_secs(60);
+        let reload = dirty.reload.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let full = reload.is_some() || last_full.elapsed() >= Duration::from_secs(60);
+        if let Some(config) = reload {
+            publisher.set_config(config);
+        }
         let p = publisher.clone();
         let result = tokio::task::spawn_blocking(move || {
             if full {

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use newsdesk::config::{self, ConfigErrors};
 use newsdesk::pipeline::Desk;
-use newsdesk::poll::{self, fetch::Fetcher};
+use newsdesk::poll;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -164,7 +164,7 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
     let store = newsdesk::app::open_store(&config)?; // before logging: see app::run
     newsdesk::logging::init(&config.log);
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
-    let fetcher = Fetcher::new(&config.poll)?;
+    let fetcher = desk.runtime().fetcher.clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let total = config.sources.len();
     let poll = tokio::spawn(poll::poll_all_once(desk, fetcher, tx));

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 /// The shared state of the pipeline: the store and the rules in force.
 pub struct Desk {
     pub store: Store,
-    config: ArcSwap<Config>,
-    categorizer: ArcSwap<Categorizer>,
+    /// Swapped whole on reload: see [`Runtime`].
+    runtime: ArcSwap<Runtime>,
     /// The stories inside the dedup window. Clustering decisions depend on each
     /// other, so this lock makes the clustering part of ingests run one at a
     /// time (identifying and sanitising run before it: see `sources`).
@@ -51,6 +51,39 @@ const INDEX_STORIES_KEPT: usize = 10_000;
 /// Lock stripes for [`Desk::sources`]: two sources share one rarely, and then
 /// only wait for each other's identifying and sanitising.
 const SOURCE_STRIPES: usize = 64;
+
+/// Everything a poll runs with that the configuration decides: one value,
+/// swapped whole on reload (SIGHUP). A poll reads it once when it starts and
+/// finishes with it, so a reload never changes the rules under a running poll
+/// and never has to stop one.
+pub struct Runtime {
+    pub config: Arc<Config>,
+    pub categorizer: Categorizer,
+    pub fetcher: Fetcher,
+    pub limits: Arc<poll::Limits>,
+}
+
+impl Runtime {
+    /// Build what `config` needs; the host limits (and the hosts held back by
+    /// Retry-After) carry over from `previous`.
+    pub fn new(config: Arc<Config>, previous: Option<&Runtime>) -> Result<Runtime, FetchError> {
+        let fetcher = Fetcher::new(&config.poll)?;
+        let (concurrency, per_host) = (config.poll.concurrency, config.poll.per_host);
+        let limits = match previous {
+            Some(p) => p.limits.carried(concurrency, per_host),
+            None => Arc::new(poll::Limits::new(concurrency, per_host)),
+        };
+        Ok(Runtime { categorizer: Categorizer::new(&config), config, fetcher, limits })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Fetcher(#[from] FetchError),
+}
 
 /// What one ingest changed.
 #[derive(Debug, Default)]
@@ -88,12 +121,10 @@ impl Desk {
     /// item of the last two windows takes seconds on a big store, and the
     /// daemon must serve within two (DESIGN.md budgets). `run` warms it in the
     /// background with [`Desk::load_index`]; an ingest that comes first builds it.
-    pub fn new(store: Store, config: Arc<Config>) -> Result<Desk, StoreError> {
-        let categorizer = Categorizer::new(&config);
+    pub fn new(store: Store, config: Arc<Config>) -> Result<Desk, DeskError> {
         Ok(Desk {
             store,
-            categorizer: ArcSwap::from_pointee(categorizer),
-            config: ArcSwap::new(config),
+            runtime: ArcSwap::from_pointee(Runtime::new(config, None)?),
             index: Mutex::new(None),
             sources: std::array::from_fn(|_| Mutex::new(())),
         })
@@ -103,28 +134,27 @@ impl Desk {
     pub fn load_index(&self) -> Result<(), StoreError> {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if index.is_none() {
-            *index = Some(self.build_index(now())?);
+            *index = Some(self.build_index(&self.runtime(), now())?);
         }
         Ok(())
     }
 
     /// The index from the stories inside twice the dedup window before `now`
     /// (a bounded read of the `all` feed index, not a scan of the store).
-    fn build_index(&self, now: Timestamp) -> Result<Window, StoreError> {
-        let since = now.saturating_sub(model::secs(self.config.load().dedup.window).saturating_mul(2));
+    fn build_index(&self, rt: &Runtime, now: Timestamp) -> Result<Window, StoreError> {
+        let since = now.saturating_sub(model::secs(rt.config.dedup.window).saturating_mul(2));
         let mut window = Window { index: StoryIndex::default(), since: Timestamp::MAX };
-        self.cover(&mut window, since)?;
+        self.cover(&rt.categorizer, &mut window, since)?;
         Ok(window)
     }
 
     /// Widen `window` back to `since`: the stories stored with a time from
     /// `since` up to what it holds already are read in (a range of the `all`
     /// feed index, bounded by the span asked for).
-    fn cover(&self, window: &mut Window, since: Timestamp) -> Result<(), StoreError> {
+    fn cover(&self, categorizer: &Categorizer, window: &mut Window, since: Timestamp) -> Result<(), StoreError> {
         if since >= window.since {
             return Ok(());
         }
-        let categorizer = self.categorizer.load_full();
         for key in self.store.keys_between("all", since, window.since)? {
             if window.index.contains(&key.story) {
                 continue;
@@ -133,7 +163,7 @@ impl Desk {
             // The index keeps only a story's first few signatures.
             for m in self.store.story_members(&story)?.iter().take(stories::index::SIGNATURES_PER_STORY) {
                 if let Some(item) = self.store.item(&m.key)? {
-                    window.index.add(&story.id, m.published, file_item(&categorizer, &item).1);
+                    window.index.add(&story.id, m.published, file_item(categorizer, &item).1);
                 }
             }
         }
@@ -142,17 +172,34 @@ impl Desk {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.config.load_full()
+        self.runtime.load().config.clone()
     }
 
-    /// Swap in a new configuration (SIGHUP): new items are filed by its rules.
-    pub fn set_config(&self, config: Arc<Config>) {
-        self.categorizer.store(Arc::new(Categorizer::new(&config)));
-        self.config.store(config);
+    /// The rules in force now.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
     }
 
-    /// Identify, cluster, categorise and store the entries of one parsed document.
+    /// Swap in a new runtime (SIGHUP): polls that start from now on use it;
+    /// those under way finish with the one they started with.
+    pub fn swap(&self, runtime: Runtime) {
+        self.runtime.store(Arc::new(runtime));
+    }
+
+    /// Identify, cluster, categorise and store the entries of one parsed
+    /// document, by the rules in force now.
     pub fn ingest(&self, source: &Source, feed: &parse::Feed, now: Timestamp) -> Result<IngestReport, StoreError> {
+        self.ingest_with(&self.runtime(), source, feed, now)
+    }
+
+    /// [`Desk::ingest`] by the rules of `rt` (those its poll started with).
+    pub fn ingest_with(
+        &self,
+        rt: &Runtime,
+        source: &Source,
+        feed: &parse::Feed,
+        now: Timestamp,
+    ) -> Result<IngestReport, StoreError> {
         // Before taking the index lock (other sources' ingests run meanwhile):
         // which stored item each entry is, whether its summary was made from
         // the same text as that item's, and the sanitised summary of each
@@ -162,8 +209,7 @@ impl Desk {
         // two ingests of one document at once cannot both add an item.
         let stripe = xxhash_rust::xxh3::xxh3_64(source.id.as_bytes()) as usize % SOURCE_STRIPES;
         let _source = self.sources[stripe].lock().unwrap_or_else(|p| p.into_inner());
-        // One configuration for the whole ingest (a reload meanwhile applies to the next).
-        let config = self.config.load_full();
+        let config = &rt.config;
         let oldest = model::before(now, config.storage.retention);
         let mut entries = Vec::with_capacity(feed.entries.len());
         let mut seen: HashSet<String> = HashSet::new();
@@ -188,7 +234,7 @@ impl Desk {
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let held = match guard.as_mut() {
             Some(held) => held,
-            None => guard.insert(self.build_index(now)?),
+            None => guard.insert(self.build_index(rt, now)?),
         };
         // The index holds twice the window before the oldest new item (or
         // before now): older stories leave it, and those of an old item's
@@ -207,9 +253,9 @@ impl Desk {
             held.index.evict_before(now.saturating_sub(span));
             held.since = held.since.max(now.saturating_sub(span));
         }
-        self.cover(held, from)?;
+        self.cover(&rt.categorizer, held, from)?;
         let index = &mut held.index;
-        let categorizer = self.categorizer.load_full();
+        let categorizer = &rt.categorizer;
         let mut report = IngestReport::default();
         let mut changes = Changes::default();
         // Stories touched by this batch.
@@ -278,7 +324,7 @@ impl Desk {
                     item.language = Some(language_of(&item));
                     item.updated = now;
                     report.updated += 1;
-                    let (filing, _, title_breaking) = file_item(&categorizer, &item);
+                    let (filing, _, title_breaking) = file_item(categorizer, &item);
                     (old.story, filing, title_breaking)
                 }
                 None => {
@@ -297,7 +343,7 @@ impl Desk {
                         },
                         None => None,
                     };
-                    let (filing, sig, title_breaking) = file_item(&categorizer, &item);
+                    let (filing, sig, title_breaking) = file_item(categorizer, &item);
                     let near = match link_story {
                         Some(_) => Vec::new(),
                         None => index.matches(&sig, item.published, window, config.dedup.similarity),
@@ -328,7 +374,7 @@ impl Desk {
             }
             let t = self.touch(&mut touched, &story_id, item.published, now)?;
             t.joined.retain(|m| m.key != item.key);
-            t.joined.push(member_of(&categorizer, &item, Some(title_breaking)));
+            t.joined.push(member_of(categorizer, &item, Some(title_breaking)));
             let story = &mut t.story;
             if is_new {
                 story.size += 1;
@@ -370,7 +416,7 @@ impl Desk {
                         continue;
                     }
                     if let Some(i) = self.store.item(&key)? {
-                        let m = member_of(&categorizer, &i, None);
+                        let m = member_of(categorizer, &i, None);
                         changes.members.push((story.id.clone(), m.clone()));
                         all.push(m);
                     }
@@ -479,6 +525,9 @@ impl Desk {
         changes.stories = touched.into_values().map(|t| StoryChange { old: t.old, new: t.story }).collect();
         changes.items = items_by_key.into_values().collect();
         changes.links = links.into_iter().collect();
+        if changes.new_items > 0 {
+            changes.new_by_source.push((source.id.clone(), changes.new_items));
+        }
         if !changes.items.is_empty() || !changes.stories.is_empty() {
             self.store.commit(&changes)?;
         }
@@ -715,8 +764,13 @@ fn plan_for(config: &Config, source: &Source, state: &SourceState) -> Plan {
 /// Poll one source once: fetch → parse → normalise → identify → cluster →
 /// categorise → store. Never fails: every problem ends in the source's state.
 pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source) -> PollOutcome {
+    refresh(desk, &desk.runtime(), fetcher, source).await
+}
+
+/// [`refresh_source`] by the rules of `rt`, start to end.
+pub async fn refresh(desk: &Arc<Desk>, rt: &Arc<Runtime>, fetcher: &Fetcher, source: &Source) -> PollOutcome {
     let started = std::time::Instant::now();
-    let config = desk.config();
+    let config = &rt.config;
     let now = now();
     let mut state = match load_state(&desk.store, source) {
         Ok(s) => s,
@@ -735,7 +789,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
     }
     // Written before the fetch, so a crash mid-fetch does not make it due at once.
     state.last_fetch = Some(now);
-    state.next_due = Some(schedule::next_due(&plan_for(&config, source, &state), now));
+    state.next_due = Some(schedule::next_due(&plan_for(config, source, &state), now));
     if let Err(e) = desk.store.put_source_state(&state) {
         return failed(source, SourceStatus::Error, e.to_string());
     }
@@ -774,10 +828,9 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
                 Ok((Ok(feed), hints)) => {
                     log_dropped(&source.id, &feed.dropped);
                     let ingest = {
-                        let desk = desk.clone();
-                        let source = source.clone();
+                        let (desk, rt, source) = (desk.clone(), rt.clone(), source.clone());
                         tokio::task::spawn_blocking(move || {
-                            let report = desk.ingest(&source, &feed, now)?;
+                            let report = desk.ingest_with(&rt, &source, &feed, now)?;
                             desk.store.flush()?;
                             Ok::<_, StoreError>((report, feed.title, feed.ttl))
                         })
@@ -819,7 +872,7 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
             fail(&mut state, SourceStatus::Error, e.to_string())
         }
     }
-    let plan = Plan { max_age, ..plan_for(&config, source, &state) };
+    let plan = Plan { max_age, ..plan_for(config, source, &state) };
     // Retry-After wins over every bound: the server said when.
     state.next_due = Some(schedule::next_due(&plan, now).max(outcome.hold_host_until.unwrap_or(i64::MIN)));
     outcome.status = state.status;

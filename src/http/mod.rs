@@ -109,6 +109,12 @@ fn text(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
+fn unavailable(msg: &str) -> Resp {
+    let mut r = text(StatusCode::SERVICE_UNAVAILABLE, msg);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
+}
+
 fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
     let mut r = Response::new(full(serde_json::to_vec_pretty(value).unwrap_or_default()));
     *r.status_mut() = status;
@@ -179,6 +185,16 @@ fn healthz(shared: &Shared) -> Resp {
     let now = pipeline::now();
     let beat = shared.poller_heartbeat.load(Ordering::Relaxed);
     let stories = shared.desk.store.story_count().unwrap_or(0);
+    if let Some((reason, since)) = shared.desk.store.write_failure() {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({
+                "status": "unavailable",
+                "reason": format!("the store cannot write: {reason}"),
+                "since": crate::publish::render::rfc3339(since),
+            }),
+        );
+    }
     if now - beat > 120 {
         return json(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -207,7 +223,8 @@ fn api_sources(shared: &Shared) -> Resp {
             "next_due": ts(state.next_due),
             "consecutive_failures": state.consecutive_failures,
             "last_error": state.last_error,
-            "items": state.items,
+            // Counted by the store with the items themselves (see `Changes`).
+            "items": shared.desk.store.source_item_count(&source.id).unwrap_or(state.items),
         }));
     }
     json(StatusCode::OK, &serde_json::Value::Array(out))
@@ -290,11 +307,14 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
             let req = PageRequest { feed: name, format, limit, lang, before };
             match tokio::task::spawn_blocking(move || publisher.render_page(&req, pipeline::now())).await {
                 Ok(Ok(r)) => Arc::new(r),
+                // The store failing under a variant (a disk full, a device
+                // gone) is the server's state, not a bug: a clean 503 that
+                // says to come back, never a 500.
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, path, "rendering failed");
-                    return text(StatusCode::INTERNAL_SERVER_ERROR, "the feed could not be rendered");
+                    return unavailable("the feed cannot be read from the store right now; try again later");
                 }
-                Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "the feed could not be rendered"),
+                Err(_) => return unavailable("the feed could not be rendered; try again later"),
             }
         }
     };

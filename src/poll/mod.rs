@@ -8,7 +8,7 @@ pub mod schedule;
 
 use crate::config::Source;
 use crate::model::{SourceStatus, Timestamp};
-use crate::pipeline::{self, Desk, PollOutcome};
+use crate::pipeline::{self, Desk, PollOutcome, Runtime};
 use fetch::Fetcher;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 /// Concurrency limits: overall and per host.
 pub struct Limits {
     overall: Arc<Semaphore>,
+    overall_max: usize,
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// host → time before which no source on it is polled (Retry-After).
@@ -28,10 +29,24 @@ impl Limits {
     pub fn new(overall: usize, per_host: usize) -> Limits {
         Limits {
             overall: Arc::new(Semaphore::new(overall.max(1))),
+            overall_max: overall.max(1),
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The limits for a new configuration: these same ones when the numbers
+    /// did not change (polls under way keep counting against them), else new
+    /// ones that still hold back the hosts that asked (Retry-After).
+    pub fn carried(self: &Arc<Limits>, overall: usize, per_host: usize) -> Arc<Limits> {
+        if self.overall_max == overall.max(1) && self.per_host == per_host.max(1) {
+            return self.clone();
+        }
+        let next = Limits::new(overall, per_host);
+        *next.held.lock().unwrap_or_else(|p| p.into_inner()) =
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Arc::new(next)
     }
 
     fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
@@ -80,6 +95,17 @@ fn host_key(source: &Source) -> String {
 
 /// Poll one source within the limits.
 pub async fn poll_limited(desk: &Arc<Desk>, fetcher: &Fetcher, limits: &Limits, source: &Source) -> PollOutcome {
+    poll_in(desk, &desk.runtime(), fetcher, limits, source).await
+}
+
+/// [`poll_limited`] by the rules of `rt`, start to end.
+async fn poll_in(
+    desk: &Arc<Desk>,
+    rt: &Arc<Runtime>,
+    fetcher: &Fetcher,
+    limits: &Limits,
+    source: &Source,
+) -> PollOutcome {
     let host = limits.host_semaphore(source);
     // Per-host first, so a slow host's queue does not hold overall slots.
     let _h = host.acquire_owned().await;
@@ -97,7 +123,7 @@ pub async fn poll_limited(desk: &Arc<Desk>, fetcher: &Fetcher, limits: &Limits, 
             elapsed: Default::default(),
         };
     }
-    let outcome = pipeline::refresh_source(desk, fetcher, source).await;
+    let outcome = pipeline::refresh(desk, rt, fetcher, source).await;
     if let Some(until) = outcome.hold_host_until {
         limits.hold(source, until);
     }
@@ -133,27 +159,33 @@ pub trait Sink: Send + Sync + 'static {
     fn polled(&self, outcome: PollOutcome);
 }
 
-/// The daemon's poll loop: runs due sources until cancelled.
+/// The daemon's poll loop: runs due sources until cancelled. It is never
+/// restarted: each turn reads the desk's [`Runtime`], so a reload adds and
+/// removes sources at the next turn, and each poll keeps the runtime it
+/// started with until it ends.
 pub struct Poller {
     pub desk: Arc<Desk>,
-    pub fetcher: Fetcher,
     pub sink: Arc<dyn Sink>,
     /// Seconds since the epoch of the last loop turn, for health checks.
     pub heartbeat: Arc<std::sync::atomic::AtomicI64>,
+    /// Turns the loop at once (a reload), instead of at its next wake-up.
+    pub wake: Arc<tokio::sync::Notify>,
 }
+
+/// When each source is due, in memory: source id → (the URL it was read for,
+/// when it is due; None when gone). Read from the store once per source, and
+/// again after each poll of it (a poll moves its due time), so a turn of the
+/// loop over 10,000 sources reads nothing from the store.
+type Schedule = HashMap<String, (String, Option<Timestamp>)>;
 
 impl Poller {
     pub async fn run(self, cancel: CancellationToken) {
-        let config = self.desk.config();
-        let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
         let mut in_flight: HashSet<String> = HashSet::new();
         let tracker = tokio_util::task::TaskTracker::new();
-        let started_at = pipeline::now();
-        // The schedule in memory: source id → (the URL it was read for, when
-        // it is due; None when gone). Read from the store once per source, and
-        // again after each poll of it (a poll moves its due time), so a turn of
-        // this loop over 10,000 sources reads nothing from the store.
-        let mut schedule: HashMap<String, (String, Option<Timestamp>)> = HashMap::new();
+        let mut rt = self.desk.runtime();
+        // Sources first seen under a runtime are spread from when it came in.
+        let mut started_at = pipeline::now();
+        let mut schedule = Schedule::new();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
         loop {
             // A finished poll leaves the in-flight set and the cache together,
@@ -164,68 +196,86 @@ impl Poller {
             }
             let now = pipeline::now();
             self.heartbeat.store(now, std::sync::atomic::Ordering::Relaxed);
-            let config = self.desk.config();
+            let current = self.desk.runtime();
+            if !Arc::ptr_eq(&current, &rt) {
+                (rt, started_at) = (current, now);
+            }
             let mut next_wake: Timestamp = now + 60;
-            // Many sources: spread their first polls over the interval instead of a herd.
-            let spread = config.sources.len() > config.poll.concurrency;
-            for source in &config.sources {
-                let cached = schedule.get(&source.id).filter(|(url, _)| url == source.url.as_str()).map(|(_, d)| *d);
-                let due = match cached {
-                    Some(due) => due,
-                    None => {
-                        let due = match self.desk.store.source_state(&source.id) {
-                            Ok(Some(s)) if s.configured_url == source.url.as_str() => {
-                                // Also after a restart: the stored schedule is kept.
-                                (s.status != SourceStatus::Gone).then(|| s.next_due.unwrap_or(now))
-                            }
-                            _ => Some(schedule::first_due(
-                                &source.id,
-                                source.interval.unwrap_or(config.poll.interval),
-                                started_at,
-                                spread,
-                            )),
-                        };
-                        schedule.insert(source.id.clone(), (source.url.to_string(), due));
-                        due
-                    }
-                };
-                let Some(due) = due else { continue }; // gone until the config changes
-                let due = due.max(limits.held_until(source, now).unwrap_or(i64::MIN));
+            for source in &rt.config.sources {
+                let Some(due) = self.due(&rt, &mut schedule, source, started_at, now) else { continue };
                 if due > now {
                     next_wake = next_wake.min(due);
-                    continue;
+                } else if in_flight.insert(source.id.clone()) {
+                    self.spawn(&tracker, &rt, source, &cancel, Done(done_tx.clone(), source.id.clone()));
                 }
-                if !in_flight.insert(source.id.clone()) {
-                    continue;
-                }
-                let (desk, fetcher, limits, sink, source, cancel, done) = (
-                    self.desk.clone(),
-                    self.fetcher.clone(),
-                    limits.clone(),
-                    self.sink.clone(),
-                    source.clone(),
-                    cancel.clone(),
-                    done_tx.clone(),
-                );
-                tracker.spawn(async move {
-                    // Reported on drop: also if this task panics or is cancelled,
-                    // the source leaves the in-flight set and is polled again.
-                    let _done = Done(done, source.id.clone());
-                    tokio::select! {
-                        o = poll_limited(&desk, &fetcher, &limits, &source) => sink.polled(o),
-                        _ = cancel.cancelled() => {}
-                    }
-                });
             }
             let sleep = (next_wake - now).clamp(1, 5) as u64;
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(std::time::Duration::from_secs(sleep)) => {}
             }
         }
         tracker.close();
         // In-flight fetches are abandoned on cancel; wait for their tasks to end.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tracker.wait()).await;
+    }
+
+    /// When `source` is due (held back while its host asked so); `None` when
+    /// it is gone until its configured URL changes.
+    fn due(
+        &self,
+        rt: &Runtime,
+        schedule: &mut Schedule,
+        source: &Source,
+        started_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let cached = schedule.get(&source.id).filter(|(url, _)| url == source.url.as_str()).map(|(_, d)| *d);
+        let due = match cached {
+            Some(due) => due,
+            None => {
+                let config = &rt.config;
+                let due = match self.desk.store.source_state(&source.id) {
+                    Ok(Some(s)) if s.configured_url == source.url.as_str() => {
+                        // Also after a restart: the stored schedule is kept.
+                        (s.status != SourceStatus::Gone).then(|| s.next_due.unwrap_or(now))
+                    }
+                    _ => {
+                        // Many sources: spread their first polls over the interval instead of a herd.
+                        let spread = config.sources.len() > config.poll.concurrency;
+                        let interval = source.interval.unwrap_or(config.poll.interval);
+                        Some(schedule::first_due(&source.id, interval, started_at, spread))
+                    }
+                };
+                schedule.insert(source.id.clone(), (source.url.to_string(), due));
+                due
+            }
+        }?;
+        Some(due.max(rt.limits.held_until(source, now).unwrap_or(i64::MIN)))
+    }
+
+    /// Poll `source` on its own task with the runtime `rt`, to its end even
+    /// if a reload swaps the runtime meanwhile; abandoned on shutdown.
+    fn spawn(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+        rt: &Arc<Runtime>,
+        source: &Source,
+        cancel: &CancellationToken,
+        done: Done,
+    ) {
+        let (desk, rt, sink, source, cancel) =
+            (self.desk.clone(), rt.clone(), self.sink.clone(), source.clone(), cancel.clone());
+        tracker.spawn(async move {
+            // Reported on drop: also if this task panics or is cancelled,
+            // the source leaves the in-flight set and is polled again.
+            let _done = done;
+            tokio::select! {
+                o = poll_in(&desk, &rt, &rt.fetcher, &rt.limits, &source) => sink.polled(o),
+                _ = cancel.cancelled() => {}
+            }
+        });
     }
 }
 

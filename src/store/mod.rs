@@ -50,6 +50,10 @@ pub struct Changes {
     pub items: Vec<Item>,
     /// How many of `items` are new (for counters).
     pub new_items: u64,
+    /// (source id, how many of `items` are new from it): the per-source
+    /// counts, written with the items so that a crash cannot leave items
+    /// stored but uncounted (as a count kept in the source state could).
+    pub new_by_source: Vec<(String, u64)>,
     pub stories: Vec<StoryChange>,
     /// (story id, member): items joining a story, or changed in it.
     pub members: Vec<(String, Member)>,
@@ -63,9 +67,18 @@ pub struct Changes {
     pub absorbed: Vec<(Story, String)>,
 }
 
+/// The last write the store could not make (the disk full, the device gone),
+/// shared by every clone of a [`Store`], for health checks.
+#[derive(Default)]
+struct WriteHealth {
+    /// What failed, in plain words, and when (seconds since the epoch).
+    failure: std::sync::Mutex<Option<(String, Timestamp)>>,
+}
+
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
+    health: std::sync::Arc<WriteHealth>,
     db: sled::Db,
     items: sled::Tree,
     stories: sled::Tree,
@@ -141,6 +154,7 @@ impl Store {
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(describe_sled_error(&e)));
         let store = Store {
             path: path.to_path_buf(),
+            health: Default::default(),
             items: tree("items")?,
             stories: tree("stories")?,
             members: tree("members")?,
@@ -168,6 +182,7 @@ impl Store {
             Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: shown, found: v }),
             Some(_) => {}
         }
+        store.start_source_counts().map_err(|e| open_err(cause(e)))?;
         let finished = store.finish_interrupted_merges().map_err(|e| open_err(cause(e)))?;
         if finished > 0 {
             tracing::info!(path = %store.path.display(), merges = finished, "finished story merges a stop interrupted");
@@ -269,8 +284,8 @@ impl Store {
     }
 
     pub fn put_source_state(&self, state: &SourceState) -> Result<()> {
-        self.sources.insert(state.id.as_bytes(), encode(state))?;
-        Ok(())
+        let written = self.sources.insert(state.id.as_bytes(), encode(state));
+        self.noted(written.map(drop).map_err(StoreError::from))
     }
 
     pub fn source_states(&self) -> Result<Vec<SourceState>> {
@@ -280,6 +295,11 @@ impl Store {
     /// Apply one ingest's writes. Stories go first, then items, so that a crash
     /// in between leaves items pointing at stories that exist.
     pub fn commit(&self, changes: &Changes) -> Result<()> {
+        let written = self.write(changes);
+        self.noted(written)
+    }
+
+    fn write(&self, changes: &Changes) -> Result<()> {
         // Single inserts: sled's batches cost more per key than plain inserts,
         // and a batch does not make several trees atomic anyway.
         let mut new_stories = 0i64;
@@ -315,6 +335,9 @@ impl Store {
             self.items.insert(item.key.as_bytes(), encode(item))?;
         }
         self.add_meta("items", changes.new_items as i64)?;
+        for (source, n) in &changes.new_by_source {
+            self.add_meta(&source_items_key(source), *n as i64)?;
+        }
         self.add_meta("stories", new_stories)?;
         for (absorbed, survivor) in &changes.absorbed {
             self.finish_merge(absorbed, survivor)?;
@@ -324,8 +347,29 @@ impl Store {
 
     /// Make everything written so far durable.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        let flushed = self.db.flush().map(drop).map_err(StoreError::from);
+        if flushed.is_ok() {
+            // Durable again: only a flush proves it (sled takes writes into
+            // memory and fails when it writes them out).
+            *self.health.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        self.noted(flushed)
+    }
+
+    /// Remember a failed write for [`Store::write_failure`].
+    fn noted<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            let mut failure = self.health.failure.lock().unwrap_or_else(|p| p.into_inner());
+            let since = failure.as_ref().map(|f| f.1).unwrap_or_else(|| now_nanos() as i64 / 1_000_000_000);
+            *failure = Some((cause_of(e), since));
+        }
+        result
+    }
+
+    /// Why the store cannot write, and since when (seconds since the epoch),
+    /// while its last write failed; cleared by the next successful flush.
+    pub fn write_failure(&self) -> Option<(String, Timestamp)> {
+        self.health.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Stories of a feed, newest first, strictly older than `before`.
@@ -393,6 +437,11 @@ impl Store {
     /// items, links and index entries; returns how many went. Oldest first, so
     /// a pass that stops at `limit` resumes where it ended.
     pub fn prune(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        let pruned = self.prune_some(before, limit);
+        self.noted(pruned)
+    }
+
+    fn prune_some(&self, before: Timestamp, limit: usize) -> Result<usize> {
         let prefix = keys::feed_prefix("all");
         let end = keys::feed_key("all", before, "");
         let mut victims = Vec::new();
@@ -403,6 +452,7 @@ impl Store {
             }
         }
         let (mut items_gone, mut stories_gone) = (0i64, 0i64);
+        let mut gone_by_source: std::collections::HashMap<String, i64> = Default::default();
         for id in &victims {
             let Some(story) = self.story(id)? else { continue };
             for m in self.story_members(&story)? {
@@ -415,6 +465,7 @@ impl Store {
                     }
                     self.items.remove(key.as_bytes())?;
                     items_gone += 1;
+                    *gone_by_source.entry(item.source).or_default() += 1;
                 }
             }
             for tree in [&self.members, &self.story_sources] {
@@ -429,6 +480,9 @@ impl Store {
             stories_gone += 1;
         }
         self.add_meta("items", -items_gone)?;
+        for (source, n) in gone_by_source {
+            self.add_meta(&source_items_key(&source), -n)?;
+        }
         self.add_meta("stories", -stories_gone)?;
         Ok(victims.len())
     }
@@ -471,6 +525,23 @@ impl Store {
         Ok(self.meta_u64("items")?.unwrap_or(0))
     }
 
+    /// How many items of one source are stored.
+    pub fn source_item_count(&self, source: &str) -> Result<u64> {
+        Ok(self.meta_u64(&source_items_key(source))?.unwrap_or(0))
+    }
+
+    /// A store written before per-source counts were kept starts them from
+    /// the counts its source states held (once; a few reads per source).
+    fn start_source_counts(&self) -> Result<()> {
+        if self.meta_u64("source_counts")?.is_some() {
+            return Ok(());
+        }
+        for state in self.source_states()? {
+            self.set_meta_u64(&source_items_key(&state.id), state.items)?;
+        }
+        self.set_meta_u64("source_counts", 1)
+    }
+
     pub fn story_count(&self) -> Result<u64> {
         Ok(self.meta_u64("stories")?.unwrap_or(0))
     }
@@ -479,6 +550,12 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// The meta key of a source's item count (source ids are `[a-z0-9-]+`, so
+/// this cannot meet the other meta keys).
+fn source_items_key(source: &str) -> String {
+    format!("source-items:{source}")
 }
 
 fn now_nanos() -> u64 {
@@ -510,9 +587,30 @@ fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std:
 
 /// What went wrong, without the "store I/O error" wrapping (for an open error).
 fn cause(e: StoreError) -> String {
+    cause_of(&e)
+}
+
+fn cause_of(e: &StoreError) -> String {
     match e {
-        StoreError::Io(e) => describe_sled_error(&e),
+        StoreError::Io(e) => describe_sled_error(e),
         other => other.to_string(),
+    }
+}
+
+/// An I/O error in plain words. sled hands some OS errors on wrapped in a
+/// custom error whose text is Rust debug output (`Os { code: 28, ... }`).
+fn describe_io(io: &std::io::Error) -> String {
+    if io.kind() == std::io::ErrorKind::StorageFull {
+        return "no space left on device".into();
+    }
+    if let Some(code) = io.raw_os_error() {
+        return std::io::Error::from_raw_os_error(code).to_string();
+    }
+    let text = io.to_string();
+    if text.contains("Os {") || text.contains("Custom {") {
+        io.kind().to_string()
+    } else {
+        text
     }
 }
 
@@ -520,7 +618,7 @@ fn describe_sled_error(e: &sled::Error) -> String {
     match e {
         e if is_locked(e) => "it is locked by another process (is a newsdesk already running on it?)".into(),
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        sled::Error::Io(io) => io.to_string(),
+        sled::Error::Io(io) => describe_io(io),
         sled::Error::Corruption { .. } => "the store files are corrupt".into(),
         // sled says "Unsupported" when its `conf` file holds garbage.
         sled::Error::Unsupported(_) => "the store files are corrupt (or from an unknown sled version)".into(),
