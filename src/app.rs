@@ -54,12 +54,30 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // Before anything opens a file: the store, the listener and every client count against it.
+    let fd_limit = http::admission::raise_nofile_limit();
     let config = Arc::new(config::load(config_path)?);
     // The store opens before logging starts: sled's own warnings about a damaged
     // file would otherwise come before our one-line error.
     let store = open_store(&config)?;
     crate::logging::init(&config.log);
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "store open");
+    let admission = http::admission::Admission::new(http::admission::Caps::from_fd_limit(match &fd_limit {
+        Ok(n) => *n,
+        Err(e) => {
+            // 1,024 is the usual soft limit nobody raised: assume it.
+            tracing::warn!(error = %e, "keeping the open-file limit");
+            1024
+        }
+    }));
+    let caps = admission.caps;
+    tracing::info!(
+        fd_limit = fd_limit.as_ref().ok(),
+        connections = caps.connections,
+        events = caps.events,
+        events_per_client = caps.events_per_client,
+        "client caps"
+    );
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {
@@ -85,6 +103,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         events: events.clone(),
         metrics: metrics.clone(),
         cancel: cancel.clone(),
+        admission,
     });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");

@@ -2,6 +2,7 @@
 //! `/healthz`. Standing feeds are served from finished bytes; variants with
 //! `limit`, `lang` or `before` are rendered off the runtime.
 
+pub mod admission;
 pub mod conditional;
 mod sse;
 
@@ -30,6 +31,15 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Ends long-lived responses (`/events`) on shutdown.
     pub cancel: CancellationToken,
+    /// Caps on connections and `/events` streams (see [`admission::Caps`]).
+    pub admission: Arc<admission::Admission>,
+}
+
+/// The connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    pub id: u64,
+    pub peer: std::net::IpAddr,
 }
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
@@ -58,30 +68,54 @@ fn header_timeout() -> Duration {
         .unwrap_or(HEADER_TIMEOUT)
 }
 
+/// What a connection over [`admission::Caps::connections`] is told before it
+/// is closed; written straight to the socket, without reading the request.
+const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+content-length: 38\r\nretry-after: 5\r\nconnection: close\r\n\r\ntoo many connections; try again later\n";
+
+/// How long a connection asked to close to make room may take to finish the
+/// response it is sending.
+const EVICT_GRACE: Duration = Duration::from_secs(10);
+
 /// Serve on `listener` until `cancel`.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
     let timeout = header_timeout();
+    let mut accept_errors = admission::Throttle::new(Duration::from_secs(1));
+    let mut refusals = admission::Throttle::new(Duration::from_secs(1));
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = cancel.cancelled() => break,
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    if let Some(failures) = accept_errors.hit(std::time::Instant::now()) {
+                        tracing::warn!(error = %e, failures, "accept failed");
+                    }
+                    // EMFILE and the like persist for a while: do not spin on them.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
+        let Some(slot) = shared.admission.admit() else {
+            // A fresh socket's send buffer takes these bytes at once; a client
+            // that cannot take them loses nothing it was promised.
+            let _ = stream.try_write(TOO_MANY);
+            if let Some(refused) = refusals.hit(std::time::Instant::now()) {
+                tracing::warn!(refused, cap = shared.admission.caps.connections, "connections refused: too many open");
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let cancel = cancel.clone();
+        let conn = Conn { id: slot.id, peer: peer.ip() };
         tracker.spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                async move { Ok::<_, Infallible>(handle(&shared, req, conn).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -89,13 +123,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellat
                 .keep_alive(true)
                 .serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = cancel.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
-                }
-            }
+            let grace = tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = cancel.cancelled() => Duration::from_secs(2),
+                _ = slot.evicted.cancelled() => EVICT_GRACE,
+            };
+            // An idle connection closes at once; one mid-response finishes it first.
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(grace, conn).await;
+            drop(slot);
         });
     }
     tracker.close();
@@ -117,7 +153,7 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
     r
 }
 
-async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp {
+async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>, conn: Conn) -> Resp {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
@@ -129,7 +165,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     let mut resp = match path.as_str() {
         "/healthz" => healthz(shared),
         "/api/sources" => api_sources(shared),
-        "/events" => sse::events(shared, &req),
+        "/events" => sse::events(shared, &req, conn),
         "/metrics" => metrics(shared),
         p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
         "/" | "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
