@@ -24,6 +24,7 @@ struct Dirty {
     notify: Notify,
     events: Arc<Events>,
     metrics: Arc<Metrics>,
+    statuses: Arc<http::statuses::Statuses>,
 }
 
 impl Sink for Dirty {
@@ -34,6 +35,7 @@ impl Sink for Dirty {
             outcome.elapsed.as_secs_f64(),
             outcome.report.new as u64,
         );
+        self.statuses.set(&outcome.source, outcome.status);
         for news in std::mem::take(&mut outcome.report.became_breaking) {
             tracing::info!(source = %outcome.source, story = %news.story, title = %news.title, "breaking");
             self.events.publish(news, pipeline::now());
@@ -96,6 +98,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         let (events, store) = (events.clone(), store.clone());
         tokio::task::spawn_blocking(move || events.load(&store, pipeline::now())).await??;
     }
+    let statuses = Arc::new(http::statuses::Statuses::default());
+    load_statuses(&statuses, &desk);
     let shared = Arc::new(Shared {
         desk: desk.clone(),
         publisher: publisher.clone(),
@@ -104,6 +108,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         cancel: cancel.clone(),
         admission,
+        variants: Arc::new(http::variants::Variants::new(http::variants::RENDER_PERMITS, http::variants::CACHE_BYTES)),
+        statuses: statuses.clone(),
     });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
@@ -122,7 +128,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         });
     }
-    let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics });
+    let dirty = Arc::new(Dirty { feeds: Mutex::default(), notify: Notify::new(), events, metrics, statuses });
     let fetcher = Fetcher::new(&config.poll)?;
     let running = Running {
         desk: desk.clone(),
@@ -225,6 +231,7 @@ impl Running {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || p.publish_all(pipeline::now())).await {
             tracing::error!(error = %e, "publishing after the reload failed");
         }
+        load_statuses(&self.dirty.statuses, &self.desk);
         tracing::info!(sources = config.sources.len(), "configuration reloaded");
     }
 }
@@ -244,6 +251,13 @@ fn prepare(path: &Path, current: &Config) -> Result<Prepared, Vec<String>> {
     }
     let fetcher = Fetcher::new(&config.poll).map_err(|e| vec![format!("cannot build the HTTP client: {e}")])?;
     Ok(Prepared { config: Arc::new(config), fetcher })
+}
+
+/// Read every configured source's status into `statuses`, in the background:
+/// one store read per source, which must not hold up startup or a request.
+fn load_statuses(statuses: &Arc<http::statuses::Statuses>, desk: &Arc<Desk>) {
+    let (statuses, desk) = (statuses.clone(), desk.clone());
+    tokio::task::spawn_blocking(move || statuses.load(&desk.config(), &desk.store));
 }
 
 /// Retention: every hour (and a minute after start), delete stories older than

@@ -100,6 +100,8 @@ pub struct Admission {
     /// leave this list: they have their own cap.
     evictable: Mutex<BTreeMap<u64, CancellationToken>>,
     streams: Mutex<StreamCounts>,
+    /// Signalled when a connection closes.
+    freed: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -130,6 +132,7 @@ impl Admission {
             next_id: AtomicU64::new(0),
             evictable: Mutex::default(),
             streams: Mutex::default(),
+            freed: tokio::sync::Notify::new(),
         })
     }
 
@@ -146,14 +149,30 @@ impl Admission {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let evicted = CancellationToken::new();
-        let mut list = self.evictable.lock().unwrap_or_else(|p| p.into_inner());
         if open > self.caps.evict_at {
-            if let Some((_, oldest)) = list.pop_first() {
-                oldest.cancel();
-            }
+            self.evict_oldest();
         }
-        list.insert(id, evicted.clone());
+        self.evictable.lock().unwrap_or_else(|p| p.into_inner()).insert(id, evicted.clone());
         Some(ConnSlot { admission: self.clone(), id, evicted })
+    }
+
+    /// Ask the longest-held connection that is not a stream to close.
+    fn evict_oldest(&self) {
+        if let Some((_, oldest)) = self.evictable.lock().unwrap_or_else(|p| p.into_inner()).pop_first() {
+            oldest.cancel();
+        }
+    }
+
+    /// [`Admission::admit`], but when every place is taken, first close the
+    /// longest-held connection and wait (up to `wait`) for its place.
+    pub async fn admit_or_make_room(self: &Arc<Self>, wait: std::time::Duration) -> Option<ConnSlot> {
+        if let Some(slot) = self.admit() {
+            return Some(slot);
+        }
+        let freed = self.freed.notified();
+        self.evict_oldest();
+        let _ = tokio::time::timeout(wait, freed).await;
+        self.admit()
     }
 
     /// Take a place for an `/events` stream on connection `conn` from `client`.
@@ -182,6 +201,7 @@ impl Drop for ConnSlot {
     fn drop(&mut self) {
         self.admission.evictable.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
         self.admission.open.fetch_sub(1, Ordering::AcqRel);
+        self.admission.freed.notify_one();
     }
 }
 
