@@ -27,6 +27,7 @@ struct Dirty {
     notify: Notify,
     events: Arc<Events>,
     metrics: Arc<Metrics>,
+    statuses: Arc<http::statuses::Statuses>,
 }
 
 impl Sink for Dirty {
@@ -37,6 +38,7 @@ impl Sink for Dirty {
             outcome.elapsed.as_secs_f64(),
             outcome.report.new as u64,
         );
+        self.statuses.set(&outcome.source, outcome.status);
         for news in std::mem::take(&mut outcome.report.became_breaking) {
             tracing::info!(source = %outcome.source, story = %news.story, title = %news.title, "breaking");
             self.events.publish(news, pipeline::now());
@@ -57,12 +59,30 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // Before anything opens a file: the store, the listener and every client count against it.
+    let fd_limit = http::admission::raise_nofile_limit();
     let config = Arc::new(config::load(config_path)?);
     // The store opens before logging starts: sled's own warnings about a damaged
     // file would otherwise come before our one-line error.
     let store = open_store(&config)?;
     crate::logging::init(&config.log);
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "store open");
+    let admission = http::admission::Admission::new(http::admission::Caps::from_fd_limit(match &fd_limit {
+        Ok(n) => *n,
+        Err(e) => {
+            // 1,024 is the usual soft limit nobody raised: assume it.
+            tracing::warn!(error = %e, "keeping the open-file limit");
+            1024
+        }
+    }));
+    let caps = admission.caps;
+    tracing::info!(
+        fd_limit = fd_limit.as_ref().ok(),
+        connections = caps.connections,
+        events = caps.events,
+        events_per_client = caps.events_per_client,
+        "client caps"
+    );
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {
@@ -81,6 +101,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         let (events, store) = (events.clone(), store.clone());
         tokio::task::spawn_blocking(move || events.load(&store, pipeline::now())).await??;
     }
+    let statuses = Arc::new(http::statuses::Statuses::default());
+    load_statuses(&statuses, &desk);
     let shared = Arc::new(Shared {
         desk: desk.clone(),
         publisher: publisher.clone(),
@@ -88,6 +110,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         events: events.clone(),
         metrics: metrics.clone(),
         cancel: cancel.clone(),
+        admission,
+        variants: Arc::new(http::variants::Variants::new(http::variants::RENDER_PERMITS, http::variants::CACHE_BYTES)),
+        statuses: statuses.clone(),
     });
     let server = tokio::spawn(http::serve(listener, shared, cancel.clone()));
     tracing::info!(listen = %config.server.listen, sources = config.sources.len(), store = %config.storage.path.display(), "newsdesk is serving");
@@ -106,8 +131,14 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         });
     }
-    let dirty =
-        Arc::new(Dirty { feeds: Mutex::default(), reload: Mutex::default(), notify: Notify::new(), events, metrics });
+    let dirty = Arc::new(Dirty {
+        feeds: Mutex::default(),
+        reload: Mutex::default(),
+        notify: Notify::new(),
+        events,
+        metrics,
+        statuses,
+    });
     let wake = Arc::new(Notify::new());
     let poller = Poller { desk: desk.clone(), sink: dirty.clone(), heartbeat, wake: wake.clone() };
     let poll_task = tokio::spawn(poller.run(cancel.clone()));
@@ -194,6 +225,7 @@ impl Running {
         *self.dirty.reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());
         self.dirty.notify.notify_one();
         self.wake.notify_one();
+        load_statuses(&self.dirty.statuses, &self.desk);
         tracing::info!(sources = config.sources.len(), "configuration reloaded");
     }
 }
@@ -214,6 +246,13 @@ fn prepare(path: &Path, running: &Runtime) -> Result<Runtime, Vec<String>> {
         )]);
     }
     Runtime::new(Arc::new(config), Some(running)).map_err(|e| vec![format!("cannot build the HTTP client: {e}")])
+}
+
+/// Read every configured source's status into `statuses`, in the background:
+/// one store read per source, which must not hold up startup or a request.
+fn load_statuses(statuses: &Arc<http::statuses::Statuses>, desk: &Arc<Desk>) {
+    let (statuses, desk) = (statuses.clone(), desk.clone());
+    tokio::task::spawn_blocking(move || statuses.load(&desk.config(), &desk.store));
 }
 
 /// Retention: every hour (and a minute after start), delete stories older than

@@ -20,6 +20,7 @@ pub struct Metrics {
     items_stored: Counter,
     stories: Gauge,
     sources: Family<Labels, Gauge>,
+    variant_cache: Family<Labels, Gauge>,
     http_requests: Family<Labels, Counter>,
     /// The counters of `http_requests` already made, by route and status, so a
     /// request costs a read lock and an atomic add, not label allocations.
@@ -42,6 +43,7 @@ impl Metrics {
         let items_stored = Counter::default();
         let stories = Gauge::default();
         let sources = Family::<Labels, Gauge>::default();
+        let variant_cache = Family::<Labels, Gauge>::default();
         let http_requests = Family::<Labels, Counter>::default();
         let resident_memory = Gauge::default();
         let cpu_seconds = Gauge::<f64, AtomicU64>::default();
@@ -54,6 +56,11 @@ impl Metrics {
         registry.register("newsdesk_items_stored", "New items stored", items_stored.clone());
         registry.register("newsdesk_stories", "Stories in the store", stories.clone());
         registry.register("newsdesk_sources", "Sources by status of their last poll", sources.clone());
+        registry.register(
+            "newsdesk_feed_variant_cache_lookups",
+            "On-demand feed pages (tags; limit, lang, before) found in the cache or rendered, by outcome",
+            variant_cache.clone(),
+        );
         registry.register("newsdesk_http_requests", "HTTP requests by route and status", http_requests.clone());
         registry.register("process_resident_memory_bytes", "Resident memory of the process", resident_memory.clone());
         registry.register("process_cpu_seconds_total", "User and system CPU time of the process", cpu_seconds.clone());
@@ -64,6 +71,7 @@ impl Metrics {
             items_stored,
             stories,
             sources,
+            variant_cache,
             http_requests,
             request_counters: Default::default(),
             resident_memory,
@@ -93,8 +101,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub fn render(&self, stories: u64, sources_by_status: &[(&str, i64)]) -> String {
+    pub fn render(&self, stories: u64, sources_by_status: &[(&str, i64)], variant_cache: &[(&str, u64)]) -> String {
         self.stories.set(stories as i64);
+        for (outcome, n) in variant_cache {
+            self.variant_cache.get_or_create(&vec![("outcome".into(), outcome.to_string())]).set(*n as i64);
+        }
         for (status, n) in sources_by_status {
             self.sources.get_or_create(&vec![("status".into(), status.to_string())]).set(*n);
         }

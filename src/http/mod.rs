@@ -2,8 +2,11 @@
 //! `/healthz`. Standing feeds are served from finished bytes; variants with
 //! `limit`, `lang` or `before` are rendered off the runtime.
 
+pub mod admission;
 pub mod conditional;
 mod sse;
+pub mod statuses;
+pub mod variants;
 
 use crate::model::SourceStatus;
 use crate::pipeline::{self, Desk};
@@ -30,6 +33,28 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Ends long-lived responses (`/events`) on shutdown.
     pub cancel: CancellationToken,
+    /// Caps on connections and `/events` streams (see [`admission::Caps`]).
+    pub admission: Arc<admission::Admission>,
+    /// On-demand feed pages: cache and render semaphore.
+    pub variants: Arc<variants::Variants>,
+    /// Sources by status, for `/metrics`.
+    pub statuses: Arc<statuses::Statuses>,
+}
+
+/// `/api/sources` entries per page unless `?limit=` asks otherwise, and the most it may ask.
+pub const SOURCES_PAGE: usize = 100;
+pub const MAX_SOURCES_PAGE: usize = 1000;
+
+/// The front page may style itself and show our own images; nothing else
+/// (no script, frame, form target or plugin) is allowed to run or load.
+const FRONT_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+
+/// The connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    pub id: u64,
+    pub peer: std::net::IpAddr,
 }
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
@@ -58,30 +83,57 @@ fn header_timeout() -> Duration {
         .unwrap_or(HEADER_TIMEOUT)
 }
 
+/// What a connection over [`admission::Caps::connections`] is told before it
+/// is closed; written straight to the socket, without reading the request.
+const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+content-length: 38\r\nretry-after: 5\r\nconnection: close\r\n\r\ntoo many connections; try again later\n";
+
+/// How long a connection asked to close to make room may take to finish the
+/// response it is sending.
+const EVICT_GRACE: Duration = Duration::from_secs(10);
+
 /// Serve on `listener` until `cancel`.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
     let timeout = header_timeout();
+    let mut accept_errors = admission::Throttle::new(Duration::from_secs(1));
+    let mut refusals = admission::Throttle::new(Duration::from_secs(1));
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = cancel.cancelled() => break,
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    if let Some(failures) = accept_errors.hit(std::time::Instant::now()) {
+                        tracing::warn!(error = %e, failures, "accept failed");
+                    }
+                    // EMFILE and the like persist for a while: do not spin on them.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
+        let Some(slot) = shared.admission.admit_or_make_room(Duration::from_millis(100)).await else {
+            // A fresh socket's send buffer takes these bytes at once; a client
+            // that cannot take them loses nothing it was promised.
+            let _ = stream.try_write(TOO_MANY);
+            if let Some(refused) = refusals.hit(std::time::Instant::now()) {
+                tracing::warn!(refused, cap = shared.admission.caps.connections, "connections refused: too many open");
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let cancel = cancel.clone();
+        let conn = Conn { id: slot.id, peer: peer.ip() };
         tracker.spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
+            let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let asked_in = asked.clone();
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                asked_in.store(true, Ordering::Relaxed);
+                async move { Ok::<_, Infallible>(handle(&shared, req, conn).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -89,13 +141,22 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellat
                 .keep_alive(true)
                 .serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = cancel.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+            let grace = tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = cancel.cancelled() => Duration::from_secs(2),
+                _ = slot.evicted.cancelled() => {
+                    // hyper's graceful shutdown waits for a first request that
+                    // may never come: a connection that never asked is dropped.
+                    if !asked.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    EVICT_GRACE
                 }
-            }
+            };
+            // An idle connection closes at once; one mid-response finishes it first.
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(grace, conn).await;
+            drop(slot);
         });
     }
     tracker.close();
@@ -123,7 +184,7 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
     r
 }
 
-async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp {
+async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>, conn: Conn) -> Resp {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
@@ -134,8 +195,8 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     let query = req.uri().query().unwrap_or("").to_string();
     let mut resp = match path.as_str() {
         "/healthz" => healthz(shared),
-        "/api/sources" => api_sources(shared),
-        "/events" => sse::events(shared, &req),
+        "/api/sources" => api_sources(shared, &query).await,
+        "/events" => sse::events(shared, &req, conn),
         "/metrics" => metrics(shared),
         p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
         "/" | "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
@@ -162,18 +223,11 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
 }
 
 fn metrics(shared: &Shared) -> Resp {
-    let config = shared.desk.config();
-    let mut by_status: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
-    for s in ["pending", "ok", "not_modified", "error", "gone", "refused"] {
-        by_status.insert(s, 0);
-    }
-    for source in &config.sources {
-        let status = pipeline::load_state(&shared.desk.store, source).map(|s| s.status).unwrap_or_default();
-        *by_status.entry(status.as_str()).or_default() += 1;
-    }
     let stories = shared.desk.store.story_count().unwrap_or(0);
-    let by_status: Vec<(&str, i64)> = by_status.into_iter().collect();
-    let mut r = Response::new(full(shared.metrics.render(stories, &by_status)));
+    let variants = &shared.variants;
+    let cache = [("hit", &variants.hits), ("miss", &variants.misses)]
+        .map(|(k, v)| (k, v.load(std::sync::atomic::Ordering::Relaxed)));
+    let mut r = Response::new(full(shared.metrics.render(stories, &shared.statuses.counts(), &cache)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
@@ -207,12 +261,57 @@ fn healthz(shared: &Shared) -> Resp {
     )
 }
 
-fn api_sources(shared: &Shared) -> Resp {
+/// `/api/sources?after=ID&limit=N`: one page of sources in configuration
+/// order, with a `Link: <...>; rel="next"` header while more follow, so a
+/// request reads at most [`MAX_SOURCES_PAGE`] source states from the store.
+async fn api_sources(shared: &Arc<Shared>, query: &str) -> Resp {
     let config = shared.desk.config();
-    let mut out = Vec::new();
-    for source in &config.sources {
-        let state = pipeline::load_state(&shared.desk.store, source).unwrap_or_default();
-        let ts = |t: Option<i64>| t.map(crate::publish::render::rfc3339);
+    let mut limit = SOURCES_PAGE;
+    let mut start = 0;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_SOURCES_PAGE).contains(&n) => limit = n,
+                _ => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!("limit must be a whole number from 1 to {MAX_SOURCES_PAGE}"),
+                    )
+                }
+            },
+            "after" => match config.sources.iter().position(|s| s.id == v) {
+                Some(i) => start = i + 1,
+                None => return text(StatusCode::BAD_REQUEST, &format!("after names no configured source: {v}")),
+            },
+            _ => {}
+        }
+    }
+    let end = (start + limit).min(config.sources.len());
+    let next = (end < config.sources.len()).then(|| config.sources[end - 1].id.clone());
+    let (desk, page_config) = (shared.desk.clone(), config.clone());
+    let page = shared.variants.gated(move || sources_page(&desk, &page_config.sources[start..end])).await;
+    let mut r = match page {
+        Ok(page) => json(StatusCode::OK, &serde_json::Value::Array(page)),
+        Err(e) => return text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    if let Some(after) = next {
+        let base = config.server.public_url.as_str().trim_end_matches('/');
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("after", &after)
+            .append_pair("limit", &limit.to_string())
+            .finish();
+        if let Ok(v) = HeaderValue::from_str(&format!("<{base}/api/sources?{q}>; rel=\"next\"")) {
+            r.headers_mut().insert(header::LINK, v);
+        }
+    }
+    r
+}
+
+fn sources_page(desk: &Desk, sources: &[crate::config::Source]) -> Vec<serde_json::Value> {
+    let ts = |t: Option<i64>| t.map(crate::publish::render::rfc3339);
+    let mut out = Vec::with_capacity(sources.len());
+    for source in sources {
+        let state = pipeline::load_state(&desk.store, source).unwrap_or_default();
         out.push(serde_json::json!({
             "id": source.id,
             "url": if state.url.is_empty() { poll::redacted(&source.url) } else { poll::redacted_str(&state.url) },
@@ -224,10 +323,10 @@ fn api_sources(shared: &Shared) -> Resp {
             "consecutive_failures": state.consecutive_failures,
             "last_error": state.last_error,
             // Counted by the store with the items themselves (see `Changes`).
-            "items": shared.desk.store.source_item_count(&source.id).unwrap_or(state.items),
+            "items": desk.store.source_item_count(&source.id).unwrap_or(state.items),
         }));
     }
-    json(StatusCode::OK, &serde_json::Value::Array(out))
+    out
 }
 
 /// Split `/feeds/...` into a feed and a format.
@@ -296,29 +395,30 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
         }
     }
     let standing = limit == config.server.feed_items && lang.is_none() && before.is_none();
-    let rendered: Arc<Rendered> = match standing.then(|| shared.publisher.snapshot().files.get(path).cloned()).flatten()
-    {
-        Some(r) => r,
-        None => {
-            if !shared.publisher.feed_exists(&name) {
-                return text(StatusCode::NOT_FOUND, &format!("no such feed: {path}"));
-            }
-            let publisher = shared.publisher.clone();
-            let req = PageRequest { feed: name, format, limit, lang, before };
-            match tokio::task::spawn_blocking(move || publisher.render_page(&req, pipeline::now())).await {
-                Ok(Ok(r)) => Arc::new(r),
-                // The store failing under a variant (a disk full, a device
-                // gone) is the server's state, not a bug: a clean 503 that
-                // says to come back, never a 500.
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, path, "rendering failed");
-                    return unavailable("the feed cannot be read from the store right now; try again later");
-                }
-                Err(_) => return unavailable("the feed could not be rendered; try again later"),
-            }
+    let snapshot = shared.publisher.snapshot();
+    if let Some(r) = standing.then(|| snapshot.files.get(path)).flatten() {
+        return respond(req, r);
+    }
+    if !shared.publisher.feed_exists(&name) {
+        return text(StatusCode::NOT_FOUND, &format!("no such feed: {path}"));
+    }
+    let publisher = shared.publisher.clone();
+    let page = PageRequest { feed: name, format, limit, lang, before };
+    let render = move || publisher.render_page(&page, pipeline::now());
+    match shared.variants.get(path, query, snapshot.generation, render).await {
+        Ok(Ok(r)) => respond(req, &r),
+        // The store failing under a variant (a disk full, a device gone) is
+        // the server's state, not a bug: a clean 503 that says to come back.
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, path, "rendering failed");
+            unavailable("the feed cannot be read from the store right now; try again later")
         }
-    };
-    respond(req, &rendered)
+        Err(e @ variants::VariantError::Busy) => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, path, "rendering failed");
+            unavailable("the feed could not be rendered; try again later")
+        }
+    }
 }
 
 /// Headers, 304 and content coding for a finished body.
@@ -350,6 +450,10 @@ fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
     hs.insert(header::LAST_MODIFIED, r.modified_header.clone());
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     hs.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    hs.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if r.content_type.starts_with("text/html") {
+        hs.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FRONT_PAGE_CSP));
+    }
     resp
 }
 

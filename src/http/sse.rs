@@ -2,7 +2,7 @@
 //! (`Last-Event-ID`), then live messages from the one broadcast channel, and a
 //! comment line every 15 s so proxies keep the stream open.
 
-use super::{Body, Resp, Shared};
+use super::{Body, Conn, Resp, Shared};
 use crate::pipeline;
 use bytes::Bytes;
 use hyper::body::Frame;
@@ -30,13 +30,27 @@ impl hyper::body::Body for SseBody {
     }
 }
 
-pub fn events(shared: &Arc<Shared>, req: &hyper::Request<hyper::body::Incoming>) -> Resp {
+pub fn events(shared: &Arc<Shared>, req: &hyper::Request<hyper::body::Incoming>, conn: Conn) -> Resp {
+    // Streams are never timed out, so their number is capped (in total and
+    // per address) below the connection cap: they cannot take every place.
+    let slot = match shared.admission.open_stream(conn.id, conn.peer) {
+        Ok(slot) => slot,
+        Err(why) => {
+            tracing::debug!(client = %conn.peer, reason = %why, "/events refused");
+            let mut r = super::text(hyper::StatusCode::SERVICE_UNAVAILABLE, &why.to_string());
+            r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            return r;
+        }
+    };
     let last_id =
         req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty());
     let (missed, mut live) = shared.events.subscribe(last_id, pipeline::now());
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     let cancel = shared.cancel.clone();
     tokio::spawn(async move {
+        // The stream's place is freed when this task ends (the client left).
+        let _slot = slot;
         // Tell the client how long to wait before reconnecting, then catch it up.
         if tx.send(Bytes::from_static(b"retry: 5000\n\n")).await.is_err() {
             return;

@@ -24,6 +24,12 @@ use xxhash_rust::xxh3::xxh3_64;
 /// feed that lists the story megabytes long. The story keeps all its items.
 pub const MAX_LISTED_ITEMS: usize = 500;
 
+/// The most stories one page request looks at. A filter that matches few
+/// stories (`?lang=zz`) would otherwise walk the whole feed: past this many the
+/// page ends where it got to, with a next link that goes on from there, so a
+/// request costs the same whatever the store holds.
+pub const SCAN_CAP: usize = 1000;
+
 /// A finished response body with its validators.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -84,7 +90,20 @@ impl Rendered {
 #[derive(Default)]
 pub struct Snapshot {
     pub files: HashMap<String, Arc<Rendered>>,
+    /// Counts publications: a variant rendered from an older generation may be stale.
+    pub generation: u64,
 }
+
+/// The `top` ranking as of the last publication: (story, distinct sources),
+/// best first, and where each story sits, so a page of it is a slice.
+#[derive(Default)]
+struct Ranking {
+    order: Vec<(FeedKey, usize)>,
+    position: HashMap<String, usize>,
+}
+
+/// One page's stories and where the next page starts (`None`: the last page).
+type Page = (Vec<Story>, Option<FeedKey>);
 
 /// Feed names in the store index and in URLs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -167,6 +186,8 @@ pub struct Publisher {
     started: Timestamp,
     /// Where changed feeds go for WebSub pings (set when a hub may be configured).
     websub: std::sync::OnceLock<websub::Topics>,
+    /// Ranked by [`Publisher::publish`], read by `top` pages.
+    ranking: ArcSwap<Ranking>,
 }
 
 impl Publisher {
@@ -179,6 +200,7 @@ impl Publisher {
             secret,
             started: now,
             websub: std::sync::OnceLock::new(),
+            ranking: ArcSwap::from_pointee(Ranking::default()),
         })
     }
 
@@ -235,6 +257,9 @@ impl Publisher {
         if !feeds.is_empty() && !feeds.contains(&FeedName::Top) {
             todo.push(&FeedName::Top);
         }
+        if !todo.is_empty() {
+            self.rank_top(now)?;
+        }
         for feed in todo {
             let limit = self.config.load().server.feed_items;
             for format in Format::ALL {
@@ -277,7 +302,7 @@ impl Publisher {
             );
         }
         self.ping_changed(&old, &files);
-        self.snapshot.store(Arc::new(Snapshot { files }));
+        self.snapshot.store(Arc::new(Snapshot { files, generation: old.generation + 1 }));
         Ok(())
     }
 
@@ -310,7 +335,7 @@ impl Publisher {
     /// with `limit`, `lang` or `before`).
     pub fn render_page(&self, req: &PageRequest, now: Timestamp) -> Result<Rendered, PublishError> {
         let config = self.config.load_full();
-        let (stories, more) = self.select(req, now)?;
+        let (stories, next) = self.select(req, now)?;
         let mut entries = Vec::with_capacity(stories.len());
         for story in stories {
             if let Some(e) = self.entry(&config, story, now)? {
@@ -339,14 +364,7 @@ impl Publisher {
         let path = req.feed.path(req.format);
         let before = req.before.as_ref().map(|b| self.cursor(b));
         let self_url = format!("{base}{path}{}", query(before));
-        let next_url = if more {
-            entries.last().map(|e| {
-                let key = FeedKey { time: e.story.time, story: e.story.id.clone() };
-                format!("{base}{path}{}", query(Some(self.cursor(&key))))
-            })
-        } else {
-            None
-        };
+        let next_url = next.map(|key| format!("{base}{path}{}", query(Some(self.cursor(&key)))));
         let updated = entries.iter().map(|e| e.story.updated.max(e.story.time)).max().unwrap_or(self.started);
         let doc = FeedDoc {
             title: feed_title(&config, &req.feed),
@@ -360,11 +378,12 @@ impl Publisher {
         Ok(Rendered::new(render::render(&doc, req.format), updated, req.format.content_type()))
     }
 
-    /// The stories of a page, and whether there are more after it.
-    fn select(&self, req: &PageRequest, now: Timestamp) -> Result<(Vec<Story>, bool), PublishError> {
+    /// The stories of a page, and where the next page starts. At most
+    /// [`SCAN_CAP`] stories are looked at.
+    fn select(&self, req: &PageRequest, now: Timestamp) -> Result<Page, PublishError> {
         let config = self.config.load();
         if req.feed == FeedName::Top {
-            return self.top(now, req);
+            return self.top(req);
         }
         let index = req.feed.index();
         let oldest = match req.feed {
@@ -373,58 +392,80 @@ impl Publisher {
         };
         let mut out = Vec::new();
         let mut cursor = req.before.clone();
+        let mut looked = 0;
         let chunk = req.limit.max(16);
         loop {
             let keys = self.store.page_keys(&index, cursor.as_ref(), chunk)?;
             let exhausted = keys.len() < chunk;
             for key in &keys {
                 if key.time < oldest {
-                    return Ok((out, false));
+                    return Ok((out, None));
                 }
-                if out.len() == req.limit {
-                    return Ok((out, true));
+                if out.len() == req.limit || looked == SCAN_CAP {
+                    return Ok((out, cursor));
                 }
-                let Some(story) = self.store.story(&key.story)? else {
-                    continue;
-                };
-                if let Some(lang) = &req.lang {
-                    if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
-                        continue;
-                    }
+                looked += 1;
+                cursor = Some(key.clone());
+                if let Some(story) = self.wanted(&key.story, req)? {
+                    out.push(story);
                 }
-                out.push(story);
             }
             if exhausted {
-                return Ok((out, false));
+                return Ok((out, None));
             }
-            cursor = keys.last().cloned();
         }
     }
 
-    /// The most covered stories of the last 24 hours, and whether more follow.
-    /// A `before` cursor names the last story of the previous page: the page
-    /// goes on after it in the ranking (empty once it has left the ranking).
-    fn top(&self, now: Timestamp, req: &PageRequest) -> Result<(Vec<Story>, bool), PublishError> {
-        let mut ranked = Vec::new();
+    /// A story, unless it is gone or the request's language filter leaves it out.
+    fn wanted(&self, id: &str, req: &PageRequest) -> Result<Option<Story>, PublishError> {
+        let Some(story) = self.store.story(id)? else {
+            return Ok(None);
+        };
+        if let Some(lang) = &req.lang {
+            if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(story))
+    }
+
+    /// Rank the most covered stories of the last 24 hours (a walk of that
+    /// day, done once per publication rather than per request).
+    fn rank_top(&self, now: Timestamp) -> Result<(), PublishError> {
+        let mut order = Vec::new();
         for key in self.store.keys_since("all", now - 86_400)? {
             let Some(story) = self.store.story(&key.story)? else {
                 continue;
             };
-            if let Some(lang) = &req.lang {
-                if !self.story_language(&story)?.eq_ignore_ascii_case(lang) {
-                    continue;
-                }
-            }
-            let sources = self.distinct_sources(&story)?;
-            ranked.push((sources, story));
+            order.push((key, self.distinct_sources(&story)?));
         }
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
+        order.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.time.cmp(&a.0.time)).then(a.0.story.cmp(&b.0.story)));
+        let position = order.iter().enumerate().map(|(i, (k, _))| (k.story.clone(), i)).collect();
+        self.ranking.store(Arc::new(Ranking { order, position }));
+        Ok(())
+    }
+
+    /// A page of the most covered stories, from the last ranking. A `before`
+    /// cursor names the last story of the previous page: the page goes on
+    /// after it in the ranking (empty once it has left the ranking).
+    fn top(&self, req: &PageRequest) -> Result<Page, PublishError> {
+        let ranking = self.ranking.load();
         let start = match &req.before {
             None => 0,
-            Some(key) => ranked.iter().position(|(_, s)| s.id == key.story).map_or(ranked.len(), |i| i + 1),
+            Some(key) => ranking.position.get(&key.story).map_or(ranking.order.len(), |i| i + 1),
         };
-        let more = ranked.len() > start + req.limit;
-        Ok((ranked.into_iter().skip(start).take(req.limit).map(|(_, s)| s).collect(), more))
+        let mut out = Vec::new();
+        let mut last = None;
+        for (looked, (key, _)) in ranking.order.iter().skip(start).enumerate() {
+            if out.len() == req.limit || looked == SCAN_CAP {
+                return Ok((out, last));
+            }
+            last = Some(key.clone());
+            if let Some(story) = self.wanted(&key.story, req)? {
+                out.push(story);
+            }
+        }
+        Ok((out, None))
     }
 
     fn distinct_sources(&self, story: &Story) -> Result<usize, PublishError> {

@@ -255,8 +255,22 @@ impl Daemon {
 
     /// Start with extra environment variables.
     pub fn start_with_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_wrapped(config, port, &[], env)
+    }
+
+    /// Start under a wrapper command that execs the binary (e.g. `prlimit
+    /// --nofile=256:256`), so the child's pid is still the daemon's.
+    pub fn start_wrapped(config: &Path, port: u16, wrapper: &[&str], env: &[(&str, &str)]) -> Daemon {
         let stderr = config.with_extension("log");
-        let child = Command::new(bin())
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = cmd
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
