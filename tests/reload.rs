@@ -6,8 +6,6 @@
 mod common;
 
 use common::{free_port, rss, write_config, Act, Daemon, Fixture, FixtureServer, RawServer};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn config_text(port: u16, sources: &[(&str, String)], extra: &str) -> String {
@@ -66,24 +64,6 @@ fn a_poll_in_flight_during_a_reload_completes_and_is_served() {
     assert_eq!(slow_state["items"], 1, "{api:#}");
 }
 
-/// A hub on 127.0.0.1 that answers 204 to every POST and records its body.
-fn start_hub() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let Some((_, body)) = common::read_message(&mut s) else { continue };
-            log.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (port, seen)
-}
-
 /// Many stories (so a render takes a while), one new item, and reloads
 /// (SIGHUP) sent again and again while it is polled, stored and published:
 /// each topic it changes is announced exactly once. Two renders at once (the
@@ -91,7 +71,7 @@ fn start_hub() -> (u16, Arc<Mutex<Vec<String>>>) {
 /// other's newer snapshot and the next render announced it again.
 #[test]
 fn one_change_is_announced_once_across_reloads() {
-    let (hub_port, seen) = start_hub();
+    let (hub_port, seen) = common::start_hub(false);
     let server = FixtureServer::start();
     let titles: Vec<String> = (0..300).map(|i| format!("Council report {i} on the river bridge {}", i * 13)).collect();
     let mut items: Vec<(String, String, String, &str)> = (0..300)

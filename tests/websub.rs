@@ -5,43 +5,11 @@
 mod common;
 
 use common::{free_port, rss, write_config, Daemon, Fixture, FixtureServer};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A hub that records each POST body and answers 500 to the first, 204 after.
-fn start_hub() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let body = common::read_message(&mut s).map(|(head, body)| {
-                let method_ok = head.starts_with("post ");
-                let form = head.contains("content-type: application/x-www-form-urlencoded");
-                let body = String::from_utf8_lossy(&body).to_string();
-                format!("{}{}{body}", if method_ok { "" } else { "NOT-POST " }, if form { "" } else { "NOT-FORM " })
-            });
-            let Some(body) = body else { continue };
-            let first = {
-                let mut l = log.lock().unwrap();
-                l.push(body);
-                l.len() == 1
-            };
-            let status = if first { "500 Internal Server Error" } else { "204 No Content" };
-            let _ =
-                s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
-        }
-    });
-    (port, seen)
-}
 
 #[test]
 fn changed_feeds_are_announced_to_the_hub_with_a_retry() {
-    let (hub_port, seen) = start_hub();
+    let (hub_port, seen) = common::start_hub(true);
     let server = FixtureServer::start();
     server.set(
         "/wire.xml",

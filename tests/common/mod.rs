@@ -771,3 +771,36 @@ pub fn read_message(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
         }
     }
 }
+
+/// A WebSub hub on 127.0.0.1 that records each request body (marked
+/// `NOT-POST ` or `NOT-FORM ` when it is not a form POST) and answers 204, or
+/// 500 to the first request when `fail_first` (so a retry is exercised).
+pub fn start_hub(fail_first: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let body = read_message(&mut s).map(|(head, body)| {
+                let method_ok = head.starts_with("post ");
+                let form = head.contains("content-type: application/x-www-form-urlencoded");
+                let body = String::from_utf8_lossy(&body).to_string();
+                format!("{}{}{body}", if method_ok { "" } else { "NOT-POST " }, if form { "" } else { "NOT-FORM " })
+            });
+            let Some(body) = body else { continue };
+            let first = {
+                let mut l = log.lock().unwrap();
+                l.push(body);
+                l.len() == 1
+            };
+            let status = if first && fail_first { "500 Internal Server Error" } else { "204 No Content" };
+            let _ =
+                s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+        }
+    });
+    (port, seen)
+}
