@@ -89,10 +89,25 @@ fn poll(s: &Setup) -> IngestReport {
     outcome.report
 }
 
+/// The store's sled database, opened directly. The desk of the last poll was
+/// just dropped, and sled's background threads can hold the folder's lock a
+/// moment longer on a loaded machine: retry for up to five seconds, as
+/// `Store::open` does.
+fn open_raw(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => panic!("opening {}: {e}", path.display()),
+        }
+    }
+}
+
 /// Every record of the store's trees but `sources` (whose poll times change
 /// on every poll), as written.
 fn records(path: &Path) -> BTreeMap<(String, Vec<u8>), Vec<u8>> {
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     let mut out = BTreeMap::new();
     for name in db.tree_names() {
         let name = String::from_utf8_lossy(&name).into_owned();
@@ -229,7 +244,7 @@ fn a_changed_summary_is_an_update_sanitised_and_served() {
 /// Rewrite every item record as a release before fingerprints wrote it: no
 /// `summary_source`. Returns how many there were.
 fn drop_fingerprints(path: &Path) -> usize {
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     let items = db.open_tree("items").unwrap();
     let mut n = 0;
     for r in items.iter() {
