@@ -99,9 +99,36 @@ impl Story {
     /// every join.
     pub const SOURCES_KEPT: usize = 32;
 
+    /// The most tags a story keeps (its items' categories and places; each is
+    /// a feed the story is listed in): the first ones stay.
+    pub const TAGS_KEPT: usize = 64;
+
     /// How many distinct sources carried it.
     pub fn distinct_sources(&self) -> usize {
         (self.source_count as usize).max(self.sources.len())
+    }
+
+    /// Take in another story's sections, regions, tags and breaking mark
+    /// (when two stories turn out to be one event).
+    pub fn take_labels(&mut self, other: &Story) {
+        union(&mut self.sections, &other.sections);
+        union(&mut self.regions, &other.regions);
+        union(&mut self.tags, &other.tags);
+        self.tags.truncate(Story::TAGS_KEPT);
+        self.breaking |= other.breaking;
+        self.breaking_since = match (self.breaking_since, other.breaking_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Add to `into` what `from` has that it lacks, in order.
+pub fn union(into: &mut Vec<String>, from: &[String]) {
+    for x in from {
+        if !into.contains(x) {
+            into.push(x.clone());
+        }
     }
 }
 

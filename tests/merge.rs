@@ -97,3 +97,55 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
     desk.ingest(&source("d"), &e, t0 + 3000).unwrap();
     assert_eq!(story_of(&desk, "d", "e1"), first);
 }
+
+/// A merge a crash interrupted right after its marker (the redirect) was
+/// written, before anything moved, is finished when the store opens: the
+/// absorbed story's items are in the survivor, it is gone, its id redirects.
+#[test]
+fn an_interrupted_merge_is_finished_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources: Vec<(String, String)> =
+        ["bg", "a", "b"].iter().map(|i| (i.to_string(), format!("https://{i}.example/"))).collect();
+    let config = common::poll_config(dir.path(), &sources, "");
+    let desk = common::desk(&config);
+    let t0 = newsdesk::pipeline::now() - 6 * 3600;
+    for (i, title) in BACKGROUND.iter().enumerate() {
+        let link = format!("https://bg.example/{i}");
+        desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
+    }
+    desk.ingest(
+        &source("a"),
+        &feed(&[("a1", "Karvel dam bursts after days of rain", "https://a.example/1")]),
+        t0 + 600,
+    )
+    .unwrap();
+    let b = feed(&[("b1", "Floods sweep villages below Lake Miros", "https://b.example/1")]);
+    desk.ingest(&source("b"), &b, t0 + 1200).unwrap();
+    let (first, second) = (story_of(&desk, "a", "a1"), story_of(&desk, "b", "b1"));
+    assert_ne!(first, second);
+    drop(desk);
+
+    // The marker alone, as a crash right after it would leave the store.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match sled::open(&config.storage.path) {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("{e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    for tree in ["redirects", "merging"] {
+        db.open_tree(tree).unwrap().insert(second.as_bytes(), first.as_bytes()).unwrap();
+    }
+    db.flush().unwrap();
+    drop(db);
+
+    let desk = common::desk(&config);
+    assert_eq!(story_of(&desk, "b", "b1"), first, "the absorbed item moved");
+    assert_eq!(desk.store.story(&second).unwrap(), None, "the absorbed story is gone");
+    assert_eq!(desk.store.redirect(&second).unwrap().as_deref(), Some(first.as_str()));
+    let listed = partition(&desk);
+    assert_eq!(listed.len(), BACKGROUND.len() + 1, "the event is listed once");
+    assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(2));
+    assert_eq!(desk.store.story_count().unwrap() as usize, BACKGROUND.len() + 1);
+}

@@ -3,8 +3,8 @@
 //! everything they decide gathers in a [`Batch`] the store commits at the end.
 
 use super::{
-    file_item, member_of, merge, published_time, same_content, same_content_but_summary, Desk, IngestReport, Runtime,
-    Window, INDEX_STORIES_KEPT, MAX_STORY_TAGS, SOURCE_STRIPES,
+    file_item, member_of, published_time, same_content, same_content_but_summary, Desk, IngestReport, Runtime, Window,
+    INDEX_STORIES_KEPT, SOURCE_STRIPES,
 };
 use crate::categorize::Filing;
 use crate::config::Source;
@@ -284,12 +284,12 @@ impl Desk {
         if is_new {
             story.size += 1;
         }
-        merge(&mut story.sections, filing.sections);
+        model::union(&mut story.sections, &filing.sections);
         categorizer.settle_sections(&mut story.sections);
-        merge(&mut story.regions, filing.regions);
+        model::union(&mut story.regions, &filing.regions);
         // A story's tags are bounded like an item's: the first ones stay.
-        merge(&mut story.tags, filing.tags);
-        story.tags.truncate(MAX_STORY_TAGS);
+        model::union(&mut story.tags, &filing.tags);
+        story.tags.truncate(Story::TAGS_KEPT);
         story.updated = ctx.now;
         batch.items.insert(item.key.clone(), item);
         Ok(())
@@ -509,7 +509,8 @@ impl Desk {
         t.joined.retain(|j| !members.iter().any(|m| m.key == j.key));
         t.joined.extend(members);
         t.merged = true;
-        widen_story(&mut t.story, &gone.story, now);
+        t.story.take_labels(&gone.story);
+        t.story.updated = now;
         if let Some(old) = gone.old {
             for f in crate::store::story_feeds(&old) {
                 if let Some(name) = FeedName::from_index(&f) {
@@ -548,21 +549,6 @@ impl Desk {
         }
         Ok(())
     }
-}
-
-/// A survivor's record takes an absorbed story's sections, regions, tags and
-/// breaking mark.
-fn widen_story(into: &mut Story, from: &Story, now: Timestamp) {
-    merge(&mut into.sections, from.sections.clone());
-    merge(&mut into.regions, from.regions.clone());
-    merge(&mut into.tags, from.tags.clone());
-    into.tags.truncate(MAX_STORY_TAGS);
-    into.breaking |= from.breaking;
-    into.breaking_since = match (into.breaking_since, from.breaking_since) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    into.updated = now;
 }
 
 /// The members a story's change writes. A story of one item keeps it in its

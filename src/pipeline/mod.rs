@@ -214,10 +214,6 @@ fn file_item(categorizer: &Categorizer, item: &Item) -> (categorize::Filing, sto
     (filing, sig, categorizer.breaking_words(&title_words))
 }
 
-/// The most tags a story keeps (its items' categories and places; each is a
-/// feed the story is listed in).
-const MAX_STORY_TAGS: usize = 64;
-
 /// What a story keeps of one of its items.
 /// `title_breaking`: whether its title carries a breaking keyword, when the
 /// caller has already found out (filing does).
@@ -230,14 +226,6 @@ fn member_of(categorizer: &Categorizer, item: &Item, title_breaking: Option<bool
         link: item.link.clone(),
         flagged: categorizer.breaking_source(&item.source)
             || title_breaking.unwrap_or_else(|| categorizer.breaking_title(&item.title)),
-    }
-}
-
-fn merge(into: &mut Vec<String>, from: Vec<String>) {
-    for x in from {
-        if !into.contains(&x) {
-            into.push(x);
-        }
     }
 }
 

@@ -31,6 +31,7 @@ impl Store {
     pub(super) fn mark_merges(&self, absorbed: &[(Story, String)]) -> Result<()> {
         for (story, survivor) in absorbed {
             self.redirects.insert(story.id.as_bytes(), survivor.as_bytes())?;
+            self.merging.insert(story.id.as_bytes(), survivor.as_bytes())?;
         }
         Ok(())
     }
@@ -62,6 +63,7 @@ impl Store {
         if self.stories.remove(absorbed.id.as_bytes())?.is_some() {
             self.add_meta("stories", -1)?;
         }
+        self.merging.remove(absorbed.id.as_bytes())?;
         Ok(())
     }
 
@@ -86,9 +88,12 @@ impl Store {
     /// coverage are worked out again when its next item arrives).
     pub(super) fn finish_interrupted_merges(&self) -> Result<usize> {
         let mut finished = 0;
-        for r in self.redirects.iter() {
+        for r in self.merging.iter() {
             let (k, v) = r?;
-            let Some(absorbed) = self.story(&String::from_utf8_lossy(&k))? else { continue };
+            let Some(absorbed) = self.story(&String::from_utf8_lossy(&k))? else {
+                self.merging.remove(k)?;
+                continue;
+            };
             let survivor = String::from_utf8_lossy(&v).into_owned();
             if let Some(old) = self.story(&survivor)? {
                 let mut s = old.clone();
@@ -100,35 +105,12 @@ impl Store {
         }
         Ok(finished)
     }
-
-    /// Write a story record and move its feed index entries.
-    fn put_story(&self, old: Option<&Story>, new: &Story) -> Result<()> {
-        self.stories.insert(new.id.as_bytes(), encode(new))?;
-        let new_keys = keys::feed_keys(new);
-        let old_keys = old.map(keys::feed_keys).unwrap_or_default();
-        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
-            self.feeds.remove(k)?;
-        }
-        for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
-            self.feeds.insert(k, &[])?;
-        }
-        Ok(())
-    }
 }
 
 /// A survivor's record widened by an absorbed one's.
 fn widen_record(s: &mut Story, absorbed: &Story) {
-    let union = |into: &mut Vec<String>, from: &[String]| {
-        for x in from {
-            if !into.contains(x) {
-                into.push(x.clone());
-            }
-        }
-    };
-    union(&mut s.sections, &absorbed.sections);
-    union(&mut s.regions, &absorbed.regions);
-    union(&mut s.tags, &absorbed.tags);
-    union(&mut s.sources, &absorbed.sources);
+    s.take_labels(absorbed);
+    crate::model::union(&mut s.sources, &absorbed.sources);
     s.sources.truncate(Story::SOURCES_KEPT);
     if absorbed.time < s.time {
         s.time = absorbed.time;
@@ -136,9 +118,4 @@ fn widen_record(s: &mut Story, absorbed: &Story) {
     }
     s.size = s.size.saturating_add(absorbed.size);
     s.source_count = s.source_count.max(s.sources.len() as u32);
-    s.breaking |= absorbed.breaking;
-    s.breaking_since = match (s.breaking_since, absorbed.breaking_since) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
 }

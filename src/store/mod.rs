@@ -92,6 +92,9 @@ pub struct Store {
     meta: sled::Tree,
     /// absorbed story id → the id of the story it merged into.
     redirects: sled::Tree,
+    /// The same, for merges not finished yet (read at open, so a long history
+    /// of merges costs nothing at start).
+    merging: sled::Tree,
 }
 
 /// Where a story's members start in the members table.
@@ -164,6 +167,7 @@ impl Store {
             sources: tree("sources")?,
             meta: tree("meta")?,
             redirects: tree("redirects")?,
+            merging: tree("merging")?,
             db,
         };
         // The first reads after opening can meet damage sled did not see: still
@@ -315,17 +319,9 @@ impl Store {
             self.story_sources.insert(k, &[])?;
         }
         for c in &changes.stories {
-            self.stories.insert(c.new.id.as_bytes(), encode(&c.new))?;
-            let new_keys = keys::feed_keys(&c.new);
-            let old_keys = c.old.as_ref().map(keys::feed_keys).unwrap_or_default();
+            self.put_story(c.old.as_ref(), &c.new)?;
             if c.old.is_none() {
                 new_stories += 1;
-            }
-            for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
-                self.feeds.remove(k)?;
-            }
-            for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
-                self.feeds.insert(k, &[])?;
             }
         }
         for (link, story) in &changes.links {
@@ -341,6 +337,20 @@ impl Store {
         self.add_meta("stories", new_stories)?;
         for (absorbed, survivor) in &changes.absorbed {
             self.finish_merge(absorbed, survivor)?;
+        }
+        Ok(())
+    }
+
+    /// Write a story record and move its feed index entries from `old`'s.
+    fn put_story(&self, old: Option<&Story>, new: &Story) -> Result<()> {
+        self.stories.insert(new.id.as_bytes(), encode(new))?;
+        let new_keys = keys::feed_keys(new);
+        let old_keys = old.map(keys::feed_keys).unwrap_or_default();
+        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+            self.feeds.remove(k)?;
+        }
+        for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
+            self.feeds.insert(k, &[])?;
         }
         Ok(())
     }
@@ -405,16 +415,7 @@ impl Store {
 
     /// Index entries of a feed with time >= `since`, newest first.
     pub fn keys_since(&self, feed: &str, since: Timestamp) -> Result<Vec<FeedKey>> {
-        let prefix = keys::feed_prefix(feed);
-        let start = keys::feed_key(feed, since, "");
-        let mut out = Vec::new();
-        for r in self.feeds.range(start..keys::prefix_end(&prefix)).rev() {
-            let (k, _) = r?;
-            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
-                out.push(fk);
-            }
-        }
-        Ok(out)
+        self.keys_between(feed, since, Timestamp::MAX)
     }
 
     /// The keys of `feed` whose story time is in `from..until`, newest first

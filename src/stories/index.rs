@@ -342,12 +342,6 @@ impl StoryIndex {
         }
     }
 
-    /// The first time of `story`, if the index holds it.
-    pub fn time_of(&self, story: &str) -> Option<Timestamp> {
-        let slot = *self.ids.get(story)?;
-        self.slots[slot as usize].as_ref().map(|e| e.time)
-    }
-
     /// How alike two signatures are, 0..1: shared rare words, blended Dice and
     /// overlap (so added or dropped words cost little), then vetoed when the two
     /// name different figures, names or places.
