@@ -1,6 +1,8 @@
 //! One parsed document through identify → cluster → categorise → store.
-//! [`Desk::ingest_with`] reads as those steps; each is a function below, and
-//! everything they decide gathers in a [`Batch`] the store commits at the end.
+//! [`Desk::ingest_with`] reads as those steps: a plan, in which each step is a
+//! function below and everything they decide gathers in a [`Batch`] (the
+//! store is only read), then an apply, in which the store commits the batch
+//! in one transaction.
 
 use super::{
     file_item, member_of, published_time, same_content, same_content_but_summary, Desk, IngestReport, Runtime, Window,
@@ -83,13 +85,26 @@ impl Desk {
         let ctx = Ctx { rt, source, feed, now, oldest };
         let arrivals = self.identify(&ctx)?;
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        let held = self.window_for(&ctx, &mut guard, &arrivals)?;
+        let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|batch| self.apply(&ctx, batch));
+        if applied.is_err() {
+            // The index took this ingest's placements and merges, the store
+            // did not: the next ingest builds the index again from the store.
+            *guard = None;
+        }
+        applied
+    }
+
+    /// Every change of one ingest, decided against the index and what is
+    /// stored (read only): new and updated items, joins, merges, story
+    /// records with their first items, sources and breaking marks.
+    fn plan(&self, ctx: &Ctx, guard: &mut Option<Window>, arrivals: Vec<Arrival>) -> Result<Batch, StoreError> {
+        let held = self.window_for(ctx, guard, &arrivals)?;
         let mut batch = Batch::default();
         for arrival in arrivals {
-            self.take(&ctx, &mut held.index, &mut batch, arrival)?;
+            self.take(ctx, &mut held.index, &mut batch, arrival)?;
         }
-        self.settle(&ctx, &mut batch)?;
-        self.write(&ctx, batch)
+        self.settle(ctx, &mut batch)?;
+        Ok(batch)
     }
 
     /// Before the clustering lock (other sources' ingests run meanwhile):
@@ -447,8 +462,8 @@ impl Desk {
         Ok(())
     }
 
-    /// Everything the batch decided, in one commit.
-    fn write(&self, ctx: &Ctx, batch: Batch) -> Result<IngestReport, StoreError> {
+    /// Everything the plan decided, in one atomic commit.
+    fn apply(&self, ctx: &Ctx, batch: Batch) -> Result<IngestReport, StoreError> {
         let Batch { touched, items, links, mut changes, report } = batch;
         changes.stories = touched.into_values().map(|t| StoryChange { old: t.old, new: t.story }).collect();
         changes.items = items.into_values().collect();

@@ -1,10 +1,12 @@
 //! Stories that turn out to be one event. The absorbed story's records go and
-//! its id redirects to the survivor's. A merge is marked (its redirect is
-//! written) before anything moves, so a merge a crash interrupted is finished
-//! at the next open: no item is left in two stories or in none.
+//! its id redirects to the survivor's, in the same transaction as the moves of
+//! its items (`apply`), so no item is ever left in two stories or in none.
+//! Releases before that marked a merge (`merging`) and made its writes one by
+//! one: a merge of theirs that a crash interrupted is finished at open.
 
-use super::{decode, encode, keys, member_prefix, Result, Store};
-use crate::model::{Member, Story};
+use super::apply::{put_story, Writes};
+use super::{Result, Store};
+use crate::model::Story;
 
 /// The longest chain of merges followed from an id.
 const MAX_HOPS: usize = 16;
@@ -27,62 +29,6 @@ impl Store {
         Ok(found)
     }
 
-    /// Mark merges before their writes.
-    pub(super) fn mark_merges(&self, absorbed: &[(Story, String)]) -> Result<()> {
-        for (story, survivor) in absorbed {
-            self.redirects.insert(story.id.as_bytes(), survivor.as_bytes())?;
-            self.merging.insert(story.id.as_bytes(), survivor.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// Move whatever of `absorbed` is still stored under its own id to
-    /// `survivor` (idempotent: what the ingest moved already is skipped), then
-    /// delete the absorbed story's records.
-    pub(super) fn finish_merge(&self, absorbed: &Story, survivor: &str) -> Result<()> {
-        for r in self.members.scan_prefix(member_prefix(&absorbed.id)) {
-            let (k, v) = r?;
-            let m: Member = decode(&k, &v)?;
-            self.move_member(&m, survivor)?;
-            self.members.remove(k)?;
-        }
-        // A story of one item keeps it in its record alone.
-        if let Some(first) = &absorbed.first {
-            self.move_member(first, survivor)?;
-        }
-        for r in self.story_sources.scan_prefix(member_prefix(&absorbed.id)) {
-            let (k, _) = r?;
-            let mut moved = member_prefix(survivor);
-            moved.extend_from_slice(&k[absorbed.id.len() + 1..]);
-            self.story_sources.insert(moved, &[])?;
-            self.story_sources.remove(k)?;
-        }
-        for k in keys::feed_keys(absorbed) {
-            self.feeds.remove(k)?;
-        }
-        if self.stories.remove(absorbed.id.as_bytes())?.is_some() {
-            self.add_meta("stories", -1)?;
-        }
-        self.merging.remove(absorbed.id.as_bytes())?;
-        Ok(())
-    }
-
-    /// A member of an absorbed story, and its item, under `survivor`.
-    fn move_member(&self, m: &Member, survivor: &str) -> Result<()> {
-        let mut k = member_prefix(survivor);
-        k.extend_from_slice(m.key.as_bytes());
-        if !self.members.contains_key(&k)? {
-            self.members.insert(k, encode(m))?;
-        }
-        if let Some(mut item) = self.item(&m.key)? {
-            if item.story != survivor {
-                item.story = survivor.to_string();
-                self.items.insert(m.key.as_bytes(), encode(&item))?;
-            }
-        }
-        Ok(())
-    }
-
     /// At open: finish the merges a crash interrupted. The survivor's record
     /// takes what the absorbed one carried (its exact first item, sources and
     /// coverage are worked out again when its next item arrives).
@@ -95,12 +41,14 @@ impl Store {
                 continue;
             };
             let survivor = String::from_utf8_lossy(&v).into_owned();
+            let mut writes = Writes::default();
             if let Some(old) = self.story(&survivor)? {
                 let mut s = old.clone();
                 widen_record(&mut s, &absorbed);
-                self.put_story(Some(&old), &s)?;
+                put_story(&mut writes, Some(&old), &s);
             }
-            self.finish_merge(&absorbed, &survivor)?;
+            self.finish_merge(&mut writes, &absorbed, &survivor)?;
+            self.apply_writes(&writes)?;
             finished += 1;
         }
         Ok(finished)

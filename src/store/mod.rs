@@ -7,6 +7,7 @@
 //! id → SourceState, `meta` → format version and counters. Every value starts
 //! with a format-version byte.
 
+mod apply;
 mod keys;
 mod merge;
 
@@ -92,8 +93,8 @@ pub struct Store {
     meta: sled::Tree,
     /// absorbed story id → the id of the story it merged into.
     redirects: sled::Tree,
-    /// The same, for merges not finished yet (read at open, so a long history
-    /// of merges costs nothing at start).
+    /// The same, for merges an older release had not finished when it
+    /// stopped (it made a merge's writes one by one); read at open.
     merging: sled::Tree,
 }
 
@@ -296,63 +297,18 @@ impl Store {
         self.sources.iter().map(|r| r.map_err(StoreError::from).and_then(|(k, v)| decode(&k, &v))).collect()
     }
 
-    /// Apply one ingest's writes. Stories go first, then items, so that a crash
-    /// in between leaves items pointing at stories that exist.
+    /// Apply one ingest's writes, all or nothing: a crash leaves the store as
+    /// it was before them or after them.
     pub fn commit(&self, changes: &Changes) -> Result<()> {
         let written = self.write(changes);
         self.noted(written)
     }
 
+    /// One ingest's writes, worked out from what is stored, then applied in
+    /// one transaction (see `apply`).
     fn write(&self, changes: &Changes) -> Result<()> {
-        // Single inserts: sled's batches cost more per key than plain inserts,
-        // and a batch does not make several trees atomic anyway.
-        let mut new_stories = 0i64;
-        self.mark_merges(&changes.absorbed)?;
-        for (story, m) in &changes.members {
-            let mut k = member_prefix(story);
-            k.extend_from_slice(m.key.as_bytes());
-            self.members.insert(k, encode(m))?;
-        }
-        for (story, source) in &changes.story_sources {
-            let mut k = member_prefix(story);
-            k.extend_from_slice(source.as_bytes());
-            self.story_sources.insert(k, &[])?;
-        }
-        for c in &changes.stories {
-            self.put_story(c.old.as_ref(), &c.new)?;
-            if c.old.is_none() {
-                new_stories += 1;
-            }
-        }
-        for (link, story) in &changes.links {
-            self.links.insert(link.as_bytes(), story.as_bytes())?;
-        }
-        for item in &changes.items {
-            self.items.insert(item.key.as_bytes(), encode(item))?;
-        }
-        self.add_meta("items", changes.new_items as i64)?;
-        for (source, n) in &changes.new_by_source {
-            self.add_meta(&source_items_key(source), *n as i64)?;
-        }
-        self.add_meta("stories", new_stories)?;
-        for (absorbed, survivor) in &changes.absorbed {
-            self.finish_merge(absorbed, survivor)?;
-        }
-        Ok(())
-    }
-
-    /// Write a story record and move its feed index entries from `old`'s.
-    fn put_story(&self, old: Option<&Story>, new: &Story) -> Result<()> {
-        self.stories.insert(new.id.as_bytes(), encode(new))?;
-        let new_keys = keys::feed_keys(new);
-        let old_keys = old.map(keys::feed_keys).unwrap_or_default();
-        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
-            self.feeds.remove(k)?;
-        }
-        for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
-            self.feeds.insert(k, &[])?;
-        }
-        Ok(())
+        let writes = self.plan_writes(changes)?;
+        self.apply_writes(&writes)
     }
 
     /// Make everything written so far durable.
