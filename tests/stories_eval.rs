@@ -398,7 +398,7 @@ fn pair_scores() {
 #[test]
 fn clustering_on_the_realistic_set() {
     let o = evaluate_set("realnews.json");
-    check_realistic(&o.clusters, o.recall, 2);
+    check_realistic(&o.clusters, o.recall, 1);
 }
 
 /// The same on `realnews-heldout.json` (187 items in 68 events, by another
@@ -409,9 +409,9 @@ fn clustering_on_the_held_out_realistic_set() {
     check_realistic(&o.clusters, o.recall, 2);
 }
 
-/// Floors a little under today's figures (B-cubed precision 0.978 tuning,
-/// 0.969 held out; B-cubed recall 0.878 / 0.870; pairwise recall 0.831 /
-/// 0.811; outlet coverage 0.886 / 0.881; look-alikes merged 2 / 2), so a
+/// Floors a little under today's figures (B-cubed precision 0.989 tuning,
+/// 0.969 held out; B-cubed recall 0.857 / 0.870; pairwise recall 0.805 /
+/// 0.811; outlet coverage 0.866 / 0.881; look-alikes merged 1 / 2), so a
 /// change that makes clustering worse fails. The target not reached
 /// yet: no look-alike merged.
 fn check_realistic(c: &Clusters, pairwise_recall: f64, lookalikes_allowed: usize) {
