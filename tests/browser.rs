@@ -241,6 +241,15 @@ places = ["Beirut", "بيروت"]
         },
         "every fixture feed to be polled and clustered",
     );
+    // The pre-rendered pages follow at the next publication.
+    daemon.wait_for(
+        || {
+            let page =
+                |p: &str| daemon.get(p).map(|(_, _, b)| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            page("/sections/economy").contains("rel=\"next\"") && page("/").contains(" and 3 more")
+        },
+        "the front and section pages to show every fixture story",
+    );
     (server, dir, daemon)
 }
 
@@ -283,6 +292,19 @@ fn the_site_in_chromium() {
     let (chromium, dir) = tools();
     let (_server, _tmp, daemon) = fixture();
     let three = story_with(&daemon, 3);
+    // Each page's weight as sent (brotli and gzip): under 60 KB.
+    let (_, _, first) = daemon.get("/sections/economy").unwrap();
+    let first = String::from_utf8(first).unwrap();
+    let next = first.split(" rel=\"next\"").next().unwrap().rsplit("href=\"").next().unwrap();
+    let next = next.trim_end_matches('"').replace("&amp;", "&");
+    for path in ["/", "/ar/", "/es/", &format!("/stories/{three}"), "/sections/economy", &next, "/tags/valparaiso"] {
+        for enc in ["br", "gzip"] {
+            let (status, h, body) = common::http_get(daemon.port, path, &[("accept-encoding", enc)]).unwrap();
+            assert_eq!((status, h.get("content-encoding").map(String::as_str)), (200, Some(enc)), "{path}");
+            println!("weight {path} {enc}: {} bytes", body.len());
+            assert!(body.len() < 60 * 1024, "{path} weighs {} bytes {enc}", body.len());
+        }
+    }
     let mut cmd = Command::new("node");
     cmd.arg(dir.join("check.mjs"))
         .env("BASE", format!("http://127.0.0.1:{}", daemon.port))
