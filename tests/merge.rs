@@ -87,6 +87,20 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
     assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(4));
     assert_eq!(desk.store.story_count().unwrap() as usize, BACKGROUND.len() + 1);
 
+    // The absorbed story's page sends readers to the survivor's (the HTTP
+    // side answers 301 with that Location).
+    let publisher =
+        newsdesk::publish::Publisher::new(desk.store.clone(), std::sync::Arc::new(config.clone()), t0 + 2400).unwrap();
+    let lang = newsdesk::publish::site::Lang::En;
+    match publisher.story_page(lang, &second, t0 + 2400) {
+        Err(newsdesk::publish::site::PageError::Moved(to)) => assert_eq!(to, first),
+        other => panic!("the absorbed story's page is {:?}", other.map(|r| r.body.len())),
+    }
+    let page = publisher.story_page(lang, &first, t0 + 2400).unwrap();
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("4 outlets") && html.contains("Floods sweep villages below Lake Miros"), "{html}");
+    drop(publisher);
+
     // A restart reads the same.
     drop(desk);
     let desk = common::desk(&config);
