@@ -78,6 +78,14 @@ fn fixture() -> (FixtureServer, tempfile::TempDir, Daemon) {
                     50,
                 ),
                 item("w2", summit, summit_lead, five, 40),
+                // Another event in the same place: "Related" to the bridge.
+                item(
+                    "w3",
+                    "Valparaiso dock workers vote on a new contract",
+                    "Dock workers in Valparaiso voted on Tuesday on a new pay contract.",
+                    "https://wire.example/dockers",
+                    300,
+                ),
             ],
         )),
     );
@@ -235,8 +243,8 @@ places = ["Beirut", "بيروت"]
                 let items = v["items"].as_array().cloned().unwrap_or_default();
                 let sources =
                     |n: usize| items.iter().any(|i| i["_newsdesk"]["sources"].as_array().is_some_and(|s| s.len() == n));
-                // 25 ledger stories, the two clusters, two Arabic and one Spanish.
-                items.len() >= 30 && sources(3) && sources(5)
+                // 25 ledger stories, the two clusters, the dockers, two Arabic and one Spanish.
+                items.len() >= 31 && sources(3) && sources(5)
             })
         },
         "every fixture feed to be polled and clustered",

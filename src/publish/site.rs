@@ -359,6 +359,8 @@ pub struct NavLink {
 
 pub struct Edition {
     pub href: String,
+    /// The same under `public_url`, for `<link rel="alternate" hreflang>`.
+    pub absolute: String,
     pub code: &'static str,
     pub dir: &'static str,
     pub label: &'static str,
@@ -528,6 +530,7 @@ impl Publisher {
             .iter()
             .map(|&l| Edition {
                 href: format!("{}{}", l.prefix(), rest),
+                absolute: format!("{}{}{}", config.server.public_url.as_str().trim_end_matches('/'), l.prefix(), rest),
                 code: l.code(),
                 dir: l.dir(),
                 label: l.words().name,

@@ -74,18 +74,27 @@ async function common(name, url, { lang = "en", dir = "ltr" } = {}) {
   check(root.switch.length === 3 && editions, `${name}: a language switch to the three editions`, root.switch.join(" "));
   // axe-core, inside this Chromium: the page's CSP forbids scripts, so the
   // checker runs in a page that bypasses it (the page under test is the same).
-  const a = await browser.newPage();
-  await a.setBypassCSP(true);
-  await a.setViewport({ width: 1280, height: 900 });
-  await a.goto(url, { waitUntil: "networkidle0" });
-  await a.evaluate(axeSource);
-  const result = await a.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  check(bad.length === 0, `${name}: axe-core finds no serious or critical violation (${result.violations.length} minor)`,
-    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`).join(" | "));
-  console.log(`axe ${name}: ${bad.length} serious/critical, ${result.violations.length} in all` +
-    (result.violations.length ? ` (${result.violations.map((v) => `${v.id}:${v.impact}`).join(", ")})` : ""));
-  await a.close();
+  // Both colour schemes: contrast is checked in each.
+  for (const scheme of ["light", "dark"]) {
+    const a = await browser.newPage();
+    await a.setBypassCSP(true);
+    await a.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
+    await a.setViewport({ width: 1280, height: 900 });
+    await a.goto(url, { waitUntil: "networkidle0" });
+    await a.evaluate(axeSource);
+    const result = await a.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    check(bad.length === 0,
+      `${name}: axe-core finds no serious or critical violation, ${scheme} scheme (${result.violations.length} minor)`,
+      bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`).join(" | "));
+    console.log(`axe ${name} (${scheme}): ${bad.length} serious/critical, ${result.violations.length} in all` +
+      (result.violations.length ? ` (${result.violations.map((v) => `${v.id}:${v.impact}`).join(", ")})` : ""));
+    if (shots && scheme === "dark" && name === "front") {
+      fs.mkdirSync(shots, { recursive: true });
+      await a.screenshot({ path: path.join(shots, "front-dark-1280.png") });
+    }
+    await a.close();
+  }
   // 390 pixels wide: nothing scrolls sideways.
   await page.setViewport({ width: 390, height: 844 });
   const wide = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
@@ -150,7 +159,8 @@ try {
     lead: document.querySelector(".lead")?.textContent || "",
     time: document.querySelector("h1 + .meta time")?.dateTime,
     labels: [...document.querySelectorAll(".labels a")].map((a) => a.getAttribute("href")),
-    related: [...document.querySelectorAll("h2")].some((h) => h.textContent === "Related"),
+    related: [...document.querySelectorAll("h2")].some((h) => h.textContent === "Related") &&
+      [...document.querySelectorAll(".story .card a.t")].some((a) => /dock workers/.test(a.textContent)),
     subscribe: document.querySelector(".subscribe a")?.getAttribute("href"),
   }));
   check(/Harbour bridge/i.test(s.h1) && s.lead.length > 20 && !!s.time, `story: headline, lead and time ("${s.h1}")`);
@@ -160,7 +170,7 @@ try {
     "story: three outlets, each with its headline, link and time, first report first", JSON.stringify(s.reports));
   check(s.labels.some((l) => l.startsWith("/sections/")) && s.labels.some((l) => l.startsWith("/regions/")) &&
     s.labels.some((l) => l.startsWith("/tags/")), `story: sections, regions and tags as links (${s.labels.join(" ")})`);
-  check(s.related, "story: a Related list");
+  check(s.related, "story: a Related list, with another story from the same place");
   check(/\/feeds\/.+\.atom$/.test(s.subscribe || ""), `story: a link to subscribe to its section's feed (${s.subscribe})`);
 
   // A section's second page, reached by its own "Older stories" link.
