@@ -110,6 +110,24 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
     let e = feed(&[("e1", "Karvel dam: villages below Lake Miros evacuated", "https://d.example/2")]);
     desk.ingest(&source("d"), &e, t0 + 3000).unwrap();
     assert_eq!(story_of(&desk, "d", "e1"), first);
+
+    // Over HTTP, from the real binary on this store: the absorbed id's page
+    // answers 301 to the survivor's, in each edition.
+    drop(desk);
+    let port = common::free_port();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"data\"\nretention = \"36500d\"\n\
+         [[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n\
+         [[sources]]\nid = \"a\"\nurl = \"absent.xml\"\n"
+    );
+    let daemon = common::Daemon::start(&common::write_config(dir.path(), &text), port);
+    daemon.wait_for(|| daemon.get("/").is_some_and(|(s, _, _)| s == 200), "the front page");
+    for edition in ["", "/ar"] {
+        let (status, h, _) = daemon.get(&format!("{edition}/stories/{second}")).unwrap();
+        assert_eq!(status, 301, "{edition}");
+        assert_eq!(h["location"], format!("{edition}/stories/{first}"));
+        assert_eq!(daemon.get(&format!("{edition}/stories/{first}")).unwrap().0, 200);
+    }
 }
 
 /// A merge a crash interrupted right after its marker (the redirect) was
