@@ -278,11 +278,15 @@ impl Publisher {
             for lang in site::Lang::ALL {
                 files.insert(lang.home(), Arc::new(self.front_page(lang, now)?));
             }
+            // A section's or region's page is rendered again when its feed
+            // changed (or on a full publication); the others keep their bytes.
             for feed in self.standing_feeds() {
-                if matches!(feed, FeedName::Section(_) | FeedName::Region(_)) {
+                let path = site::listing_path(&feed);
+                let stale = replace || feeds.contains(&feed) || !files.contains_key(&path);
+                if stale && matches!(feed, FeedName::Section(_) | FeedName::Region(_)) {
                     match self.listing_page(site::Lang::En, &feed, None, now) {
                         Ok(r) => {
-                            files.insert(site::listing_path(&feed), Arc::new(r));
+                            files.insert(path, Arc::new(r));
                         }
                         Err(site::PageError::Store(e)) => return Err(e),
                         Err(_) => {}
