@@ -119,6 +119,22 @@ def main():
             c.close()
             return statistics.median(out)
 
+        def cold(paths):
+            # The first request for each story page: rendered from the store.
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            out = []
+            for p in paths:
+                c.putrequest("GET", p, skip_accept_encoding=True)
+                c.putheader("Accept-Encoding", "br")
+                t0 = time.perf_counter()
+                c.endheaders()
+                r = c.getresponse()
+                out.append(time.perf_counter() - t0)
+                r.read()
+            c.close()
+            return statistics.median(out), len(out)
+
+        rendered, n_cold = cold([f"/es/stories/{i['_newsdesk']['story']}" for i in items[:50]])
         feed = ttfb("/feeds/all.atom")
         front = ttfb("/")
         page = ttfb(story)
@@ -126,6 +142,8 @@ def main():
         print(f"  /feeds/all.atom  {feed * 1e6:8.0f} µs  (pre-rendered feed)")
         print(f"  /                {front * 1e6:8.0f} µs  (pre-rendered page)  ratio page/feed {front / feed:.2f}")
         print(f"  {story[:16]:16} {page * 1e6:8.0f} µs  (story page, cached)  ratio story/feed {page / feed:.2f}")
+        print(f"  /es/stories/*    {rendered * 1e6:8.0f} µs  (story page, first request: rendered, median of "
+              f"{n_cold})  ratio {rendered / feed:.1f}")
     finally:
         proc.terminate()
         try:
