@@ -182,6 +182,7 @@ pub struct Words {
     pub no_breaking: &'static str,
     pub most_covered: &'static str,
     pub most_covered_note: &'static str,
+    pub no_top: &'static str,
     pub regions: &'static str,
     pub sections: &'static str,
     pub editions: &'static str,
@@ -219,6 +220,7 @@ static EN: Words = Words {
     no_breaking: "No breaking news right now.",
     most_covered: "Most covered",
     most_covered_note: "Carried by the most outlets in the last 24 hours.",
+    no_top: "No story in the last 24 hours yet.",
     regions: "Regions",
     sections: "Sections",
     editions: "Editions",
@@ -256,6 +258,7 @@ static AR: Words = Words {
     no_breaking: "لا أخبار عاجلة الآن.",
     most_covered: "الأكثر تغطية",
     most_covered_note: "ما نقلته أكثر المنافذ في آخر 24 ساعة.",
+    no_top: "لا أخبار في آخر 24 ساعة بعد.",
     regions: "المناطق",
     sections: "الأقسام",
     editions: "الطبعات",
@@ -293,6 +296,7 @@ static ES: Words = Words {
     no_breaking: "No hay noticias de última hora.",
     most_covered: "Lo más cubierto",
     most_covered_note: "Publicado por más medios en las últimas 24 horas.",
+    no_top: "Aún no hay noticias de las últimas 24 horas.",
     regions: "Regiones",
     sections: "Secciones",
     editions: "Ediciones",
@@ -394,7 +398,9 @@ pub struct Shelf {
     pub feed: String,
     pub feed_label: String,
     pub see_all: String,
-    pub empty: String,
+    /// "Nothing new in X this week." when nothing is recent (the cards are
+    /// then its last stories, older).
+    pub quiet: Option<String>,
     pub cards: Vec<Card>,
 }
 
@@ -651,7 +657,12 @@ impl Publisher {
         let breaking = self.cards(&config, lang, breaking, now)?;
         let top = self.cards(&config, lang, top, now)?;
         let shelf = |feed: FeedName, title: &str, n: usize, touch: &mut dyn FnMut(&[Story])| {
-            let stories = self.recent(&feed, lang, now - RECENT, n)?;
+            // Nothing recent: the shelf says so, and shows its last two.
+            let mut stories = self.recent(&feed, lang, now - RECENT, n)?;
+            let quiet = stories.is_empty();
+            if quiet {
+                stories = self.recent(&feed, lang, Timestamp::MIN, 2)?;
+            }
             touch(&stories);
             let anchor = match &feed {
                 FeedName::Region(r) => format!("region-{r}"),
@@ -664,7 +675,7 @@ impl Publisher {
                 feed: format!("{base}{}", feed.path(Format::Atom)),
                 feed_label: w.feed_of.replace("{}", title),
                 see_all: w.see_all.replace("{}", title),
-                empty: w.nothing_recent.replace("{}", title),
+                quiet: quiet.then(|| w.nothing_recent.replace("{}", title)),
                 title: title.to_string(),
                 cards: self.cards(&config, lang, stories, now)?,
             })
