@@ -305,7 +305,18 @@ fn the_site_in_chromium() {
     let first = String::from_utf8(first).unwrap();
     let next = first.split(" rel=\"next\"").next().unwrap().rsplit("href=\"").next().unwrap();
     let next = next.trim_end_matches('"').replace("&amp;", "&");
-    for path in ["/", "/ar/", "/es/", &format!("/stories/{three}"), "/sections/economy", &next, "/tags/valparaiso"] {
+    for path in [
+        "/",
+        "/ar/",
+        "/es/",
+        &format!("/stories/{three}"),
+        "/sections/economy",
+        &next,
+        "/tags/valparaiso",
+        "/ar/sections/misc",
+        "/es/regions/americas",
+        &format!("/ar/stories/{three}"),
+    ] {
         for enc in ["br", "gzip"] {
             let (status, h, body) = common::http_get(daemon.port, path, &[("accept-encoding", enc)]).unwrap();
             assert_eq!((status, h.get("content-encoding").map(String::as_str)), (200, Some(enc)), "{path}");

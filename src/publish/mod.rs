@@ -278,13 +278,19 @@ impl Publisher {
             for lang in site::Lang::ALL {
                 files.insert(lang.home(), Arc::new(self.front_page(lang, now)?));
             }
-            // A section's or region's page is rendered again when its feed
-            // changed (or on a full publication); the others keep their bytes.
+            // A section's or region's first page, in each edition, is
+            // rendered again when its feed changed (or on a full
+            // publication); the others keep their bytes.
             for feed in self.standing_feeds() {
-                let path = site::listing_path(&feed);
-                let stale = replace || feeds.contains(&feed) || !files.contains_key(&path);
-                if stale && matches!(feed, FeedName::Section(_) | FeedName::Region(_)) {
-                    match self.listing_page(site::Lang::En, &feed, None, now) {
+                if !matches!(feed, FeedName::Section(_) | FeedName::Region(_)) {
+                    continue;
+                }
+                for lang in site::Lang::ALL {
+                    let path = format!("{}{}", lang.prefix(), site::listing_path(&feed));
+                    if !(replace || feeds.contains(&feed) || !files.contains_key(&path)) {
+                        continue;
+                    }
+                    match self.listing_page(lang, &feed, None, now) {
                         Ok(r) => {
                             files.insert(path, Arc::new(r));
                         }
