@@ -493,6 +493,15 @@ pub fn listing_path(feed: &FeedName) -> String {
     }
 }
 
+/// A feed format as readers know it.
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Rss => "RSS",
+        Format::Atom => "Atom",
+        Format::Json => "JSON Feed",
+    }
+}
+
 /// The plain text of a summary, cut to its first sentence.
 pub fn first_sentence(summary: &str) -> String {
     let text = crate::parse::normalize::plain_text(summary);
@@ -567,7 +576,7 @@ impl Publisher {
                     Format::Atom => "application/atom+xml",
                     Format::Json => "application/feed+json",
                 },
-                title: format!("{} ({})", super::feed_title(config, feed), f.ext().to_uppercase()),
+                title: format!("{} ({})", super::feed_title(config, feed), format_name(*f)),
                 href: format!("{base}{}", feed.path(*f)),
             })
             .collect()
@@ -736,7 +745,7 @@ impl Publisher {
             .iter()
             .map(|f| Link {
                 href: format!("{base}{}", feed.path(*f)),
-                label: format!("{} ({})", w.feed_of.replace("{}", &heading), f.ext().to_uppercase()),
+                label: format!("{} ({})", w.feed_of.replace("{}", &heading), format_name(*f)),
             })
             .collect();
         let older = next.map(|k| {
