@@ -82,6 +82,14 @@ def main():
                 conn = None
         if not items:
             sys.exit("site-weight: the demo daemon served no stories")
+        # Wait for the first polls to settle: the front page unchanged for 3 s.
+        last, since = None, time.time()
+        while time.time() - since < 3:
+            time.sleep(0.5)
+            _, h, _ = get(conn, "/")
+            tag = {k.lower(): v for k, v in h.items()}.get("etag")
+            if tag != last:
+                last, since = tag, time.time()
         best = max(items, key=lambda i: len(i["_newsdesk"]["sources"]))
         story = f"/stories/{best['_newsdesk']['story']}"
         section = best["_newsdesk"]["sections"][0] if best["_newsdesk"]["sections"] else "politics"
