@@ -873,8 +873,11 @@ impl Publisher {
             .map(|t| FeedName::Tag(t.clone()))
             .chain(story.regions.iter().map(|r| FeedName::Region(r.clone())));
         for feed in feeds {
-            let keys = self.store.keys_between(&feed.index(), story.time - RELATED_SPAN, story.time + RELATED_SPAN)?;
-            for k in keys.into_iter().take(50).filter(|k| k.story != story.id) {
+            // The 50 nearest before the span's end, whatever the tag holds.
+            let end = FeedKey { time: story.time.saturating_add(RELATED_SPAN), story: String::new() };
+            let keys = self.store.page_keys(&feed.index(), Some(&end), 50)?;
+            let near = keys.into_iter().filter(|k| k.time >= story.time - RELATED_SPAN && k.story != story.id);
+            for k in near {
                 let e = score.entry(k.story).or_insert((0, k.time));
                 e.0 += 1;
             }
