@@ -209,3 +209,28 @@ fn demo_sources_all_poll_and_overlap() {
     }
     assert!(!entry_of("Boca Juniors vence 2-1 a River Plate en el superclásico").iter().any(|t| t.contains("Sevilla")));
 }
+
+#[test]
+fn edition_names_are_optional_keys_and_others_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("names.toml");
+    let good = "[[sources]]\nid = \"a\"\nurl = \"feeds/a.xml\"\n[[sections]]\nid = \"world\"\ntitle = \"World\"\ntitle_ar = \"العالم\"\ntitle_es = \"Mundo\"\n\
+                group_ar = \"أخبار\"\n[[regions]]\nid = \"mena\"\ntitle_es = \"Oriente Medio\"\n";
+    std::fs::write(&path, good).unwrap();
+    let c = newsdesk::config::load(&path).unwrap();
+    assert_eq!(c.sections[0].names.title_ar.as_deref(), Some("العالم"));
+    assert_eq!(c.sections[0].names.title_es.as_deref(), Some("Mundo"));
+    assert_eq!(c.sections[0].names.group_es, None);
+    assert_eq!(c.regions[0].names.title_es.as_deref(), Some("Oriente Medio"));
+    // A misspelt or unsupported edition key is an unknown key, with its line;
+    // a region has no group.
+    std::fs::write(&path, format!("{good}title_fr = \"Moyen-Orient\"\ngroup_ar = \"x\"\n")).unwrap();
+    let shown: Vec<String> = newsdesk::config::load(&path).unwrap_err().0.iter().map(|e| e.to_string()).collect();
+    let p = path.display();
+    for want in [
+        format!("{p}:13: regions \"mena\".title_fr: unknown key"),
+        format!("{p}:14: regions \"mena\".group_ar: unknown key"),
+    ] {
+        assert!(shown.iter().any(|s| s.starts_with(&want)), "wanted {want:?} in {shown:#?}");
+    }
+}

@@ -42,6 +42,7 @@ fn every_corpus_file_goes_through_ingest_without_panic() {
         categories: vec![],
         keywords: vec![],
         fallback: true,
+        names: Default::default(),
     });
     let desk = Desk::new(Store::open(&dir.path().join("data")).unwrap(), Arc::new(cfg)).unwrap();
     let now = 1_800_000_000;

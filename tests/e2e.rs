@@ -225,17 +225,36 @@ fn front_page_and_opml() {
     assert_eq!(s, 200);
     assert_eq!(h["content-type"], "text/html; charset=utf-8");
     let page = String::from_utf8(body).unwrap();
+    // What a reader checks: the sections by name, the story with its two
+    // outlets and its time in words, and the feeds to subscribe to.
     for needle in [
-        "<h3>Politics</h3>",
-        "<h3>Misc</h3>",
+        "<a href=\"/sections/politics\"><bdi>Politics</bdi></a></h3>",
+        "<a href=\"/sections/misc\"><bdi>Misc</bdi></a></h3>",
         "rel=\"alternate\" type=\"application/rss+xml\"",
         "href=\"http://news.test/feeds/all.json\"",
         "href=\"http://news.test/feeds/politics.atom\"",
         "Parliament passes budget after long debate",
-        "2 sources",
+        "<bdi>The Wire</bdi> and <bdi>Paper</bdi>",
+        "hours ago</time>",
     ] {
         assert!(page.contains(needle), "front page lacks {needle}");
     }
+    // The story's own page lists both outlets, each with its own headline.
+    let at = page.find("Parliament passes budget").unwrap();
+    let href = page[..at].rsplit("href=\"").next().unwrap().split('"').next().unwrap().to_string();
+    assert!(href.starts_with("/stories/"), "{href}");
+    let (s, h, body) = d.get(&href).unwrap();
+    assert_eq!(s, 200);
+    assert!(h["content-security-policy"].contains("default-src 'none'"));
+    let story = String::from_utf8(body).unwrap();
+    for needle in ["Budget approved by parliament", "https://wire.example/1", "The Wire", "Paper", "2 outlets"] {
+        assert!(story.contains(needle), "story page lacks {needle}");
+    }
+    // Feed entries point at it beside the outlet's own link.
+    let (_, _, atom) = d.get("/feeds/all.atom").unwrap();
+    let atom = String::from_utf8(atom).unwrap();
+    assert!(atom.contains(&format!("href=\"http://news.test{href}\" rel=\"alternate\" type=\"text/html\"")), "{atom}");
+    assert_eq!(d.get("/stories/nosuchstory").unwrap().0, 404);
     let (s, h, body) = d.get("/opml").unwrap();
     assert_eq!(s, 200);
     assert_eq!(h["content-type"], "text/x-opml; charset=utf-8");

@@ -87,6 +87,20 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
     assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(4));
     assert_eq!(desk.store.story_count().unwrap() as usize, BACKGROUND.len() + 1);
 
+    // The absorbed story's page sends readers to the survivor's (the HTTP
+    // side answers 301 with that Location).
+    let publisher =
+        newsdesk::publish::Publisher::new(desk.store.clone(), std::sync::Arc::new(config.clone()), t0 + 2400).unwrap();
+    let lang = newsdesk::publish::site::Lang::En;
+    match publisher.story_page(lang, &second, t0 + 2400) {
+        Err(newsdesk::publish::site::PageError::Moved(to)) => assert_eq!(to, first),
+        other => panic!("the absorbed story's page is {:?}", other.map(|r| r.body.len())),
+    }
+    let page = publisher.story_page(lang, &first, t0 + 2400).unwrap();
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("4 outlets") && html.contains("Floods sweep villages below Lake Miros"), "{html}");
+    drop(publisher);
+
     // A restart reads the same.
     drop(desk);
     let desk = common::desk(&config);
@@ -96,6 +110,24 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
     let e = feed(&[("e1", "Karvel dam: villages below Lake Miros evacuated", "https://d.example/2")]);
     desk.ingest(&source("d"), &e, t0 + 3000).unwrap();
     assert_eq!(story_of(&desk, "d", "e1"), first);
+
+    // Over HTTP, from the real binary on this store: the absorbed id's page
+    // answers 301 to the survivor's, in each edition.
+    drop(desk);
+    let port = common::free_port();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\npath = \"data\"\nretention = \"36500d\"\n\
+         [[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n\
+         [[sources]]\nid = \"a\"\nurl = \"absent.xml\"\n"
+    );
+    let daemon = common::Daemon::start(&common::write_config(dir.path(), &text), port);
+    daemon.wait_for(|| daemon.get("/").is_some_and(|(s, _, _)| s == 200), "the front page");
+    for edition in ["", "/ar"] {
+        let (status, h, _) = daemon.get(&format!("{edition}/stories/{second}")).unwrap();
+        assert_eq!(status, 301, "{edition}");
+        assert_eq!(h["location"], format!("{edition}/stories/{first}"));
+        assert_eq!(daemon.get(&format!("{edition}/stories/{first}")).unwrap().0, 200);
+    }
 }
 
 /// A merge a crash interrupted right after its marker (the redirect) was

@@ -384,6 +384,7 @@ mod rule_tests {
             categories: cats.iter().map(|s| s.to_string()).collect(),
             keywords: kws.iter().map(|s| s.to_string()).collect(),
             fallback,
+            names: Default::default(),
         };
         c.sections = vec![
             section(
@@ -405,6 +406,7 @@ mod rule_tests {
             id: "mena".into(),
             title: "MENA".into(),
             places: vec!["Lebanon".into(), "لبنان".into(), "Líbano".into(), "Beirut".into()],
+            names: Default::default(),
         }];
         c.sources = vec![Source {
             id: "wire".into(),

@@ -466,8 +466,14 @@ fn read_sections(cx: &mut Cx, root: &mut Table) -> Vec<Section> {
                 cx.err(&span, &t.key("fallback"), "only one section can be the fallback");
             }
         }
+        let names = Names {
+            title_ar: t.string(cx, "title_ar").map(|(s, _)| s),
+            title_es: t.string(cx, "title_es").map(|(s, _)| s),
+            group_ar: t.string(cx, "group_ar").map(|(s, _)| s),
+            group_es: t.string(cx, "group_es").map(|(s, _)| s),
+        };
         t.finish(cx);
-        out.push(Section { id, title, group, categories, keywords, fallback });
+        out.push(Section { id, title, group, categories, keywords, fallback, names });
     }
     out
 }
@@ -480,8 +486,13 @@ fn read_regions(cx: &mut Cx, root: &mut Table) -> Vec<Region> {
         let id = read_id(cx, &mut t, "regions", &span, &mut seen);
         let title = t.string_or(cx, "title", &id);
         let places = t.string_list(cx, "places");
+        let names = Names {
+            title_ar: t.string(cx, "title_ar").map(|(s, _)| s),
+            title_es: t.string(cx, "title_es").map(|(s, _)| s),
+            ..Names::default()
+        };
         t.finish(cx);
-        out.push(Region { id, title, places });
+        out.push(Region { id, title, places, names });
     }
     out
 }

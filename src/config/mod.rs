@@ -97,6 +97,20 @@ pub struct Section {
     pub categories: Vec<String>,
     pub keywords: Vec<String>,
     pub fallback: bool,
+    /// The optional `title_ar`, `title_es`, `group_ar` and `group_es` keys:
+    /// the section's name in the Arabic and Spanish editions.
+    pub names: Names,
+}
+
+/// A section's or region's name in the site's other editions (`title_ar`,
+/// `title_es`; sections also `group_ar`, `group_es`). Missing ones fall back
+/// to the English `title` and `group`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Names {
+    pub title_ar: Option<String>,
+    pub title_es: Option<String>,
+    pub group_ar: Option<String>,
+    pub group_es: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +118,8 @@ pub struct Region {
     pub id: String,
     pub title: String,
     pub places: Vec<String>,
+    /// `title_ar`, `title_es` (see [`Names`]).
+    pub names: Names,
 }
 
 #[derive(Debug, Clone, PartialEq)]

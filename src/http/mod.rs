@@ -11,6 +11,7 @@ pub mod variants;
 use crate::model::SourceStatus;
 use crate::pipeline::{self, Desk};
 use crate::poll;
+use crate::publish::site::{self, Lang};
 use crate::publish::{FeedName, Format, PageRequest, Publisher, Rendered};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -199,11 +200,11 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>, conn:
         "/events" => sse::events(shared, &req, conn),
         "/metrics" => metrics(shared),
         p if p.starts_with("/feeds/") => feed(shared, &req, p, &query).await,
-        "/" | "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
+        "/opml" => match shared.publisher.snapshot().files.get(path.as_str()).cloned() {
             Some(r) => respond(&req, &r),
             None => text(StatusCode::SERVICE_UNAVAILABLE, "starting up"),
         },
-        _ => text(StatusCode::NOT_FOUND, &format!("no such page: {path}")),
+        p => site_page(shared, &req, p, &query).await,
     };
     if head {
         *resp.body_mut() = full(Bytes::new());
@@ -211,6 +212,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>, conn:
     let route = match path.as_str() {
         p if p.starts_with("/feeds/") => "/feeds",
         "/" => "/",
+        p if site_route(p).is_some() => site_route(p).unwrap_or("other"),
         "/opml" => "/opml",
         "/healthz" => "/healthz",
         "/api/sources" => "/api/sources",
@@ -417,6 +419,84 @@ async fn feed(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: 
         Err(e) => {
             tracing::error!(error = %e, path, "rendering failed");
             unavailable("the feed could not be rendered; try again later")
+        }
+    }
+}
+
+/// The metrics label of a page of the site, if the path is one.
+fn site_route(path: &str) -> Option<&'static str> {
+    let (lang, rest) = Lang::split(path);
+    Some(match rest {
+        "/" if lang != Lang::En => "/{edition}/",
+        p if p.starts_with("/stories/") => "/stories",
+        p if p.starts_with("/sections/") => "/sections",
+        p if p.starts_with("/regions/") => "/regions",
+        p if p.starts_with("/tags/") => "/tags",
+        _ => return None,
+    })
+}
+
+/// The site's HTML pages: the front pages of the editions, listings and
+/// stories. What is shared by everyone comes from the snapshot; the rest is
+/// rendered through the bounded cache of feed variants.
+async fn site_page(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, path: &str, query: &str) -> Resp {
+    let (lang, rest) = Lang::split(path);
+    let snapshot = shared.publisher.snapshot();
+    if rest == "/" {
+        return match snapshot.files.get(&lang.home()) {
+            Some(r) => respond(req, r),
+            None => text(StatusCode::SERVICE_UNAVAILABLE, "starting up"),
+        };
+    }
+    let not_found = || text(StatusCode::NOT_FOUND, &format!("no such page: {path}"));
+    let publisher = shared.publisher.clone();
+    let key_query: String;
+    let render: Box<dyn FnOnce() -> Result<Rendered, site::PageError> + Send> =
+        if let Some(id) = rest.strip_prefix("/stories/") {
+            if id.is_empty() || id.contains('/') || id.len() > 64 {
+                return not_found();
+            }
+            key_query = String::new();
+            let id = id.to_string();
+            Box::new(move || publisher.story_page(lang, &id, pipeline::now()))
+        } else if let Some(feed) = site::listing(rest) {
+            let mut before = None;
+            for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+                if k == "before" {
+                    match shared.publisher.parse_cursor(&v) {
+                        Some(c) => before = Some(c),
+                        None => return text(StatusCode::BAD_REQUEST, "before is not a cursor this server issued"),
+                    }
+                }
+            }
+            if before.is_none() {
+                if let Some(r) = snapshot.files.get(path) {
+                    return respond(req, r);
+                }
+            }
+            key_query = before.as_ref().map(|b| shared.publisher.cursor(b)).unwrap_or_default();
+            Box::new(move || publisher.listing_page(lang, &feed, before, pipeline::now()))
+        } else {
+            return not_found();
+        };
+    match shared.variants.get(path, &key_query, snapshot.generation, render).await {
+        Ok(Ok(r)) => respond(req, &r),
+        Ok(Err(site::PageError::NotFound)) => not_found(),
+        Ok(Err(site::PageError::Moved(to))) => {
+            let mut r = text(StatusCode::MOVED_PERMANENTLY, &format!("moved to {}/stories/{to}", lang.prefix()));
+            if let Ok(v) = HeaderValue::from_str(&format!("{}/stories/{to}", lang.prefix())) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Ok(Err(site::PageError::Store(e))) => {
+            tracing::error!(error = %e, path, "rendering failed");
+            unavailable("the page cannot be read from the store right now; try again later")
+        }
+        Err(e @ variants::VariantError::Busy) => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, path, "rendering failed");
+            unavailable("the page could not be rendered; try again later")
         }
     }
 }

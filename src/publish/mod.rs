@@ -4,6 +4,7 @@
 
 pub mod page;
 pub mod render;
+pub mod site;
 pub mod websub;
 
 use crate::config::Config;
@@ -176,6 +177,8 @@ pub struct PageRequest {
 pub enum PublishError {
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("a page template failed: {0}")]
+    Render(String),
 }
 
 pub struct Publisher {
@@ -270,32 +273,32 @@ impl Publisher {
         }
         if replace || !feeds.is_empty() {
             let config = self.config.load_full();
-            let mut lists = Vec::new();
-            for (feed, _) in page::all_feeds(&config) {
-                let req = PageRequest { feed: feed.clone(), format: Format::Atom, limit: 8, lang: None, before: None };
-                let (stories, _) = self.select(&req, now)?;
-                let mut headlines = Vec::with_capacity(stories.len());
-                for story in stories {
-                    if let Some(e) = self.entry(&config, story, now)? {
-                        headlines.push(page::Headline {
-                            title: e.first.title.clone(),
-                            link: e.first.link.clone(),
-                            sources: e.sources.iter().map(|s| &s.id).collect::<HashSet<_>>().len(),
-                            story: e.story,
-                        });
+            // The pages everyone shares: the editions' front pages and the
+            // first page of every section and region.
+            for lang in site::Lang::ALL {
+                files.insert(lang.home(), Arc::new(self.front_page(lang, now)?));
+            }
+            // A section's or region's first page, in each edition, is
+            // rendered again when its feed changed (or on a full
+            // publication); the others keep their bytes.
+            for feed in self.standing_feeds() {
+                if !matches!(feed, FeedName::Section(_) | FeedName::Region(_)) {
+                    continue;
+                }
+                for lang in site::Lang::ALL {
+                    let path = format!("{}{}", lang.prefix(), site::listing_path(&feed));
+                    if !(replace || feeds.contains(&feed) || !files.contains_key(&path)) {
+                        continue;
+                    }
+                    match self.listing_page(lang, &feed, None, now) {
+                        Ok(r) => {
+                            files.insert(path, Arc::new(r));
+                        }
+                        Err(site::PageError::Store(e)) => return Err(e),
+                        Err(_) => {}
                     }
                 }
-                lists.push((feed, headlines));
             }
-            let modified =
-                lists.iter().flat_map(|(_, l)| l.iter().map(|h| h.story.updated)).max().unwrap_or(self.started);
-            files.insert(
-                "/".into(),
-                Arc::new(
-                    Rendered::new(page::front_page(&config, &lists), modified, "text/html; charset=utf-8")
-                        .with_brotli(),
-                ),
-            );
             files.insert(
                 "/opml".into(),
                 Arc::new(Rendered::new(page::opml(&config), self.started, "text/x-opml; charset=utf-8").with_brotli()),

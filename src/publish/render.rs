@@ -91,6 +91,11 @@ fn fixed(t: Timestamp) -> chrono::DateTime<chrono::FixedOffset> {
     DateTime::<Utc>::from_timestamp(t, 0).unwrap_or_default().fixed_offset()
 }
 
+/// The story's page on the site (`/stories/{id}`).
+pub fn story_page(doc: &FeedDoc, story: &Story) -> String {
+    format!("{}/stories/{}", doc.home_url.trim_end_matches('/'), story.id)
+}
+
 /// The id a story has in every feed: a URN that never changes.
 pub fn entry_id(story: &Story) -> String {
     format!("urn:newsdesk:story:{}", story.id)
@@ -154,6 +159,16 @@ fn rss(doc: &FeedDoc) -> Vec<u8> {
                 }
                 let mut ext_map = rss::extension::ExtensionMap::new();
                 ext_map.insert("newsdesk".into(), extensions);
+                // The story's page on this site, beside the first outlet's link.
+                let page = rss::extension::Extension {
+                    name: "atom:link".into(),
+                    attrs: [("rel", "alternate"), ("type", "text/html"), ("href", &story_page(doc, &e.story))]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    ..Default::default()
+                };
+                ext_map.insert("atom".into(), BTreeMap::from([("link".to_string(), vec![page])]));
                 let dublin_core_ext = e.first.author.as_ref().map(|a| {
                     rss::extension::dublincore::DublinCoreExtension { creators: vec![a.clone()], ..Default::default() }
                 });
@@ -229,6 +244,14 @@ fn atom(doc: &FeedDoc) -> Vec<u8> {
             if let Some(l) = &e.first.link {
                 links.push(a::Link { href: l.clone(), rel: "alternate".into(), ..Default::default() });
             }
+            // The story's page on this site: an alternate of its own type, so
+            // the first outlet's link stays the one readers follow by default.
+            links.push(a::Link {
+                href: story_page(doc, &e.story),
+                rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                ..Default::default()
+            });
             for s in e.sources.iter().skip(1) {
                 if let Some(u) = s.url.as_ref().filter(|u| Some(*u) != e.first.link.as_ref()) {
                     links.push(a::Link {
@@ -344,6 +367,7 @@ fn json(doc: &FeedDoc) -> Vec<u8> {
                 "_newsdesk".into(),
                 json!({
                     "story": e.story.id,
+                    "page": story_page(doc, &e.story),
                     "breaking": e.breaking,
                     "sections": e.story.sections,
                     "regions": e.story.regions,
