@@ -64,20 +64,6 @@ pub(super) struct Writes {
 const TRANSACTION_BYTES: usize = 512 << 10;
 
 impl Writes {
-    /// The trees' writes, in the order of the transaction's trees.
-    fn lists(&self) -> [&TreeWrites; 8] {
-        [
-            &self.items,
-            &self.stories,
-            &self.members,
-            &self.story_sources,
-            &self.feeds,
-            &self.links,
-            &self.redirects,
-            &self.merging,
-        ]
-    }
-
     fn count(&mut self, counter: &str, delta: i64) {
         *self.counters.entry(counter.to_string()).or_default() += delta;
     }
@@ -127,24 +113,15 @@ impl Store {
     /// Apply `w`: in one transaction over every tree it may touch, unless it
     /// is larger than [`TRANSACTION_BYTES`] (see there).
     pub(super) fn apply_writes(&self, w: &Writes) -> Result<()> {
-        let bytes: usize = w.lists().iter().map(|l| l.1).sum();
+        let pairs = self.with_writes(w);
+        let bytes: usize = pairs.iter().map(|(_, list)| list.1).sum();
         if bytes > TRANSACTION_BYTES {
             return self.apply_in_order(w);
         }
-        let trees = [
-            &self.items,
-            &self.stories,
-            &self.members,
-            &self.story_sources,
-            &self.feeds,
-            &self.links,
-            &self.redirects,
-            &self.merging,
-            &self.meta,
-        ];
-        let lists = w.lists();
+        let mut trees: Vec<&sled::Tree> = pairs.iter().map(|(tree, _)| *tree).collect();
+        trees.push(&self.meta);
         let done = trees[..].transaction(|t| {
-            for (tree, list) in t.iter().zip(lists) {
+            for (tree, (_, list)) in t.iter().zip(&pairs) {
                 for (k, v) in &list.0 {
                     match v {
                         Some(v) => tree.insert(k.as_slice(), v.clone())?,
@@ -152,7 +129,7 @@ impl Store {
                     };
                 }
             }
-            let meta = &t[lists.len()];
+            let meta = &t[pairs.len()];
             for (counter, delta) in w.counters.iter().filter(|(_, d)| **d != 0) {
                 let old = meta.get(counter.as_bytes())?;
                 let cur = old.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes).unwrap_or(0);
@@ -165,6 +142,20 @@ impl Store {
             Err(TransactionError::Storage(e)) => Err(StoreError::Io(e)),
             Err(TransactionError::Abort(never)) => match never {},
         }
+    }
+
+    /// Each tree with what `w` writes to it.
+    fn with_writes<'w>(&'w self, w: &'w Writes) -> [(&'w sled::Tree, &'w TreeWrites); 8] {
+        [
+            (&self.items, &w.items),
+            (&self.stories, &w.stories),
+            (&self.members, &w.members),
+            (&self.story_sources, &w.story_sources),
+            (&self.feeds, &w.feeds),
+            (&self.links, &w.links),
+            (&self.redirects, &w.redirects),
+            (&self.merging, &w.merging),
+        ]
     }
 
     /// `w` write by write, as releases before the transaction did: merges
