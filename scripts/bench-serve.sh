@@ -5,13 +5,14 @@
 #   scripts/bench-serve.sh            # needs nginx and wrk (apt-get install -y nginx wrk)
 #
 # Prints requests/s ratios (targets from DESIGN.md's budgets):
-#   plain   newsdesk / nginx on /feeds/all.rss            (>= 0.9)
-#   gzip    the same with Accept-Encoding: gzip           (>= 0.9; nginx: gzip_static)
+#   plain   newsdesk / nginx on /feeds/all.rss            (>= 1.0)
+#   gzip    the same with Accept-Encoding: gzip           (>= 1.0; nginx: gzip_static)
 #   304     newsdesk If-None-Match / newsdesk 200         (>= 1)
 #   store   100,000 stories / 1,000 stories, all.rss      (>= 0.8)
 #   c1000   1,000 connections: p99 latency and errors     (p99 < 250 ms, no errors)
 # The stores are made by `newsdesk once` ingesting generated feeds (local
-# files, no network). Everything listens on 127.0.0.1 only; every wrk run is
+# files, no network) and kept under target/bench-serve/ for the next run
+# (filling the 100,000-story one takes minutes; delete the folder to refill). Everything listens on 127.0.0.1 only; every wrk run is
 # bounded by -d. The machine is shared and noisy (±15 %), and wrk runs on the
 # same cores as the servers: read ratios, not absolute figures.
 # Environment: DURATION (s per wrk run, default 5), CONNS (default 64),
@@ -30,6 +31,7 @@ done
 [ -x "$bin" ] || cargo build --release --quiet
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
+stores=$repo/target/bench-serve
 tmp=$(mktemp -d /tmp/newsdesk-bench-serve.XXXXXX)
 chmod 755 "$tmp"   # nginx workers run as nobody
 pids=()
@@ -72,19 +74,27 @@ for f in range(feeds):
 EOF
 }
 
-# store NAME FEEDS ITEMS PORT: a config, a store filled by `newsdesk once`.
+# store NAME FEEDS ITEMS PORT: a config, a store filled by `newsdesk once`
+# (kept from an earlier run when it holds the same number of items).
 store() {
-    local name=$1 feeds=$2 per=$3 port=$4 dir=$tmp/$1
+    local name=$1 feeds=$2 per=$3 port=$4 dir=$stores/$1-$(($2 * $3))
     mkdir -p "$dir"
-    gen "$dir/feeds" "$feeds" "$per"
     {
         printf '[server]\nlisten = "127.0.0.1:%s"\npublic_url = "http://127.0.0.1:%s"\n' "$port" "$port"
         printf '[storage]\npath = "store"\nretention = "3650d"\n[poll]\ninterval = "6h"\nmax_body = "64MiB"\n'
         printf '[[sections]]\nid = "misc"\ntitle = "Misc"\nfallback = true\n'
         for ((i = 0; i < feeds; i++)); do printf '[[sources]]\nid = "f%d"\nurl = "feeds/f%d.xml"\n' "$i" "$i"; done
     } >"$dir/newsdesk.toml"
+    ln -sfn "$dir" "$tmp/$name"
+    if [ -f "$dir/filled" ]; then
+        echo "store $name: $((feeds * per)) items, kept from an earlier run ($dir)"
+        return
+    fi
+    rm -rf "$dir/store"
+    gen "$dir/feeds" "$feeds" "$per"
     local t0=$SECONDS
     RUST_LOG=warn "$bin" once --config "$dir/newsdesk.toml" >/dev/null
+    touch "$dir/filled"
     echo "store $name: $((feeds * per)) items ingested in $((SECONDS - t0)) s"
 }
 

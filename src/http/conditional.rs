@@ -2,8 +2,11 @@
 //! functions of header values.
 
 /// Whether `If-None-Match` matches `etag` (weak comparison; lists; `*`).
+/// Compares borrowed slices: a request's validators cost no allocation.
 pub fn none_match(header: &str, etag: &str) -> bool {
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    fn strip(t: &str) -> &str {
+        t.trim().trim_start_matches("W/")
+    }
     let ours = strip(etag);
     header.split(',').any(|t| {
         let t = t.trim();
@@ -34,17 +37,18 @@ pub fn is_not_modified(
     }
 }
 
-/// The q-value the client gives a coding (`identity` is acceptable unless refused).
+/// The q-value the client gives a coding (`identity` is acceptable unless
+/// refused). `coding` is lower case; names are compared without allocating.
 fn q_of(accept: &str, coding: &str) -> Option<f32> {
     let mut star = None;
     for part in accept.split(',') {
         let mut it = part.split(';');
-        let name = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = it.next().unwrap_or("").trim();
         let q = it
             .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
             .find_map(|v| v.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
-        if name == coding || (coding == "gzip" && name == "x-gzip") {
+        if name.eq_ignore_ascii_case(coding) || (coding == "gzip" && name.eq_ignore_ascii_case("x-gzip")) {
             return Some(q);
         }
         if name == "*" {

@@ -2,9 +2,12 @@
 //! `/healthz`. Standing feeds are served from finished bytes; variants with
 //! `limit`, `lang` or `before` are rendered off the runtime.
 
+pub mod accept;
+pub use accept::{serve, HEADER_TIMEOUT};
 pub mod admission;
 pub mod conditional;
 mod sse;
+mod standing;
 pub mod statuses;
 pub mod variants;
 
@@ -20,8 +23,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Everything a request handler may read.
@@ -64,104 +65,6 @@ type Resp = Response<Body>;
 fn full(b: impl Into<Bytes>) -> Body {
     use http_body_util::BodyExt;
     Full::new(b.into()).boxed()
-}
-
-/// How long a client may take to send its request headers, counted from when
-/// the server starts waiting for them (a drip of bytes does not reset it). The
-/// same clock closes idle keep-alive connections: hyper (since 1.6) starts it
-/// again as soon as a response is written, so a connection that sends no next
-/// request within this time is closed.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// [`HEADER_TIMEOUT`], unless the undocumented `NEWSDESK_HTTP_TIMEOUT_MS` (for
-/// tests, which should not wait 30 s) says otherwise.
-fn header_timeout() -> Duration {
-    std::env::var("NEWSDESK_HTTP_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        .map(Duration::from_millis)
-        .unwrap_or(HEADER_TIMEOUT)
-}
-
-/// What a connection over [`admission::Caps::connections`] is told before it
-/// is closed; written straight to the socket, without reading the request.
-const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
-content-length: 38\r\nretry-after: 5\r\nconnection: close\r\n\r\ntoo many connections; try again later\n";
-
-/// How long a connection asked to close to make room may take to finish the
-/// response it is sending.
-const EVICT_GRACE: Duration = Duration::from_secs(10);
-
-/// Serve on `listener` until `cancel`.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
-    let tracker = tokio_util::task::TaskTracker::new();
-    let timeout = header_timeout();
-    let mut accept_errors = admission::Throttle::new(Duration::from_secs(1));
-    let mut refusals = admission::Throttle::new(Duration::from_secs(1));
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = cancel.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    if let Some(failures) = accept_errors.hit(std::time::Instant::now()) {
-                        tracing::warn!(error = %e, failures, "accept failed");
-                    }
-                    // EMFILE and the like persist for a while: do not spin on them.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Some(slot) = shared.admission.admit_or_make_room(Duration::from_millis(100)).await else {
-            // A fresh socket's send buffer takes these bytes at once; a client
-            // that cannot take them loses nothing it was promised.
-            let _ = stream.try_write(TOO_MANY);
-            if let Some(refused) = refusals.hit(std::time::Instant::now()) {
-                tracing::warn!(refused, cap = shared.admission.caps.connections, "connections refused: too many open");
-            }
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let cancel = cancel.clone();
-        let conn = Conn { id: slot.id, peer: peer.ip() };
-        tracker.spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let asked_in = asked.clone();
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                asked_in.store(true, Ordering::Relaxed);
-                async move { Ok::<_, Infallible>(handle(&shared, req, conn).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(timeout)
-                .keep_alive(true)
-                .serve_connection(io, service);
-            let mut conn = std::pin::pin!(conn);
-            let grace = tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = cancel.cancelled() => Duration::from_secs(2),
-                _ = slot.evicted.cancelled() => {
-                    // hyper's graceful shutdown waits for a first request that
-                    // may never come: a connection that never asked is dropped.
-                    if !asked.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    EVICT_GRACE
-                }
-            };
-            // An idle connection closes at once; one mid-response finishes it first.
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(grace, conn).await;
-            drop(slot);
-        });
-    }
-    tracker.close();
-    let _ = tokio::time::timeout(Duration::from_secs(3), tracker.wait()).await;
 }
 
 fn text(status: StatusCode, msg: &str) -> Resp {
@@ -502,7 +405,7 @@ async fn site_page(shared: &Arc<Shared>, req: &Request<hyper::body::Incoming>, p
 }
 
 /// Headers, 304 and content coding for a finished body.
-fn respond(req: &Request<hyper::body::Incoming>, r: &Rendered) -> Resp {
+fn respond<B>(req: &Request<B>, r: &Rendered) -> Resp {
     let h = req.headers();
     let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
     let not_modified =

@@ -216,6 +216,12 @@ impl Publisher {
         self.snapshot.load_full()
     }
 
+    /// The snapshot for the length of one request: no reference count is
+    /// touched (see `arc_swap::Guard`), so serving threads share no cache line.
+    pub fn snapshot_ref(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.snapshot.load()
+    }
+
     pub fn set_config(&self, config: Arc<Config>) {
         self.config.store(config);
     }
