@@ -156,8 +156,12 @@ impl Desk {
             .min();
         let from = oldest_new.unwrap_or(ctx.now).min(ctx.now).saturating_sub(span);
         if held.index.len() > INDEX_STORIES_KEPT {
-            held.index.evict_before(ctx.now.saturating_sub(span));
-            held.since = held.since.max(ctx.now.saturating_sub(span));
+            // Never what this ingest needs: evicting the stories of an old
+            // item's window, to read them in again at once, made every
+            // ingest of a backlog read its whole window from the store.
+            let before = from.min(ctx.now.saturating_sub(span));
+            held.index.evict_before(before);
+            held.since = held.since.max(before);
         }
         self.cover(&ctx.rt.categorizer, held, from)?;
         Ok(held)
