@@ -10,7 +10,7 @@
 use super::render::{rfc3339, EntryDoc, Format};
 use super::{FeedName, PageRequest, PublishError, Publisher, Rendered};
 use crate::config::{Config, Names};
-use crate::model::{Story, Timestamp};
+use crate::model::{Member, Story, Timestamp};
 use crate::store::FeedKey;
 use askama::Template;
 use std::collections::{HashMap, HashSet};
@@ -776,29 +776,7 @@ impl Publisher {
         let Some(e) = self.entry(&config, story.clone(), now)? else {
             return Err(PageError::NotFound);
         };
-        // One line per outlet: its first report.
-        let mut seen = HashSet::new();
-        let mut reports = Vec::new();
-        let mut outlets = 0;
-        for m in &members {
-            if !seen.insert(m.source.clone()) {
-                continue;
-            }
-            outlets += 1;
-            if reports.len() == MAX_REPORTS {
-                continue;
-            }
-            let item = self.store.item(&m.key).map_err(PublishError::from)?;
-            let Some(item) = item else { continue };
-            let safe = |l: &String| l.starts_with("https://") || l.starts_with("http://");
-            reports.push(Report {
-                outlet: self.source_title(&config, &m.source)?,
-                headline: item.title.clone(),
-                href: item.link.clone().or(m.link.clone()).filter(safe),
-                lang: item.language.clone().unwrap_or_default(),
-                time: self.when(lang, m.published, now),
-            });
-        }
+        let (reports, outlets) = self.reports(&config, lang, &members, now)?;
         let more_reports = if outlets > reports.len() {
             w.more_reports.replace("{}", &(outlets - reports.len()).to_string())
         } else {
@@ -806,25 +784,7 @@ impl Publisher {
         };
         let lead = crate::parse::normalize::plain_text(&e.first.summary);
         let words = lead.split_whitespace().count() + e.first.title.split_whitespace().count();
-        let mut labels = Vec::new();
-        for s in &story.sections {
-            if let Some(x) = config.sections.iter().find(|x| &x.id == s) {
-                let href = format!("{}{}", lang.prefix(), listing_path(&FeedName::Section(s.clone())));
-                labels.push(Link { href, label: lang.title(&x.title, &x.names).to_string() });
-            }
-        }
-        for r in &story.regions {
-            if let Some(x) = config.regions.iter().find(|x| &x.id == r) {
-                let href = format!("{}{}", lang.prefix(), listing_path(&FeedName::Region(r.clone())));
-                labels.push(Link { href, label: lang.title(&x.title, &x.names).to_string() });
-            }
-        }
-        for t in story.tags.iter().take(12) {
-            labels.push(Link {
-                href: format!("{}{}", lang.prefix(), listing_path(&FeedName::Tag(t.clone()))),
-                label: format!("#{t}"),
-            });
-        }
+        let labels = labels(&config, lang, &story);
         let related = self.related(&config, lang, &story, now)?;
         let follow = story.sections.first().map(|s| FeedName::Section(s.clone())).unwrap_or(FeedName::All);
         let follow_title = match &follow {
@@ -862,6 +822,40 @@ impl Publisher {
         Ok(html(page, story.updated.max(story.time))?)
     }
 
+    /// One line per outlet (its first report, at most [`MAX_REPORTS`]), and
+    /// how many outlets carried the story.
+    fn reports(
+        &self,
+        config: &Config,
+        lang: Lang,
+        members: &[Member],
+        now: Timestamp,
+    ) -> Result<(Vec<Report>, usize), PageError> {
+        let mut seen = HashSet::new();
+        let mut reports = Vec::new();
+        let mut outlets = 0;
+        for m in members {
+            if !seen.insert(m.source.clone()) {
+                continue;
+            }
+            outlets += 1;
+            if reports.len() == MAX_REPORTS {
+                continue;
+            }
+            let item = self.store.item(&m.key).map_err(PublishError::from)?;
+            let Some(item) = item else { continue };
+            let safe = |l: &String| l.starts_with("https://") || l.starts_with("http://");
+            reports.push(Report {
+                outlet: self.source_title(config, &m.source)?,
+                headline: item.title.clone(),
+                href: item.link.clone().or(m.link.clone()).filter(safe),
+                lang: item.language.clone().unwrap_or_default(),
+                time: self.when(lang, m.published, now),
+            });
+        }
+        Ok((reports, outlets))
+    }
+
     /// Stories within [`RELATED_SPAN`] of this one that share its tags or
     /// regions, the most shared first.
     fn related(&self, config: &Config, lang: Lang, story: &Story, now: Timestamp) -> Result<Vec<Card>, PublishError> {
@@ -895,6 +889,30 @@ impl Publisher {
         }
         self.cards(config, lang, stories, now)
     }
+}
+
+/// A story's sections, regions and first tags, as links to their pages.
+fn labels(config: &Config, lang: Lang, story: &Story) -> Vec<Link> {
+    let mut labels = Vec::new();
+    for s in &story.sections {
+        if let Some(x) = config.sections.iter().find(|x| &x.id == s) {
+            let href = format!("{}{}", lang.prefix(), listing_path(&FeedName::Section(s.clone())));
+            labels.push(Link { href, label: lang.title(&x.title, &x.names).to_string() });
+        }
+    }
+    for r in &story.regions {
+        if let Some(x) = config.regions.iter().find(|x| &x.id == r) {
+            let href = format!("{}{}", lang.prefix(), listing_path(&FeedName::Region(r.clone())));
+            labels.push(Link { href, label: lang.title(&x.title, &x.names).to_string() });
+        }
+    }
+    for t in story.tags.iter().take(12) {
+        labels.push(Link {
+            href: format!("{}{}", lang.prefix(), listing_path(&FeedName::Tag(t.clone()))),
+            label: format!("#{t}"),
+        });
+    }
+    labels
 }
 
 #[cfg(test)]
