@@ -62,8 +62,16 @@ struct Entry {
     /// language, so that an item can join on what several outlets said
     /// between them, not only on one of them.
     union: Signature,
-    /// Every token its items carried (up to [`UNION_TOKENS`]).
-    vocabulary: std::collections::HashSet<String, crate::text::WordHash>,
+    /// Every token its items carried (up to [`UNION_TOKENS`]), as 64-bit
+    /// hashes ([`word_id`]): a story keeps no copy of its words (they were
+    /// most of the index's memory: 160 strings a story).
+    vocabulary: std::collections::HashSet<u64, crate::text::WordHash>,
+}
+
+/// A word as a story's vocabulary holds it. Two words of one story's
+/// vocabulary colliding in 64 bits does not happen in practice.
+fn word_id(t: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(t.as_bytes())
 }
 
 /// The most tokens a story's whole vocabulary keeps.
@@ -179,7 +187,7 @@ impl StoryIndex {
         widen(&mut entry.union, &sig);
         for t in &sig.tokens {
             if entry.vocabulary.len() < UNION_TOKENS {
-                entry.vocabulary.insert(t.clone());
+                entry.vocabulary.insert(word_id(t));
             }
         }
         if entry.signatures.len() >= SIGNATURES_PER_STORY {
@@ -384,7 +392,7 @@ impl StoryIndex {
                 continue;
             }
             own += w;
-            if entry.vocabulary.contains(t.as_str()) {
+            if entry.vocabulary.contains(&word_id(t)) {
                 shared.push((t, *w));
                 things += usize::from(!t.starts_with('#') && sig.is_portable(t));
             }
