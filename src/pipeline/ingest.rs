@@ -2,7 +2,7 @@
 //! [`Desk::ingest_with`] reads as those steps: a plan, in which each step is a
 //! function below and everything they decide gathers in a [`Batch`] (the
 //! store is only read), then an apply, in which the store commits the batch
-//! in one transaction.
+//! in one transaction (`store::apply`).
 
 use super::{
     file_item, member_of, published_time, same_content, same_content_but_summary, Desk, IngestReport, Runtime, Window,

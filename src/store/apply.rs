@@ -1,7 +1,9 @@
 //! One commit's changes applied in one sled transaction: a merge, the moves
 //! of its members, the items and the story records land together or not at
-//! all. The writes are worked out first, reading what is stored (prefix
-//! scans, which a sled transaction cannot do), then applied at once.
+//! all (a change larger than [`TRANSACTION_BYTES`] is written write by write,
+//! in an order a crash cannot hurt). The writes are worked out first, reading
+//! what is stored (prefix scans, which a sled transaction cannot do), then
+//! applied at once.
 
 use super::{decode, encode, keys, member_prefix, source_items_key, Changes, Result, Store, StoreError};
 use crate::model::{Item, Member, Story};
@@ -14,27 +16,31 @@ use std::collections::BTreeMap;
 /// Values are sled's shared buffers, so the transaction (which may run its
 /// closure more than once) takes them without copying a large ingest again.
 #[derive(Default)]
-struct TreeWrites(BTreeMap<Vec<u8>, Option<IVec>>, usize);
+struct TreeWrites {
+    writes: BTreeMap<Vec<u8>, Option<IVec>>,
+    /// The bytes of the values written.
+    bytes: usize,
+}
 
 impl TreeWrites {
     fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<IVec>) {
         let value = value.into();
-        self.1 += value.len();
-        self.0.insert(key.into(), Some(value));
+        self.bytes += value.len();
+        self.writes.insert(key.into(), Some(value));
     }
 
     fn remove(&mut self, key: impl Into<Vec<u8>>) {
-        self.0.insert(key.into(), None);
+        self.writes.insert(key.into(), None);
     }
 
     /// What these writes make of `key`, if they touch it.
     fn written(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.0.get(key).map(|v| v.as_deref())
+        self.writes.get(key).map(|v| v.as_deref())
     }
 
     /// The keys written under `prefix` (not removals).
     fn keys_under(&self, prefix: &[u8]) -> Vec<Vec<u8>> {
-        let range = self.0.range(prefix.to_vec()..);
+        let range = self.writes.range(prefix.to_vec()..);
         range.take_while(|(k, _)| k.starts_with(prefix)).filter(|(_, v)| v.is_some()).map(|(k, _)| k.clone()).collect()
     }
 }
@@ -114,7 +120,7 @@ impl Store {
     /// is larger than [`TRANSACTION_BYTES`] (see there).
     pub(super) fn apply_writes(&self, w: &Writes) -> Result<()> {
         let pairs = self.with_writes(w);
-        let bytes: usize = pairs.iter().map(|(_, list)| list.1).sum();
+        let bytes: usize = pairs.iter().map(|(_, list)| list.bytes).sum();
         if bytes > TRANSACTION_BYTES {
             return self.apply_in_order(w);
         }
@@ -122,7 +128,7 @@ impl Store {
         trees.push(&self.meta);
         let done = trees[..].transaction(|t| {
             for (tree, (_, list)) in t.iter().zip(&pairs) {
-                for (k, v) in &list.0 {
+                for (k, v) in &list.writes {
                     match v {
                         Some(v) => tree.insert(k.as_slice(), v.clone())?,
                         None => tree.remove(k.as_slice())?,
@@ -163,7 +169,7 @@ impl Store {
     /// open), story records before the items that point at them, counters
     /// after the items they count.
     fn apply_in_order(&self, w: &Writes) -> Result<()> {
-        for (k, v) in &w.redirects.0 {
+        for (k, v) in &w.redirects.writes {
             if let Some(survivor) = v {
                 self.merging.insert(k.as_slice(), survivor.clone())?;
             }
@@ -172,7 +178,7 @@ impl Store {
             [&self.redirects, &self.members, &self.story_sources, &self.stories, &self.feeds, &self.links, &self.items];
         let lists = [&w.redirects, &w.members, &w.story_sources, &w.stories, &w.feeds, &w.links, &w.items];
         for (tree, list) in trees.into_iter().zip(lists) {
-            for (k, v) in &list.0 {
+            for (k, v) in &list.writes {
                 match v {
                     Some(v) => tree.insert(k.as_slice(), v.clone())?,
                     None => tree.remove(k.as_slice())?,
@@ -182,7 +188,7 @@ impl Store {
         for (counter, delta) in &w.counters {
             self.add_meta(counter, *delta)?;
         }
-        for k in w.merging.0.keys() {
+        for k in w.merging.writes.keys() {
             self.merging.remove(k.as_slice())?;
         }
         Ok(())
