@@ -24,6 +24,21 @@ const BACKGROUND: [&str; 12] = [
     "Airline orders fifty new jets",
 ];
 
+/// A config with the sources `ids` and "bg", and a desk on it whose window
+/// holds the [`BACKGROUND`] stories, published from `t0` (six hours ago).
+fn with_background(dir: &std::path::Path, ids: &[&str]) -> (newsdesk::config::Config, std::sync::Arc<Desk>, i64) {
+    let sources: Vec<(String, String)> =
+        std::iter::once(&"bg").chain(ids).map(|i| (i.to_string(), format!("https://{i}.example/"))).collect();
+    let config = common::poll_config(dir, &sources, "");
+    let desk = common::desk(&config);
+    let t0 = newsdesk::pipeline::now() - 6 * 3600;
+    for (i, title) in BACKGROUND.iter().enumerate() {
+        let link = format!("https://bg.example/{i}");
+        desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
+    }
+    (config, desk, t0)
+}
+
 fn story_of(desk: &Desk, source_id: &str, guid: &str) -> String {
     let key = newsdesk::parse::identity::item_key(source_id, &format!("g:{guid}"));
     desk.store.item(&key).unwrap().expect("stored").story
@@ -49,15 +64,7 @@ fn partition(desk: &Desk) -> BTreeSet<(String, Vec<String>)> {
 #[test]
 fn stories_found_to_be_one_event_merge_into_the_older() {
     let dir = tempfile::tempdir().unwrap();
-    let ids = ["bg", "a", "b", "c", "d"];
-    let sources: Vec<(String, String)> = ids.iter().map(|i| (i.to_string(), format!("https://{i}.example/"))).collect();
-    let config = common::poll_config(dir.path(), &sources, "");
-    let desk = common::desk(&config);
-    let t0 = newsdesk::pipeline::now() - 6 * 3600;
-    for (i, title) in BACKGROUND.iter().enumerate() {
-        let link = format!("https://bg.example/{i}");
-        desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
-    }
+    let (config, desk, t0) = with_background(dir.path(), &["a", "b", "c", "d"]);
     let a = feed(&[("a1", "Karvel dam bursts after days of rain", "https://a.example/1")]);
     desk.ingest(&source("a"), &a, t0 + 600).unwrap();
     let b = feed(&[("b1", "BREAKING: Floods sweep villages below Lake Miros", "https://b.example/1")]);
@@ -136,15 +143,7 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
 #[test]
 fn an_interrupted_merge_is_finished_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let sources: Vec<(String, String)> =
-        ["bg", "a", "b"].iter().map(|i| (i.to_string(), format!("https://{i}.example/"))).collect();
-    let config = common::poll_config(dir.path(), &sources, "");
-    let desk = common::desk(&config);
-    let t0 = newsdesk::pipeline::now() - 6 * 3600;
-    for (i, title) in BACKGROUND.iter().enumerate() {
-        let link = format!("https://bg.example/{i}");
-        desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
-    }
+    let (config, desk, t0) = with_background(dir.path(), &["a", "b"]);
     desk.ingest(
         &source("a"),
         &feed(&[("a1", "Karvel dam bursts after days of rain", "https://a.example/1")]),

@@ -115,13 +115,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>, conn:
     let route = match path.as_str() {
         p if p.starts_with("/feeds/") => "/feeds",
         "/" => "/",
-        p if site_route(p).is_some() => site_route(p).unwrap_or("other"),
         "/opml" => "/opml",
         "/healthz" => "/healthz",
         "/api/sources" => "/api/sources",
         "/events" => "/events",
         "/metrics" => "/metrics",
-        _ => "other",
+        p => site_route(p).unwrap_or("other"),
     };
     shared.metrics.request(route, resp.status().as_u16());
     resp

@@ -9,7 +9,7 @@ use super::{decode, encode, keys, member_prefix, source_items_key, Changes, Resu
 use crate::model::{Item, Member, Story};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::IVec;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The writes to one tree: key → its new value, or `None` to remove it. A
 /// later write to a key replaces an earlier one, as applied in order would.
@@ -253,19 +253,15 @@ impl Store {
     }
 
     /// The keys under `prefix` once `pending` is applied to `tree`.
-    fn stored_keys_under(&self, tree: &sled::Tree, pending: &TreeWrites, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
+    fn stored_keys_under(&self, tree: &sled::Tree, pending: &TreeWrites, prefix: &[u8]) -> Result<BTreeSet<Vec<u8>>> {
+        let mut out = BTreeSet::new();
         for r in tree.scan_prefix(prefix) {
             let (k, _) = r?;
             if pending.written(&k) != Some(None) {
-                out.push(k.to_vec());
+                out.insert(k.to_vec());
             }
         }
-        for k in pending.keys_under(prefix) {
-            if !out.contains(&k) {
-                out.push(k);
-            }
-        }
+        out.extend(pending.keys_under(prefix));
         Ok(out)
     }
 }
