@@ -53,7 +53,15 @@ impl Sink for Dirty {
 
 /// Open the store, naming the path and cause on failure.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::open(&config.storage.path)?)
+    match &config.storage.postgres {
+        None => Ok(Store::open(&config.storage.path)?),
+        Some(pg) => Ok(Store::open_postgres(&pg_options(pg))?),
+    }
+}
+
+/// How the store reaches the configured database.
+pub fn pg_options(pg: &crate::config::Postgres) -> crate::store::PgOptions {
+    crate::store::PgOptions { url: pg.url.clone(), password: pg.password.as_ref().map(|p| p.0.clone()), pool: pg.pool }
 }
 
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.

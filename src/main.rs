@@ -55,6 +55,16 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Copy a store into another, empty one (sled into PostgreSQL, or back),
+    /// with a progress bar, then compare their record counts
+    Migrate {
+        /// The configuration whose [storage] is copied
+        #[arg(long)]
+        from: PathBuf,
+        /// The configuration whose [storage] receives the copy (must be empty)
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Print counts: sources, items, stories, stories per section, store size
     Stats {
         #[arg(long)]
@@ -83,6 +93,7 @@ fn main() -> ExitCode {
         }
         Command::ImportOpml { file } => import_opml(&file),
         Command::ExportOpml { config } => export_opml(config.unwrap_or_else(config::default_path)),
+        Command::Migrate { from, to } => migrate(&from, &to),
         Command::Stats { config, json } => stats(config.unwrap_or_else(config::default_path), json),
     };
     match result {
@@ -147,8 +158,40 @@ fn stats(path: PathBuf, json: bool) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+fn migrate(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<u8> {
+    let (source, target) = (config::load(from)?, config::load(to)?);
+    let a = newsdesk::app::open_store(&source)?;
+    let b = newsdesk::app::open_store(&target)?;
+    let total: u64 = a.table_sizes()?.iter().map(|(_, n)| n).sum();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records  {elapsed_precise}") {
+        bar.set_style(style);
+    }
+    let copied = a.copy_into(&b, &mut |n| bar.inc(n)).with_context(|| {
+        format!("cannot copy {} ({}) into {} ({})", a.path().display(), a.backend(), b.path().display(), b.backend())
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "copied {copied} records ({} items, {} stories) from {} ({}) to {} ({}); counts match",
+        b.item_count()?,
+        b.story_count()?,
+        a.path().display(),
+        a.backend(),
+        b.path().display(),
+        b.backend()
+    );
+    Ok(0)
+}
+
 fn check(path: PathBuf) -> anyhow::Result<u8> {
     let config = config::load(&path)?;
+    // A shared database must answer, with a schema this release can run.
+    if let Some(pg) = &config.storage.postgres {
+        let options = newsdesk::app::pg_options(pg);
+        let version = newsdesk::store::pg::PgEngine::check(&options)
+            .with_context(|| format!("{}: storage.url", path.display()))?;
+        println!("{}: database schema version {version}", options.shown_url());
+    }
     println!(
         "{}: ok ({} sources, {} sections, {} regions)",
         path.display(),

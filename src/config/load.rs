@@ -267,6 +267,83 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 }
 
+/// `[storage] backend`: "sled" (the default) or "postgres" with its `url`,
+/// `password_file` or `password_env`, `pool`, `node` and `lease`.
+fn read_backend(cx: &mut Cx, t: &mut Table, dir: &Path) -> Option<Postgres> {
+    let keys = ["url", "password_file", "password_env", "pool", "node", "lease"];
+    let backend = t.string(cx, "backend");
+    match backend.as_ref().map(|(b, span)| (b.as_str(), span)) {
+        None | Some(("sled", _)) => {
+            for k in keys {
+                if let Some(v) = t.get(k) {
+                    cx.err(&v.span(), &t.key(k), "is for backend = \"postgres\"");
+                }
+            }
+            None
+        }
+        Some(("postgres", span)) => {
+            let span = span.clone();
+            read_postgres(cx, t, dir, &span)
+        }
+        Some((other, span)) => {
+            cx.err(span, "storage.backend", format!("\"{other}\" is not \"sled\" or \"postgres\""));
+            None
+        }
+    }
+}
+
+fn read_postgres(cx: &mut Cx, t: &mut Table, dir: &Path, backend: &Range<usize>) -> Option<Postgres> {
+    let url = match t.string(cx, "url") {
+        Some((url, span)) => match url.parse::<tokio_postgres::Config>() {
+            Ok(_) => url,
+            Err(e) => {
+                cx.err(&span, "storage.url", format!("is not a PostgreSQL connection string ({e})"));
+                return None;
+            }
+        },
+        None => {
+            cx.err(backend, "storage.url", "backend = \"postgres\" needs a url (postgres://user@host:port/db)");
+            return None;
+        }
+    };
+    let password = read_password(cx, t, dir);
+    let pool = t.int_or(cx, "pool", 8, 2);
+    let node = t.string(cx, "node").map(|(n, _)| n).unwrap_or_else(default_node);
+    let lease = t.positive_duration_or(cx, "lease", Duration::from_secs(60));
+    Some(Postgres { url, password, pool, node, lease })
+}
+
+/// The database password from a file (its first line) or an environment
+/// variable, checked now so that `check` refuses what `run` could not use.
+fn read_password(cx: &mut Cx, t: &mut Table, dir: &Path) -> Option<Secret> {
+    if let Some((file, span)) = t.string(cx, "password_file") {
+        let path = dir.join(&file);
+        return match std::fs::read_to_string(&path) {
+            Ok(text) => Some(Secret(text.lines().next().unwrap_or("").to_string())),
+            Err(e) => {
+                cx.err(&span, "storage.password_file", format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        };
+    }
+    let (var, span) = t.string(cx, "password_env")?;
+    match std::env::var(&var) {
+        Ok(p) => Some(Secret(p)),
+        Err(_) => {
+            cx.err(&span, "storage.password_env", format!("the environment variable {var} is not set"));
+            None
+        }
+    }
+}
+
+/// A node's name when the config gives none: the host's name and the
+/// process id, so two daemons on one host are two nodes.
+fn default_node() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = if host.is_empty() { "node".to_string() } else { host };
+    format!("{host}-{}", std::process::id())
+}
+
 /// A string holding a character XML 1.0 forbids is refused: titles, places
 /// and keywords end up in every republished feed, which it would make unreadable.
 fn check_chars(cx: &mut Cx, key: &str, s: &str, span: &Range<usize>) {
@@ -350,6 +427,7 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
             config.storage.path = dir.join(p);
         }
         config.storage.retention = t.positive_duration_or(cx, "retention", config.storage.retention);
+        config.storage.postgres = read_backend(cx, &mut t, &dir);
         t.finish(cx);
     }
 

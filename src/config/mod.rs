@@ -60,6 +60,38 @@ pub struct Log {
 pub struct Storage {
     pub path: PathBuf,
     pub retention: Duration,
+    /// sled in `path` (the default), or a PostgreSQL database shared by
+    /// several daemons.
+    pub postgres: Option<Postgres>,
+}
+
+/// `[storage] backend = "postgres"`: where the database is, and this node's
+/// part in the cluster.
+#[derive(Debug, Clone)]
+pub struct Postgres {
+    /// `postgres://user@host:port/db` (a password in it is allowed, but
+    /// `password_file` or `password_env` keep it out of the config).
+    pub url: String,
+    /// Read from `password_file` or `password_env` when the config is loaded.
+    pub password: Option<Secret>,
+    /// Connections in the pool (default 8).
+    pub pool: usize,
+    /// This daemon's name in the cluster (default: the host name and the
+    /// process id): the holder of its leases.
+    pub node: String,
+    /// How long a node's claim on a source lasts without renewal: a dead
+    /// node's sources are taken over within it (default 60 s).
+    pub lease: Duration,
+}
+
+/// A password: kept out of `Debug` output and logs.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -195,7 +227,7 @@ impl Config {
             file: file.to_path_buf(),
             server: Server::default(),
             log: Log::default(),
-            storage: Storage { path: dir.join("data"), retention: Duration::from_secs(30 * 86400) },
+            storage: Storage { path: dir.join("data"), retention: Duration::from_secs(30 * 86400), postgres: None },
             poll: Poll::default(),
             dedup: Dedup::default(),
             breaking: Breaking::default(),

@@ -5,6 +5,7 @@
 //! one: a merge of theirs that a crash interrupted is finished at open.
 
 use super::apply::{put_story, Writes};
+use super::engine::Tree;
 use super::{Result, Store};
 use crate::model::Story;
 
@@ -18,7 +19,7 @@ impl Store {
         let mut found = None;
         let mut id = id.to_string();
         for _ in 0..MAX_HOPS {
-            match self.redirects.get(id.as_bytes())? {
+            match self.engine.get(Tree::Redirects, id.as_bytes())? {
                 Some(v) => {
                     id = String::from_utf8_lossy(&v).into_owned();
                     found = Some(id.clone());
@@ -34,10 +35,9 @@ impl Store {
     /// coverage are worked out again when its next item arrives).
     pub(super) fn finish_interrupted_merges(&self) -> Result<usize> {
         let mut finished = 0;
-        for r in self.merging.iter() {
-            let (k, v) = r?;
+        for (k, v) in self.engine.scan_all(Tree::Merging)? {
             let Some(absorbed) = self.story(&String::from_utf8_lossy(&k))? else {
-                self.merging.remove(k)?;
+                self.engine.remove(Tree::Merging, &k)?;
                 continue;
             };
             let survivor = String::from_utf8_lossy(&v).into_owned();
@@ -48,7 +48,7 @@ impl Store {
                 put_story(&mut writes, Some(&old), &s);
             }
             self.finish_merge(&mut writes, &absorbed, &survivor)?;
-            self.apply_writes(&writes)?;
+            self.engine.apply(&writes)?;
             finished += 1;
         }
         Ok(finished)

@@ -1,20 +1,28 @@
-//! The only code that touches sled. Everything else asks for records and pages
-//! ("stories in feed X newest first before cursor C") through [`Store`], which
-//! exposes no sled type, so another engine can take its place.
+//! The store. Everything else asks for records and pages ("stories in feed X
+//! newest first before cursor C") through [`Store`], which exposes no engine
+//! type: under it runs sled (embedded, the default) or PostgreSQL (shared by
+//! several daemons), see [`engine`].
 //!
 //! Layout (trees): `items` key → Item, `stories` id → Story, `feeds`
 //! feed \0 time story-id → (), `links` canonical link → story id, `sources`
-//! id → SourceState, `meta` → format version and counters. Every value starts
-//! with a format-version byte.
+//! id → SourceState, and named numbers: format version and counters. Every
+//! value starts with a format-version byte.
 
 mod apply;
+mod engine;
 mod keys;
 mod merge;
+pub mod pg;
+mod sled_engine;
+
+pub use engine::Tree;
+pub use pg::PgOptions;
 
 pub use keys::{story_feeds, FeedKey};
 
 use crate::model::{Item, Member, SourceState, Story, Timestamp};
 use serde::{de::DeserializeOwned, Serialize};
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
 /// The version byte in front of every value written by this release.
@@ -30,8 +38,13 @@ pub enum StoreError {
     Version { path: PathBuf, found: u64 },
     /// sled's own words for a damaged file ("Read corrupted data at file offset
     /// Some(Inline(20)) backtrace ()") mean nothing to an operator: described.
-    #[error("store I/O error: {}", describe_sled_error(.0))]
+    #[error("store I/O error: {}", sled_engine::describe_sled_error(.0))]
     Io(#[from] sled::Error),
+    /// PostgreSQL's error, in its own words (they name the cause).
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("database {url} has schema version {found}; this release knows up to {known}: upgrade newsdesk")]
+    SchemaTooNew { url: String, found: i64, known: i64 },
     #[error("store record {key} is unreadable: {cause}")]
     Corrupt { key: String, cause: String },
 }
@@ -78,24 +91,10 @@ struct WriteHealth {
 
 #[derive(Clone)]
 pub struct Store {
+    /// The folder of a sled store; the redacted URL of a database.
     path: PathBuf,
     health: std::sync::Arc<WriteHealth>,
-    db: sled::Db,
-    items: sled::Tree,
-    stories: sled::Tree,
-    /// story id, NUL, item key → [`Member`]
-    members: sled::Tree,
-    /// story id, NUL, source id → nothing: every source of every story.
-    story_sources: sled::Tree,
-    feeds: sled::Tree,
-    links: sled::Tree,
-    sources: sled::Tree,
-    meta: sled::Tree,
-    /// absorbed story id → the id of the story it merged into.
-    redirects: sled::Tree,
-    /// The same, for merges an older release had not finished when it
-    /// stopped (it made a merge's writes one by one); read at open.
-    merging: sled::Tree,
+    engine: engine::Engine,
 }
 
 /// Where a story's members start in the members table.
@@ -124,12 +123,8 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     }
 }
 
-/// sled's page cache (its default is 1 GiB): feeds are served from rendered
-/// snapshots, so the store is read little once they are built.
-const CACHE_BYTES: u64 = 64 << 20;
-
 impl Store {
-    /// Open (or create) the store at `path`.
+    /// Open (or create) the sled store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         // Errors name the folder as an operator finds it, whatever the working directory.
         let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -137,104 +132,97 @@ impl Store {
         std::fs::create_dir_all(path).map_err(|e| open_err(e.to_string()))?;
         // sled writes `conf` when it creates a store; see the format check below.
         let existed = path.join("conf").exists();
-        // sled panics on some corrupt files instead of returning an error.
-        // A handle being dropped (a previous owner in this process, a process
-        // that is exiting) can hold the lock for a moment: retry for about a second.
-        let mut tries = 0;
-        let db = loop {
-            let opened = quiet_catch_unwind(|| {
-                sled::Config::new().path(path).mode(sled::Mode::LowSpace).cache_capacity(CACHE_BYTES).open()
-            });
-            match opened {
-                Ok(Ok(db)) => break db,
-                Ok(Err(e)) if is_locked(&e) && tries < 20 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Ok(Err(e)) => return Err(open_err(describe_sled_error(&e))),
-                Err(_) => return Err(open_err("the store files are corrupt".into())),
-            }
-        };
-        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(describe_sled_error(&e)));
-        let store = Store {
-            path: path.to_path_buf(),
-            health: Default::default(),
-            items: tree("items")?,
-            stories: tree("stories")?,
-            members: tree("members")?,
-            story_sources: tree("story_sources")?,
-            feeds: tree("feeds")?,
-            links: tree("links")?,
-            sources: tree("sources")?,
-            meta: tree("meta")?,
-            redirects: tree("redirects")?,
-            merging: tree("merging")?,
-            db,
-        };
+        let engine = sled_engine::SledEngine::open(path).map_err(open_err)?;
+        let store =
+            Store { path: path.to_path_buf(), health: Default::default(), engine: engine::Engine::Sled(engine) };
         // The first reads after opening can meet damage sled did not see: still
         // an open failure, naming the path.
-        let format = store.meta_u64("format").map_err(|e| open_err(cause(e)))?;
+        let format = store.engine.number("format").map_err(|e| open_err(cause(e)))?;
         match format {
             // sled opens a `db` file that was truncated or overwritten (with no
             // snapshot beside it) as an empty store: refuse it rather than
             // silently start over and lose every record.
             None if existed => return Err(open_err("the store files are corrupt (its records are gone)".into())),
             None => {
-                store.set_meta_u64("format", FORMAT_VERSION).map_err(|e| open_err(cause(e)))?;
+                store.engine.set_number("format", FORMAT_VERSION).map_err(|e| open_err(cause(e)))?;
                 // Durable at once, so a new store is never mistaken for a damaged one.
                 store.flush().map_err(|e| open_err(cause(e)))?;
             }
             Some(v) if v > FORMAT_VERSION => return Err(StoreError::Version { path: shown, found: v }),
             Some(_) => {}
         }
-        store.start_source_counts().map_err(|e| open_err(cause(e)))?;
-        let finished = store.finish_interrupted_merges().map_err(|e| open_err(cause(e)))?;
-        if finished > 0 {
-            tracing::info!(path = %store.path.display(), merges = finished, "finished story merges a stop interrupted");
-        }
-        Ok(store)
+        store.opened().map_err(|e| open_err(cause(e)))
     }
 
+    /// Connect to the PostgreSQL store (creating or migrating its schema).
+    pub fn open_postgres(options: &PgOptions) -> Result<Store> {
+        let engine = pg::PgEngine::connect(options)?;
+        let path = PathBuf::from(options.shown_url());
+        let store = Store { path, health: Default::default(), engine: engine::Engine::Postgres(engine) };
+        store.engine.init_number("format", FORMAT_VERSION)?;
+        store.opened()
+    }
+
+    /// What every store does once open: start per-source counts and finish
+    /// interrupted merges.
+    fn opened(self) -> Result<Store> {
+        self.start_source_counts()?;
+        let finished = self.finish_interrupted_merges()?;
+        if finished > 0 {
+            tracing::info!(path = %self.path.display(), merges = finished, "finished story merges a stop interrupted");
+        }
+        Ok(self)
+    }
+
+    /// The folder of a sled store, or the database URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn meta_u64(&self, key: &str) -> Result<Option<u64>> {
-        Ok(self.meta.get(key)?.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes))
-    }
-
-    fn set_meta_u64(&self, key: &str, v: u64) -> Result<()> {
-        self.meta.insert(key, &v.to_be_bytes())?;
-        Ok(())
-    }
-
-    fn add_meta(&self, key: &str, delta: i64) -> Result<()> {
-        if delta == 0 {
-            return Ok(());
+    /// Which engine runs under this store: "sled" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        match self.engine {
+            engine::Engine::Sled(_) => "sled",
+            engine::Engine::Postgres(_) => "postgres",
         }
-        self.meta.fetch_and_update(key, |old| {
-            let cur = old.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(u64::from_be_bytes).unwrap_or(0);
-            Some(cur.saturating_add_signed(delta).to_be_bytes().to_vec())
-        })?;
-        Ok(())
     }
 
-    /// A random value created once per store (used to sign cursors).
+    /// The PostgreSQL side of a clustered store, when it is one.
+    pub fn postgres(&self) -> Option<&pg::PgEngine> {
+        match &self.engine {
+            engine::Engine::Postgres(pg) => Some(pg),
+            engine::Engine::Sled(_) => None,
+        }
+    }
+
+    /// A random value created once per store (used to sign cursors): every
+    /// daemon on one database signs alike.
     pub fn secret(&self) -> Result<u64> {
-        if let Some(v) = self.meta_u64("secret")? {
+        if let Some(v) = self.engine.number("secret")? {
             return Ok(v);
         }
-        let v = self.db.generate_id()? ^ (std::process::id() as u64).rotate_left(32) ^ now_nanos();
-        self.set_meta_u64("secret", v)?;
-        Ok(v)
+        let mut seed = std::collections::hash_map::RandomState::new().build_hasher();
+        std::hash::Hasher::write_u64(&mut seed, now_nanos());
+        let v = std::hash::Hasher::finish(&seed) ^ (std::process::id() as u64).rotate_left(32);
+        self.engine.init_number("secret", v)
+    }
+
+    fn get<T: DeserializeOwned>(&self, tree: Tree, key: &str) -> Result<Option<T>> {
+        self.engine.get(tree, key.as_bytes())?.map(|v| decode(key.as_bytes(), &v)).transpose()
     }
 
     pub fn item(&self, key: &str) -> Result<Option<Item>> {
-        self.items.get(key)?.map(|v| decode(key.as_bytes(), &v)).transpose()
+        self.get(Tree::Items, key)
     }
 
     pub fn story(&self, id: &str) -> Result<Option<Story>> {
-        self.stories.get(id)?.map(|v| decode(id.as_bytes(), &v)).transpose()
+        self.get(Tree::Stories, id)
+    }
+
+    /// The pairs of a tree under `prefix`, in key order.
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<engine::Pairs> {
+        let end = keys::prefix_end(prefix);
+        self.engine.range(tree, engine::Range::between(prefix, &end))
     }
 
     /// A story's items, first item first. A story of one item keeps it in its
@@ -244,8 +232,7 @@ impl Store {
     pub fn story_members(&self, story: &Story) -> Result<Vec<Member>> {
         // `size` is a hint from a record; a damaged one must not reserve gigabytes.
         let mut out = Vec::with_capacity((story.size as usize).min(1024));
-        for r in self.members.scan_prefix(member_prefix(&story.id)) {
-            let (k, v) = r?;
+        for (k, v) in self.scan_prefix(Tree::Members, &member_prefix(&story.id))? {
             out.push(decode::<Member>(&k, &v)?);
         }
         if let Some(first) = &story.first {
@@ -276,25 +263,25 @@ impl Store {
     pub fn story_has_source(&self, story: &str, source: &str) -> Result<bool> {
         let mut k = member_prefix(story);
         k.extend_from_slice(source.as_bytes());
-        Ok(self.story_sources.contains_key(k)?)
+        Ok(self.engine.get(Tree::StorySources, &k)?.is_some())
     }
 
     /// The story that already carries this canonical link, if any.
     pub fn story_for_link(&self, link: &str) -> Result<Option<String>> {
-        Ok(self.links.get(link)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+        Ok(self.engine.get(Tree::Links, link.as_bytes())?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     pub fn source_state(&self, id: &str) -> Result<Option<SourceState>> {
-        self.sources.get(id)?.map(|v| decode(id.as_bytes(), &v)).transpose()
+        self.get(Tree::Sources, id)
     }
 
     pub fn put_source_state(&self, state: &SourceState) -> Result<()> {
-        let written = self.sources.insert(state.id.as_bytes(), encode(state));
-        self.noted(written.map(drop).map_err(StoreError::from))
+        let written = self.engine.insert(Tree::Sources, state.id.as_bytes(), &encode(state));
+        self.noted(written)
     }
 
     pub fn source_states(&self) -> Result<Vec<SourceState>> {
-        self.sources.iter().map(|r| r.map_err(StoreError::from).and_then(|(k, v)| decode(&k, &v))).collect()
+        self.engine.scan_all(Tree::Sources)?.iter().map(|(k, v)| decode(k, v)).collect()
     }
 
     /// Apply one ingest's writes, all or nothing: a crash leaves the store as
@@ -308,12 +295,12 @@ impl Store {
     /// one transaction (see `apply`).
     fn write(&self, changes: &Changes) -> Result<()> {
         let writes = self.plan_writes(changes)?;
-        self.apply_writes(&writes)
+        self.engine.apply(&writes)
     }
 
     /// Make everything written so far durable.
     pub fn flush(&self) -> Result<()> {
-        let flushed = self.db.flush().map(drop).map_err(StoreError::from);
+        let flushed = self.engine.flush();
         if flushed.is_ok() {
             // Durable again: only a flush proves it (sled takes writes into
             // memory and fails when it writes them out).
@@ -356,17 +343,8 @@ impl Store {
             Some(b) => keys::feed_key(feed, b.time, &b.story),
             None => keys::prefix_end(&prefix),
         };
-        let mut out = Vec::new();
-        for r in self.feeds.range(prefix.clone()..end).rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = r?;
-            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
-                out.push(fk);
-            }
-        }
-        Ok(out)
+        let pairs = self.engine.range(Tree::Feeds, engine::Range::between(&prefix, &end).rev().limit(limit))?;
+        Ok(pairs.iter().filter_map(|(k, _)| keys::parse_feed_key(&k[prefix.len()..])).collect())
     }
 
     /// Index entries of a feed with time >= `since`, newest first.
@@ -380,14 +358,8 @@ impl Store {
         let start = keys::feed_key(feed, from, "");
         let end = keys::feed_key(feed, until, "");
         let prefix = keys::feed_prefix(feed);
-        let mut out = Vec::new();
-        for r in self.feeds.range(start..end).rev() {
-            let (k, _) = r?;
-            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
-                out.push(fk);
-            }
-        }
-        Ok(out)
+        let pairs = self.engine.range(Tree::Feeds, engine::Range::between(&start, &end).rev())?;
+        Ok(pairs.iter().filter_map(|(k, _)| keys::parse_feed_key(&k[prefix.len()..])).collect())
     }
 
     /// Delete up to `limit` stories whose time is before `before`, with their
@@ -398,50 +370,49 @@ impl Store {
         self.noted(pruned)
     }
 
+    /// One pruning pass, applied all at once.
     fn prune_some(&self, before: Timestamp, limit: usize) -> Result<usize> {
         let prefix = keys::feed_prefix("all");
         let end = keys::feed_key("all", before, "");
-        let mut victims = Vec::new();
-        for r in self.feeds.range(prefix.clone()..end).take(limit) {
-            let (k, _) = r?;
-            if let Some(fk) = keys::parse_feed_key(&k[prefix.len()..]) {
-                victims.push(fk.story);
-            }
-        }
-        let (mut items_gone, mut stories_gone) = (0i64, 0i64);
-        let mut gone_by_source: std::collections::HashMap<String, i64> = Default::default();
+        let oldest = self.engine.range(Tree::Feeds, engine::Range::between(&prefix, &end).limit(limit))?;
+        let victims: Vec<String> =
+            oldest.iter().filter_map(|(k, _)| keys::parse_feed_key(&k[prefix.len()..])).map(|fk| fk.story).collect();
+        let mut w = apply::Writes::default();
         for id in &victims {
-            let Some(story) = self.story(id)? else { continue };
-            for m in self.story_members(&story)? {
-                let key = &m.key;
-                if let Some(item) = self.item(key)? {
-                    if let Some(link) = &item.link {
-                        if self.story_for_link(link)?.as_deref() == Some(id.as_str()) {
-                            self.links.remove(link.as_bytes())?;
-                        }
-                    }
-                    self.items.remove(key.as_bytes())?;
-                    items_gone += 1;
-                    *gone_by_source.entry(item.source).or_default() += 1;
-                }
+            if let Some(story) = self.story(id)? {
+                self.plan_removal(&mut w, &story)?;
             }
-            for tree in [&self.members, &self.story_sources] {
-                for r in tree.scan_prefix(member_prefix(id)) {
-                    tree.remove(r?.0)?;
-                }
-            }
-            for k in keys::feed_keys(&story) {
-                self.feeds.remove(k)?;
-            }
-            self.stories.remove(id.as_bytes())?;
-            stories_gone += 1;
         }
-        self.add_meta("items", -items_gone)?;
-        for (source, n) in gone_by_source {
-            self.add_meta(&source_items_key(&source), -n)?;
-        }
-        self.add_meta("stories", -stories_gone)?;
+        self.engine.apply(&w)?;
         Ok(victims.len())
+    }
+
+    /// The writes that delete a story with its items, links, members and
+    /// index entries, and the counters they move.
+    fn plan_removal(&self, w: &mut apply::Writes, story: &Story) -> Result<()> {
+        let id = &story.id;
+        for m in self.story_members(story)? {
+            let Some(item) = self.item(&m.key)? else { continue };
+            if let Some(link) = &item.link {
+                if self.story_for_link(link)?.as_deref() == Some(id.as_str()) {
+                    w.tree(Tree::Links).remove(link.as_bytes());
+                }
+            }
+            w.tree(Tree::Items).remove(m.key.as_bytes());
+            *w.counters.entry("items".into()).or_default() -= 1;
+            *w.counters.entry(source_items_key(&item.source)).or_default() -= 1;
+        }
+        for tree in [Tree::Members, Tree::StorySources] {
+            for (k, _) in self.scan_prefix(tree, &member_prefix(id))? {
+                w.tree(tree).remove(k);
+            }
+        }
+        for k in keys::feed_keys(story) {
+            w.tree(Tree::Feeds).remove(k);
+        }
+        w.tree(Tree::Stories).remove(id.as_bytes());
+        *w.counters.entry("stories".into()).or_default() -= 1;
+        Ok(())
     }
 
     /// The names of the feeds that exist under a prefix (e.g. all tags: "t:").
@@ -449,65 +420,110 @@ impl Store {
         let mut out: Vec<String> = Vec::new();
         let mut cursor = kind_prefix.as_bytes().to_vec();
         loop {
-            let Some(r) = self.feeds.range(cursor.clone()..).next() else {
+            let next = self
+                .engine
+                .range(Tree::Feeds, engine::Range { start: &cursor, end: None, rev: false, limit: Some(1) })?;
+            let Some((k, _)) = next.into_iter().next() else {
                 break;
             };
-            let (k, _) = r?;
             if !k.starts_with(kind_prefix.as_bytes()) {
                 break;
             }
             let Some(nul) = k.iter().position(|b| *b == 0) else {
                 break;
             };
-            let name = String::from_utf8_lossy(&k[..nul]).into_owned();
+            out.push(String::from_utf8_lossy(&k[..nul]).into_owned());
             cursor = k[..nul].to_vec();
             cursor.push(1);
-            out.push(name);
         }
         Ok(out)
     }
 
     /// How many stories a feed index holds (a scan of that feed: for `stats`).
     pub fn feed_len(&self, feed: &str) -> Result<u64> {
-        let prefix = keys::feed_prefix(feed);
-        let mut n = 0;
-        for r in self.feeds.scan_prefix(prefix) {
-            r?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.scan_prefix(Tree::Feeds, &keys::feed_prefix(feed))?.len() as u64)
     }
 
     pub fn item_count(&self) -> Result<u64> {
-        Ok(self.meta_u64("items")?.unwrap_or(0))
+        Ok(self.engine.number("items")?.unwrap_or(0))
     }
 
     /// How many items of one source are stored.
     pub fn source_item_count(&self, source: &str) -> Result<u64> {
-        Ok(self.meta_u64(&source_items_key(source))?.unwrap_or(0))
+        Ok(self.engine.number(&source_items_key(source))?.unwrap_or(0))
     }
 
     /// A store written before per-source counts were kept starts them from
     /// the counts its source states held (once; a few reads per source).
     fn start_source_counts(&self) -> Result<()> {
-        if self.meta_u64("source_counts")?.is_some() {
+        if self.engine.number("source_counts")?.is_some() {
             return Ok(());
         }
         for state in self.source_states()? {
-            self.set_meta_u64(&source_items_key(&state.id), state.items)?;
+            self.engine.set_number(&source_items_key(&state.id), state.items)?;
         }
-        self.set_meta_u64("source_counts", 1)
+        self.engine.set_number("source_counts", 1)
     }
 
     pub fn story_count(&self) -> Result<u64> {
-        Ok(self.meta_u64("stories")?.unwrap_or(0))
+        Ok(self.engine.number("stories")?.unwrap_or(0))
     }
 
-    /// Bytes the store takes on disk.
+    /// Bytes the store takes on disk (a database's size, on PostgreSQL).
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        self.engine.size_on_disk()
+    }
+
+    /// How many records each table holds.
+    pub fn table_sizes(&self) -> Result<Vec<(Tree, u64)>> {
+        Tree::ALL.iter().map(|t| Ok((*t, self.engine.count(*t)?))).collect()
+    }
+
+    /// Copy every record and named number into `to` (which must be empty),
+    /// a chunk at a time; `copied(n)` after each chunk. Records are copied as
+    /// they are, so the copy serves the same bytes. The sizes are compared
+    /// at the end.
+    pub fn copy_into(&self, to: &Store, copied: &mut dyn FnMut(u64)) -> Result<u64> {
+        if to.table_sizes()?.iter().any(|(_, n)| *n > 0) {
+            return Err(StoreError::Database(format!(
+                "{} is not empty: migrate copies into an empty store",
+                to.path.display()
+            )));
+        }
+        let mut total = 0;
+        for tree in Tree::ALL {
+            let mut cursor = Vec::new();
+            loop {
+                let range = engine::Range { start: &cursor, end: None, rev: false, limit: Some(COPY_CHUNK) };
+                let chunk = self.engine.range(tree, range)?;
+                let Some((last, _)) = chunk.last() else { break };
+                cursor = last.clone();
+                cursor.push(0);
+                let n = chunk.len() as u64;
+                let mut w = apply::Writes::default();
+                let list = w.tree(tree);
+                for (k, v) in chunk {
+                    list.put(k, v);
+                }
+                to.engine.apply(&w)?;
+                total += n;
+                copied(n);
+            }
+        }
+        for (name, v) in self.engine.numbers()? {
+            to.engine.set_number(&name, v)?;
+        }
+        to.flush()?;
+        let (here, there) = (self.table_sizes()?, to.table_sizes()?);
+        if here != there {
+            return Err(StoreError::Database(format!("the copy's tables hold {there:?}, the original's {here:?}")));
+        }
+        Ok(total)
     }
 }
+
+/// Records per write when copying a store.
+const COPY_CHUNK: usize = 1000;
 
 /// The meta key of a source's item count (source ids are `[a-z0-9-]+`, so
 /// this cannot meet the other meta keys).
@@ -519,29 +535,6 @@ fn now_nanos() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-/// sled reports a held lock as an I/O error whose text names the lock.
-fn is_locked(e: &sled::Error) -> bool {
-    match e {
-        sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::WouldBlock
-                || io.raw_os_error() == Some(11)
-                || io.to_string().contains("could not acquire lock")
-        }
-        _ => false,
-    }
-}
-
-/// `catch_unwind` without the panic message on stderr: a corrupt store must end
-/// in one line naming the path and cause, not a panic trace. The hook is
-/// process-wide, so it is swapped only for the duration of the call.
-fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread::Result<T> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(f);
-    std::panic::set_hook(previous);
-    result
-}
-
 /// What went wrong, without the "store I/O error" wrapping (for an open error).
 fn cause(e: StoreError) -> String {
     cause_of(&e)
@@ -549,36 +542,7 @@ fn cause(e: StoreError) -> String {
 
 fn cause_of(e: &StoreError) -> String {
     match e {
-        StoreError::Io(e) => describe_sled_error(e),
-        other => other.to_string(),
-    }
-}
-
-/// An I/O error in plain words. sled hands some OS errors on wrapped in a
-/// custom error whose text is Rust debug output (`Os { code: 28, ... }`).
-fn describe_io(io: &std::io::Error) -> String {
-    if io.kind() == std::io::ErrorKind::StorageFull {
-        return "no space left on device".into();
-    }
-    if let Some(code) = io.raw_os_error() {
-        return std::io::Error::from_raw_os_error(code).to_string();
-    }
-    let text = io.to_string();
-    if text.contains("Os {") || text.contains("Custom {") {
-        io.kind().to_string()
-    } else {
-        text
-    }
-}
-
-fn describe_sled_error(e: &sled::Error) -> String {
-    match e {
-        e if is_locked(e) => "it is locked by another process (is a newsdesk already running on it?)".into(),
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        sled::Error::Io(io) => describe_io(io),
-        sled::Error::Corruption { .. } => "the store files are corrupt".into(),
-        // sled says "Unsupported" when its `conf` file holds garbage.
-        sled::Error::Unsupported(_) => "the store files are corrupt (or from an unknown sled version)".into(),
+        StoreError::Io(e) => sled_engine::describe_sled_error(e),
         other => other.to_string(),
     }
 }

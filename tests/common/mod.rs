@@ -804,3 +804,4 @@ pub fn start_hub(fail_first: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
     });
     (port, seen)
 }
+pub mod pg;
