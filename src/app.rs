@@ -1,6 +1,7 @@
 //! Wires configuration, store, poller, publisher and HTTP server together, and
 //! owns shutdown (SIGTERM/SIGINT) and reload (SIGHUP).
 
+use crate::cluster::Cluster;
 use crate::config::{self, Config};
 use crate::events::Events;
 use crate::http::{self, Shared};
@@ -21,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 /// Feeds waiting to be re-rendered, and where breaking news goes.
 struct Dirty {
     feeds: Mutex<HashSet<FeedName>>,
+    /// Another node changed the shared store: render every feed again.
+    everything: std::sync::atomic::AtomicBool,
     /// A configuration a reload brought: the publisher task takes it in and
     /// renders everything (between two renders, never during one).
     reload: Mutex<Option<Arc<Config>>>,
@@ -61,7 +64,12 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// How the store reaches the configured database.
 pub fn pg_options(pg: &crate::config::Postgres) -> crate::store::PgOptions {
-    crate::store::PgOptions { url: pg.url.clone(), password: pg.password.as_ref().map(|p| p.0.clone()), pool: pg.pool }
+    crate::store::PgOptions {
+        url: pg.url.clone(),
+        password: pg.password.as_ref().map(|p| p.0.clone()),
+        pool: pg.pool,
+        node: pg.node.clone(),
+    }
 }
 
 /// `newsdesk run`: poll, store and serve until SIGTERM or SIGINT.
@@ -92,6 +100,10 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         "client caps"
     );
     let desk = Arc::new(Desk::new(store.clone(), config.clone())?);
+    if let Some(cluster) = config.storage.postgres.as_ref().and_then(|pg| Cluster::new(&store, pg)) {
+        tracing::info!(node = %cluster.node, database = %store.path().display(), "joining the cluster");
+        let _ = desk.cluster.set(Arc::new(cluster));
+    }
     let publisher = Arc::new(Publisher::new(store.clone(), config.clone(), pipeline::now())?);
     {
         let publisher = publisher.clone();
@@ -141,12 +153,17 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     }
     let dirty = Arc::new(Dirty {
         feeds: Mutex::default(),
+        everything: Default::default(),
         reload: Mutex::default(),
         notify: Notify::new(),
         events,
         metrics,
         statuses,
     });
+    if let Some(cluster) = desk.cluster.get().cloned() {
+        tokio::spawn(hear_the_cluster(cluster, store.clone(), dirty.clone(), cancel.clone()));
+        tokio::spawn(watch_the_database(store.clone(), cancel.clone()));
+    }
     let wake = Arc::new(Notify::new());
     let poller = Poller { desk: desk.clone(), sink: dirty.clone(), heartbeat, wake: wake.clone() };
     let poll_task = tokio::spawn(poller.run(cancel.clone()));
@@ -178,6 +195,56 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     })
     .await;
     final_flush(store).await
+}
+
+/// What other nodes of the cluster say: a change to the shared store
+/// (render every feed again from it), or a story one of them found breaking
+/// (announce it on this node's `/events` too).
+async fn hear_the_cluster(cluster: Arc<Cluster>, store: Store, dirty: Arc<Dirty>, cancel: CancellationToken) {
+    let me = cluster.node.clone();
+    let handle = tokio::runtime::Handle::current();
+    let heard = move |payload: &str| {
+        let mut words = payload.splitn(3, ' ');
+        let (what, node, story) = (words.next(), words.next(), words.next());
+        if node == Some(me.as_str()) {
+            return;
+        }
+        match (what, story) {
+            (Some("changed"), _) => {
+                dirty.everything.store(true, std::sync::atomic::Ordering::Relaxed);
+                dirty.notify.notify_one();
+            }
+            (Some("breaking"), Some(story)) => {
+                let (store, dirty, story) = (store.clone(), dirty.clone(), story.to_string());
+                handle.spawn_blocking(move || match crate::events::news_of(&store, &story) {
+                    Ok(Some(news)) => dirty.events.publish(news, pipeline::now()),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(story = %story, error = %e, "cannot read a story another node found breaking")
+                    }
+                });
+            }
+            _ => {}
+        }
+    };
+    cluster.listen(heard, cancel).await;
+}
+
+/// Ask the database every two seconds whether it answers: `/healthz` says
+/// 503 while it does not (the last rendered feeds are served meanwhile),
+/// and ok again once it does.
+async fn watch_the_database(store: Store, cancel: CancellationToken) {
+    loop {
+        let s = store.clone();
+        let answered = tokio::task::spawn_blocking(move || s.flush()).await;
+        if let Ok(Err(e)) = answered {
+            tracing::warn!(error = %e, "the database does not answer");
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
 }
 
 /// Flush the store on the way out. A flush that fails (a disk full) ends the
@@ -342,7 +409,8 @@ async fn publish_loop(publisher: Arc<Publisher>, dirty: Arc<Dirty>, cancel: Canc
         tokio::time::sleep(Duration::from_millis(300)).await;
         let feeds = std::mem::take(&mut *dirty.feeds.lock().unwrap_or_else(|p| p.into_inner()));
         let reload = dirty.reload.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let full = reload.is_some() || last_full.elapsed() >= Duration::from_secs(60);
+        let remote = dirty.everything.swap(false, std::sync::atomic::Ordering::Relaxed);
+        let full = remote || reload.is_some() || last_full.elapsed() >= Duration::from_secs(60);
         if let Some(config) = reload {
             publisher.set_config(config);
         }

@@ -51,27 +51,7 @@ impl Events {
     pub fn load(&self, store: &Store, now: Timestamp) -> Result<(), StoreError> {
         let mut found = Vec::new();
         for key in store.keys_since("breaking", now - self.max_age)? {
-            let Some(story) = store.story(&key.story)? else { continue };
-            let members = match &story.first {
-                Some(m) if !story.sources.is_empty() => vec![m.clone()],
-                _ => store.story_members(&story)?,
-            };
-            let Some(first) = members.first().map(|m| store.item(&m.key)).transpose()?.flatten() else { continue };
-            let mut sources = story.sources.clone();
-            for m in members.iter().filter(|_| story.sources.is_empty()) {
-                if !sources.contains(&m.source) {
-                    sources.push(m.source.clone());
-                }
-            }
-            found.push(BreakingNews {
-                at: story.breaking_since.unwrap_or(story.time),
-                story: story.id,
-                title: first.title,
-                url: first.link,
-                sections: story.sections,
-                regions: story.regions,
-                sources,
-            });
+            found.extend(news_of(store, &key.story)?);
         }
         found.sort_by_key(|n| n.at);
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
@@ -116,4 +96,33 @@ impl Events {
         };
         (missed, rx)
     }
+}
+
+/// A stored breaking story as `/events` announces it (`None` when it is gone
+/// or not breaking): for the replay ring, and for news another node found.
+pub fn news_of(store: &Store, id: &str) -> Result<Option<BreakingNews>, StoreError> {
+    let Some(story) = store.story(id)? else { return Ok(None) };
+    if !story.breaking {
+        return Ok(None);
+    }
+    let members = match &story.first {
+        Some(m) if !story.sources.is_empty() => vec![m.clone()],
+        _ => store.story_members(&story)?,
+    };
+    let Some(first) = members.first().map(|m| store.item(&m.key)).transpose()?.flatten() else { return Ok(None) };
+    let mut sources = story.sources.clone();
+    for m in members.iter().filter(|_| story.sources.is_empty()) {
+        if !sources.contains(&m.source) {
+            sources.push(m.source.clone());
+        }
+    }
+    Ok(Some(BreakingNews {
+        at: story.breaking_since.unwrap_or(story.time),
+        story: story.id,
+        title: first.title,
+        url: first.link,
+        sections: story.sections,
+        regions: story.regions,
+        sources,
+    }))
 }

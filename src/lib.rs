@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod categorize;
+pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod http;

@@ -44,7 +44,10 @@ impl Place {
     fn open(&self) -> Store {
         match &self.url {
             None => Store::open(&self.dir.path().join("data")).unwrap(),
-            Some(url) => Store::open_postgres(&PgOptions { url: url.clone(), password: None, pool: 4 }).unwrap(),
+            Some(url) => {
+                Store::open_postgres(&PgOptions { url: url.clone(), password: None, pool: 4, node: "test".into() })
+                    .unwrap()
+            }
         }
     }
 
@@ -254,7 +257,12 @@ fn a_database_schema_newer_than_this_release_is_refused() {
     drop(place.open());
     let pg = place.pg.as_ref().unwrap();
     pg.psql("newsdesk", "INSERT INTO newsdesk_schema (version) VALUES (999)");
-    let err = match Store::open_postgres(&PgOptions { url: place.url.clone().unwrap(), password: None, pool: 2 }) {
+    let err = match Store::open_postgres(&PgOptions {
+        url: place.url.clone().unwrap(),
+        password: None,
+        pool: 2,
+        node: "test".into(),
+    }) {
         Ok(_) => panic!("a newer schema was opened"),
         Err(e) => e.to_string(),
     };

@@ -127,7 +127,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>, conn:
 }
 
 fn metrics(shared: &Shared) -> Resp {
-    let stories = shared.desk.store.story_count().unwrap_or(0);
+    let stories = shared.desk.store.story_count_now();
     let variants = &shared.variants;
     let cache = [("hit", &variants.hits), ("miss", &variants.misses)]
         .map(|(k, v)| (k, v.load(std::sync::atomic::Ordering::Relaxed)));
@@ -142,7 +142,7 @@ fn metrics(shared: &Shared) -> Resp {
 fn healthz(shared: &Shared) -> Resp {
     let now = pipeline::now();
     let beat = shared.poller_heartbeat.load(Ordering::Relaxed);
-    let stories = shared.desk.store.story_count().unwrap_or(0);
+    let stories = shared.desk.store.story_count_now();
     if let Some((reason, since)) = shared.desk.store.write_failure() {
         return json(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@ use crate::config::Source;
 use crate::model::{self, Item, Member, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::publish::FeedName;
+use crate::store::pg::PgEngine;
 use crate::store::{Changes, StoreError, StoryChange};
 use crate::stories::{self, StoryIndex};
 use crate::text;
@@ -84,14 +85,50 @@ impl Desk {
         let oldest = model::before(now, rt.config.storage.retention);
         let ctx = Ctx { rt, source, feed, now, oldest };
         let arrivals = self.identify(&ctx)?;
+        // Several nodes on one database decide one at a time, each first
+        // taking in what the others decided (see `catch_up`).
+        let pg = self.store.postgres();
+        let _clustering = pg.map(|pg| pg.lock_clustering()).transpose()?;
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pg) = pg {
+            self.catch_up(rt, pg, &mut guard)?;
+        }
         let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|batch| self.apply(&ctx, batch));
-        if applied.is_err() {
+        match (&applied, pg, guard.as_mut()) {
             // The index took this ingest's placements and merges, the store
             // did not: the next ingest builds the index again from the store.
-            *guard = None;
+            (Err(_), _, _) => *guard = None,
+            // What this node just logged, its index holds already.
+            (Ok(_), Some(pg), Some(window)) => window.seen = pg.log_head()?,
+            _ => {}
         }
         applied
+    }
+
+    /// Take into the clustering index what other nodes decided since it last
+    /// looked (the clustering log): their items, added to their stories as
+    /// this node's own ingest would have, and their merges. An index whose
+    /// log entries were trimmed away is built again from the store.
+    fn catch_up(&self, rt: &Runtime, pg: &PgEngine, guard: &mut Option<Window>) -> Result<(), StoreError> {
+        let Some(window) = guard.as_mut() else { return Ok(()) };
+        let Some(entries) = pg.log_since(window.seen)? else {
+            *guard = None;
+            return Ok(());
+        };
+        for e in entries {
+            match (e.item, e.survivor) {
+                (_, Some(survivor)) => window.index.absorb(&e.story, &survivor),
+                (Some(key), None) => {
+                    if let Some(item) = self.store.item(&key)? {
+                        let (_, sig, _) = super::file_item(&rt.categorizer, &item);
+                        window.index.add(&e.story, item.published, sig);
+                    }
+                }
+                (None, None) => {}
+            }
+            window.seen = e.seq;
+        }
+        Ok(())
     }
 
     /// Every change of one ingest, decided against the index and what is

@@ -34,6 +34,8 @@ pub struct Desk {
     /// id): only they write that source's items, so what an ingest reads of
     /// them before taking `index` is still true under it.
     sources: [Mutex<()>; SOURCE_STRIPES],
+    /// This node's part in a cluster (PostgreSQL store), set once at start.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// The clustering index and the span of story times it holds whole: every
@@ -44,6 +46,8 @@ pub struct Desk {
 struct Window {
     index: StoryIndex,
     since: Timestamp,
+    /// On PostgreSQL: the last clustering log entry the index holds.
+    seen: i64,
 }
 
 /// The clustering index evicts stories older than the live window (twice
@@ -111,6 +115,9 @@ pub struct PollOutcome {
     pub hold_host_until: Option<Timestamp>,
     /// How long the poll took, fetch to store.
     pub elapsed: std::time::Duration,
+    /// When the source is due next, as its state now says (a node of a
+    /// cluster hands its lease back with it).
+    pub next_due: Option<Timestamp>,
 }
 
 pub fn now() -> Timestamp {
@@ -129,6 +136,7 @@ impl Desk {
             runtime: ArcSwap::from_pointee(Runtime::new(config, None)?),
             index: Mutex::new(None),
             sources: std::array::from_fn(|_| Mutex::new(())),
+            cluster: std::sync::OnceLock::new(),
         })
     }
 
@@ -145,7 +153,10 @@ impl Desk {
     /// (a bounded read of the `all` feed index, not a scan of the store).
     fn build_index(&self, rt: &Runtime, now: Timestamp) -> Result<Window, StoreError> {
         let since = now.saturating_sub(model::secs(rt.config.dedup.window).saturating_mul(2));
-        let mut window = Window { index: StoryIndex::default(), since: Timestamp::MAX };
+        // Read before the stories: a change logged meanwhile is taken in
+        // again, not missed.
+        let seen = self.store.postgres().map(|pg| pg.log_head()).transpose()?.unwrap_or(0);
+        let mut window = Window { index: StoryIndex::default(), since: Timestamp::MAX, seen };
         self.cover(&rt.categorizer, &mut window, since)?;
         Ok(window)
     }
@@ -303,6 +314,7 @@ pub async fn refresh(desk: &Arc<Desk>, rt: &Arc<Runtime>, fetcher: &Fetcher, sou
         error: None,
         hold_host_until: None,
         elapsed: Default::default(),
+        next_due: None,
     };
     if state.status == SourceStatus::Gone {
         return outcome;
@@ -397,6 +409,7 @@ pub async fn refresh(desk: &Arc<Desk>, rt: &Arc<Runtime>, fetcher: &Fetcher, sou
     state.next_due = Some(schedule::next_due(&plan, now).max(outcome.hold_host_until.unwrap_or(i64::MIN)));
     outcome.status = state.status;
     outcome.error = state.last_error.clone();
+    outcome.next_due = state.next_due;
     if let Err(e) = desk.store.put_source_state(&state) {
         outcome.error = Some(format!("saving source state: {e}"));
     }
@@ -485,6 +498,7 @@ fn failed(source: &Source, status: SourceStatus, error: String) -> PollOutcome {
         error: Some(error),
         hold_host_until: None,
         elapsed: Default::default(),
+        next_due: None,
     }
 }
 

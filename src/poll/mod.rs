@@ -6,8 +6,9 @@ pub mod guard;
 pub mod hints;
 pub mod schedule;
 
+use crate::cluster::Cluster;
 use crate::config::Source;
-use crate::model::{SourceStatus, Timestamp};
+use crate::model::{secs, SourceStatus, Timestamp};
 use crate::pipeline::{self, Desk, PollOutcome, Runtime};
 use fetch::Fetcher;
 use std::collections::{HashMap, HashSet};
@@ -121,11 +122,54 @@ async fn poll_in(
             error: Some(error),
             hold_host_until: Some(until),
             elapsed: Default::default(),
+            next_due: Some(until),
         };
     }
-    let outcome = pipeline::refresh(desk, rt, fetcher, source).await;
+    let outcome = match desk.cluster.get() {
+        None => pipeline::refresh(desk, rt, fetcher, source).await,
+        Some(cluster) => refresh_in_cluster(cluster, desk, rt, fetcher, source).await,
+    };
     if let Some(until) = outcome.hold_host_until {
         limits.hold(source, until);
+    }
+    outcome
+}
+
+/// A poll inside one of the host's cluster-wide slots (all nodes together
+/// keep `per_host`); a Retry-After holds the host back for every node.
+async fn refresh_in_cluster(
+    cluster: &crate::cluster::Cluster,
+    desk: &Arc<Desk>,
+    rt: &Arc<Runtime>,
+    fetcher: &Fetcher,
+    source: &Source,
+) -> PollOutcome {
+    let poll = &rt.config.poll;
+    // A slot of a node that dies mid-request lapses after the longest a request can take.
+    let hold = poll.timeout + std::time::Duration::from_secs(30);
+    let slot = match cluster.acquire_host(&host_key(source), poll.per_host, hold).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            tracing::warn!(source = %source.id, error = %e, "no host slot: the database is unavailable; poll skipped");
+            return PollOutcome {
+                source: source.id.clone(),
+                status: SourceStatus::Pending,
+                report: Default::default(),
+                error: Some(format!("database unavailable: {e}")),
+                hold_host_until: None,
+                elapsed: Default::default(),
+                next_due: None,
+            };
+        }
+    };
+    let outcome = pipeline::refresh(desk, rt, fetcher, source).await;
+    if let Err(e) = cluster.release_host(slot).await {
+        tracing::warn!(source = %source.id, error = %e, "host slot not released (it lapses)");
+    }
+    if let Some(until) = outcome.hold_host_until {
+        if let Err(e) = cluster.hold_host(host_key(source), until).await {
+            tracing::warn!(source = %source.id, error = %e, "Retry-After not shared with the cluster");
+        }
     }
     outcome
 }
@@ -180,6 +224,9 @@ type Schedule = HashMap<String, (String, Option<Timestamp>)>;
 
 impl Poller {
     pub async fn run(self, cancel: CancellationToken) {
+        if let Some(cluster) = self.desk.cluster.get().cloned() {
+            return self.run_leased(cluster, cancel).await;
+        }
         let mut in_flight: HashSet<String> = HashSet::new();
         let tracker = tokio_util::task::TaskTracker::new();
         let mut rt = self.desk.runtime();
@@ -276,6 +323,101 @@ impl Poller {
                 _ = cancel.cancelled() => {}
             }
         });
+    }
+}
+
+impl Poller {
+    /// The poll loop of a node of a cluster: each turn claims the due
+    /// sources nobody holds (see `cluster`), polls them, and hands each back
+    /// with its next due time; the claims of polls still running are renewed
+    /// every third of a lease.
+    async fn run_leased(self, cluster: Arc<Cluster>, cancel: CancellationToken) {
+        let tracker = tokio_util::task::TaskTracker::new();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut rt = self.desk.runtime();
+        register(&cluster, &rt).await;
+        let mut renewed = std::time::Instant::now();
+        loop {
+            while let Ok(id) = done_rx.try_recv() {
+                in_flight.remove(&id);
+            }
+            self.heartbeat.store(pipeline::now(), std::sync::atomic::Ordering::Relaxed);
+            let current = self.desk.runtime();
+            if !Arc::ptr_eq(&current, &rt) {
+                rt = current;
+                register(&cluster, &rt).await;
+            }
+            let room = (rt.config.poll.concurrency * 2).saturating_sub(in_flight.len());
+            let known: Vec<String> =
+                rt.config.sources.iter().map(|s| s.id.clone()).filter(|id| !in_flight.contains(id)).collect();
+            match cluster.claim(known, room).await {
+                Ok(claimed) => {
+                    for id in claimed {
+                        let Some(source) = rt.config.source(&id) else { continue };
+                        in_flight.insert(id.clone());
+                        self.spawn_leased(&tracker, &rt, source, &cluster, &cancel, Done(done_tx.clone(), id));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot claim sources: the database is unavailable"),
+            }
+            if renewed.elapsed() >= cluster.lease / 3 && !in_flight.is_empty() {
+                if let Err(e) = cluster.renew(in_flight.iter().cloned().collect()).await {
+                    tracing::warn!(error = %e, "cannot renew leases: the database is unavailable");
+                }
+                renewed = std::time::Instant::now();
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+        tracker.close();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tracker.wait()).await;
+    }
+
+    /// [`Poller::spawn`] for a claimed source: handed back when polled.
+    fn spawn_leased(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+        rt: &Arc<Runtime>,
+        source: &Source,
+        cluster: &Arc<Cluster>,
+        cancel: &CancellationToken,
+        done: Done,
+    ) {
+        let (desk, rt, sink, source, cancel, cluster) =
+            (self.desk.clone(), rt.clone(), self.sink.clone(), source.clone(), cancel.clone(), cluster.clone());
+        tracker.spawn(async move {
+            let _done = done;
+            let polled = tokio::select! {
+                o = poll_in(&desk, &rt, &rt.fetcher, &rt.limits, &source) => o,
+                // Abandoned: the claim lapses and another node polls it.
+                _ = cancel.cancelled() => return,
+            };
+            // A poll that could not end in a due time (the database was
+            // down) is tried again after a minimum interval.
+            let due = polled.next_due.unwrap_or_else(|| pipeline::now() + secs(rt.config.poll.min_interval));
+            let announced: Vec<String> = polled.report.became_breaking.iter().map(|n| n.story.clone()).collect();
+            sink.polled(polled);
+            for story in announced {
+                if let Err(e) = cluster.announce_breaking(story).await {
+                    tracing::warn!(source = %source.id, error = %e, "breaking news not announced to the other nodes");
+                }
+            }
+            if let Err(e) = cluster.release(source.id.clone(), due).await {
+                tracing::warn!(source = %source.id, error = %e, "lease not handed back (it lapses)");
+            }
+        });
+    }
+}
+
+/// Every configured source and host in the cluster's tables.
+async fn register(cluster: &Cluster, rt: &Runtime) {
+    let sources = rt.config.sources.iter().map(|s| (s.id.clone(), host_key(s))).collect();
+    if let Err(e) = cluster.register(sources, rt.config.poll.per_host).await {
+        tracing::warn!(error = %e, "cannot register the sources with the cluster");
     }
 }
 

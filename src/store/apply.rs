@@ -47,6 +47,11 @@ pub struct Writes {
     pub trees: BTreeMap<Tree, TreeWrites>,
     /// counter name → how much it moves.
     pub counters: BTreeMap<String, i64>,
+    /// The clustering changes, for other nodes' indexes (PostgreSQL only):
+    /// (story, an item that joined it, or the story it was absorbed into).
+    /// Joins first, then merges, in that order: a join replayed after its
+    /// story's merge would bring the absorbed id back.
+    pub log: Vec<(String, Option<String>, Option<String>)>,
 }
 
 impl Writes {
@@ -105,6 +110,9 @@ impl Store {
         }
         for (absorbed, survivor) in &changes.absorbed {
             self.finish_merge(&mut w, absorbed, survivor)?;
+        }
+        if self.postgres().is_some() {
+            log_clustering(&mut w, changes);
         }
         Ok(w)
     }
@@ -179,6 +187,26 @@ impl Store {
         }
         out.extend(pending.map(|p| p.keys_under(prefix)).unwrap_or_default());
         Ok(out)
+    }
+}
+
+/// What another node's clustering index must learn of these changes: each
+/// item that joined a story (a new story's first item too), then each merge.
+fn log_clustering(w: &mut Writes, changes: &Changes) {
+    let firsts = changes
+        .stories
+        .iter()
+        .filter(|c| c.old.is_none())
+        .filter_map(|c| Some((&c.new.id, &c.new.first.as_ref()?.key)));
+    let joins = changes.members.iter().map(|(story, m)| (story, &m.key));
+    let mut seen = BTreeSet::new();
+    for (story, item) in firsts.chain(joins) {
+        if seen.insert((story, item)) {
+            w.log.push((story.clone(), Some(item.clone()), None));
+        }
+    }
+    for (absorbed, survivor) in &changes.absorbed {
+        w.log.push((absorbed.id.clone(), None, Some(survivor.clone())));
     }
 }
 

@@ -87,7 +87,7 @@ impl<'a> Range<'a> {
 #[derive(Clone)]
 pub enum Engine {
     Sled(SledEngine),
-    Postgres(PgEngine),
+    Postgres(Box<PgEngine>),
 }
 
 /// Each call goes to the engine that is running.

@@ -87,6 +87,9 @@ pub struct Changes {
 struct WriteHealth {
     /// What failed, in plain words, and when (seconds since the epoch).
     failure: std::sync::Mutex<Option<(String, Timestamp)>>,
+    /// The story count as the last flush read it (PostgreSQL): health
+    /// checks and metrics answer from it without a round trip.
+    stories: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -158,7 +161,7 @@ impl Store {
     pub fn open_postgres(options: &PgOptions) -> Result<Store> {
         let engine = pg::PgEngine::connect(options)?;
         let path = PathBuf::from(options.shown_url());
-        let store = Store { path, health: Default::default(), engine: engine::Engine::Postgres(engine) };
+        let store = Store { path, health: Default::default(), engine: engine::Engine::Postgres(Box::new(engine)) };
         store.engine.init_number("format", FORMAT_VERSION)?;
         store.opened()
     }
@@ -298,9 +301,15 @@ impl Store {
         self.engine.apply(&writes)
     }
 
-    /// Make everything written so far durable.
+    /// Make everything written so far durable (on PostgreSQL: prove the
+    /// database answers, and note the story count).
     pub fn flush(&self) -> Result<()> {
-        let flushed = self.engine.flush();
+        let flushed = match &self.engine {
+            engine::Engine::Sled(_) => self.engine.flush(),
+            engine::Engine::Postgres(_) => self.story_count().map(|n| {
+                self.health.stories.store(n, std::sync::atomic::Ordering::Relaxed);
+            }),
+        };
         if flushed.is_ok() {
             // Durable again: only a flush proves it (sled takes writes into
             // memory and fails when it writes them out).
@@ -365,7 +374,14 @@ impl Store {
     /// Delete up to `limit` stories whose time is before `before`, with their
     /// items, links and index entries; returns how many went. Oldest first, so
     /// a pass that stops at `limit` resumes where it ended.
+    /// On PostgreSQL, one node prunes at a time (under the clustering lock,
+    /// so that no story is counted out twice), and the clustering log loses
+    /// its entries older than a day.
     pub fn prune(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        let _one_node = self.postgres().map(|pg| pg.lock_clustering()).transpose()?;
+        if let Some(pg) = self.postgres() {
+            pg.trim_log(std::time::Duration::from_secs(86_400))?;
+        }
         let pruned = self.prune_some(before, limit);
         self.noted(pruned)
     }
@@ -463,6 +479,16 @@ impl Store {
             self.engine.set_number(&source_items_key(&state.id), state.items)?;
         }
         self.engine.set_number("source_counts", 1)
+    }
+
+    /// The story count without waiting: sled's counter, or on PostgreSQL
+    /// the count the last flush read (a lost database must not hold up a
+    /// health check).
+    pub fn story_count_now(&self) -> u64 {
+        match &self.engine {
+            engine::Engine::Sled(_) => self.story_count().unwrap_or(0),
+            engine::Engine::Postgres(_) => self.health.stories.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     pub fn story_count(&self) -> Result<u64> {

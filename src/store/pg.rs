@@ -24,21 +24,30 @@ const MIGRATIONS: &[&str] = &[
     // 1: the trees and the named numbers.
     "CREATE TABLE kv (tree smallint NOT NULL, k bytea NOT NULL, v bytea NOT NULL, PRIMARY KEY (tree, k));
      CREATE TABLE numbers (name text PRIMARY KEY, value bigint NOT NULL);",
-    // 2: the cluster: who polls which source (leases), requests in flight per
-    // host across nodes, hosts that asked to be left alone, breaking-news
-    // events for every node's /events.
-    "CREATE TABLE leases (source text PRIMARY KEY, due timestamptz NOT NULL DEFAULT now(),
+    // 2: the cluster. Who polls which source (leases, with each source's
+    // host and next due time), requests in flight per host across nodes
+    // (slots), hosts that asked to be left alone (Retry-After), and the log
+    // of clustering changes other nodes' indexes catch up from.
+    "CREATE TABLE leases (source text PRIMARY KEY, host text NOT NULL, due timestamptz NOT NULL DEFAULT now(),
                           node text, until timestamptz);
      CREATE INDEX leases_due ON leases (due);
      CREATE TABLE host_slots (host text NOT NULL, slot int NOT NULL, node text, until timestamptz,
                               PRIMARY KEY (host, slot));
      CREATE TABLE host_holds (host text PRIMARY KEY, until timestamptz NOT NULL);
-     CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), data text NOT NULL);",
+     CREATE TABLE cluster_log (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),
+                               story text NOT NULL, item text, survivor text);",
 ];
 
 /// The advisory lock that serialises schema migrations between daemons
 /// starting at once (any constant; "newsdesk" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6e65_7773_6465_736b;
+
+/// The advisory lock that serialises clustering decisions across nodes
+/// ("clusters" in ASCII).
+const CLUSTERING_LOCK: i64 = 0x636c_7573_7465_7273;
+
+/// The channel nodes hear each other's changes on.
+pub const CHANNEL: &str = "newsdesk";
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -49,6 +58,9 @@ pub struct PgOptions {
     pub password: Option<String>,
     /// Connections in the pool.
     pub pool: usize,
+    /// This daemon's name in a cluster: its notifications carry it, so it
+    /// can tell its own from the others'.
+    pub node: String,
 }
 
 impl PgOptions {
@@ -81,7 +93,9 @@ impl Drop for OwnRuntime {
 pub struct PgEngine {
     runtime: Arc<OwnRuntime>,
     pool: Pool,
+    config: tokio_postgres::Config,
     url: String,
+    node: Arc<str>,
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -132,7 +146,7 @@ impl PgEngine {
         if let Some(p) = &options.password {
             config.password(p.as_str());
         }
-        config.connect_timeout(Duration::from_secs(10));
+        config.connect_timeout(Duration::from_secs(5));
         config.application_name("newsdesk");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -140,15 +154,19 @@ impl PgEngine {
             .enable_all()
             .build()
             .map_err(db_err)?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool.max(2))
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .create_timeout(Some(Duration::from_secs(10)))
-            .wait_timeout(Some(Duration::from_secs(30)))
+            // A lost database fails calls within seconds, not minutes: the
+            // snapshot keeps being served meanwhile.
+            .create_timeout(Some(Duration::from_secs(5)))
+            .wait_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(db_err)?;
-        Ok(PgEngine { runtime: Arc::new(OwnRuntime(Some(runtime))), pool, url: options.shown_url() })
+        let (url, node) = (options.shown_url(), options.node.as_str().into());
+        Ok(PgEngine { runtime: Arc::new(OwnRuntime(Some(runtime))), pool, config, url, node })
     }
 
     /// Run `f` on the engine's runtime and wait for it.
@@ -166,6 +184,68 @@ impl PgEngine {
     /// The pool (for the cluster's leases, locks and notifications).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// This daemon's name in the cluster.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// How to connect (for a connection of one's own: LISTEN).
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// Run `f` on the engine's runtime, for async callers.
+    pub async fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> Result<T> {
+        let Some(rt) = &self.runtime.0 else { unreachable!("the runtime lives until the engine is dropped") };
+        rt.spawn(f).await.map_err(db_err)
+    }
+
+    /// Take the cluster-wide clustering lock (waits for it): one node at a
+    /// time decides where items go and writes it. Released when the guard
+    /// goes, or by PostgreSQL when the holder's connection dies.
+    pub fn lock_clustering(&self) -> Result<ClusteringLock> {
+        let pool = self.pool.clone();
+        let client = self.block(async move {
+            let client = pool.get().await.map_err(db_err)?;
+            client.execute("SELECT pg_advisory_lock($1)", &[&CLUSTERING_LOCK]).await.map_err(pg_err)?;
+            Ok::<_, StoreError>(client)
+        })?;
+        Ok(ClusteringLock { engine: self.clone(), client: Some(client) })
+    }
+
+    /// The newest entry of the clustering log.
+    pub fn log_head(&self) -> Result<i64> {
+        let rows = self.query("SELECT coalesce(max(seq), 0) FROM cluster_log", vec![], |r| r.get::<_, i64>(0))?;
+        Ok(rows.into_iter().next().unwrap_or(0))
+    }
+
+    /// The clustering log after `seq`, oldest first; `None` when entries
+    /// after `seq` were already deleted (the reader must start over).
+    pub fn log_since(&self, seq: i64) -> Result<Option<Vec<LogEntry>>> {
+        let oldest = self.query("SELECT coalesce(min(seq), 0) FROM cluster_log", vec![], |r| r.get::<_, i64>(0))?;
+        if oldest.first().is_some_and(|o| *o > seq + 1) && seq > 0 {
+            return Ok(None);
+        }
+        let rows = self.query(
+            "SELECT seq, story, item, survivor FROM cluster_log WHERE seq > $1 ORDER BY seq",
+            vec![Box::new(seq)],
+            |r| LogEntry { seq: r.get(0), story: r.get(1), item: r.get(2), survivor: r.get(3) },
+        )?;
+        Ok(Some(rows))
+    }
+
+    /// Forget clustering log entries older than `age` (every node has read
+    /// them long since; one that has not rebuilds its index).
+    pub fn trim_log(&self, age: Duration) -> Result<()> {
+        let secs = age.as_secs() as f64;
+        self.query(
+            "DELETE FROM cluster_log WHERE at < now() - make_interval(secs => $1)",
+            vec![Box::new(secs)],
+            |_| (),
+        )?;
+        Ok(())
     }
 
     /// The database URL without its password.
@@ -316,7 +396,8 @@ impl PgEngine {
     /// One commit in one transaction: each tree's upserts and deletes as one
     /// statement each, then the counters.
     pub fn apply(&self, w: &Writes) -> Result<()> {
-        let batches = Batches::of(w);
+        let mut batches = Batches::of(w);
+        batches.node = self.node.to_string();
         let pool = self.pool.clone();
         self.block(async move {
             let mut client = pool.get().await.map_err(db_err)?;
@@ -341,6 +422,36 @@ impl PgEngine {
 const ADD_NUMBER: &str = "INSERT INTO numbers (name, value) VALUES ($1, GREATEST($2::bigint, 0))
      ON CONFLICT (name) DO UPDATE SET value = GREATEST(numbers.value + $2::bigint, 0)";
 
+/// One clustering change another node made: an item that joined `story`,
+/// or `story` absorbed into `survivor`.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub seq: i64,
+    pub story: String,
+    pub item: Option<String>,
+    pub survivor: Option<String>,
+}
+
+/// The cluster-wide clustering lock, held while it lives.
+pub struct ClusteringLock {
+    engine: PgEngine,
+    client: Option<deadpool_postgres::Object>,
+}
+
+impl Drop for ClusteringLock {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else { return };
+        self.engine.block(async move {
+            let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&CLUSTERING_LOCK]).await;
+            if unlocked.is_err() {
+                // Never back into the pool holding the lock: closing the
+                // connection releases it.
+                drop(deadpool_postgres::Object::take(client));
+            }
+        });
+    }
+}
+
 /// Keys (or values) of one statement, as one PostgreSQL array.
 type Column = Vec<Vec<u8>>;
 
@@ -350,11 +461,26 @@ struct Batches {
     puts: Vec<(i16, Column, Column)>,
     deletes: Vec<(i16, Column)>,
     counters: Vec<(String, i64)>,
+    /// (story, item, survivor) for the clustering log.
+    log: (Vec<String>, Vec<Option<String>>, Vec<Option<String>>),
+    /// Who commits: named in the notification.
+    node: String,
 }
 
 impl Batches {
     fn of(w: &Writes) -> Batches {
-        let mut b = Batches { puts: Vec::new(), deletes: Vec::new(), counters: Vec::new() };
+        let mut b = Batches {
+            puts: Vec::new(),
+            deletes: Vec::new(),
+            counters: Vec::new(),
+            log: Default::default(),
+            node: String::new(),
+        };
+        for (story, item, survivor) in &w.log {
+            b.log.0.push(story.clone());
+            b.log.1.push(item.clone());
+            b.log.2.push(survivor.clone());
+        }
         for (tree, list) in &w.trees {
             let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
             for (k, v) in &list.writes {
@@ -388,6 +514,17 @@ impl Batches {
         }
         for (name, delta) in &self.counters {
             tx.execute(ADD_NUMBER, &[name, delta]).await.map_err(pg_err)?;
+        }
+        if !self.log.0.is_empty() {
+            let sql = "INSERT INTO cluster_log (story, item, survivor)
+                       SELECT * FROM unnest($1::text[], $2::text[], $3::text[])";
+            tx.execute(sql, &[&self.log.0, &self.log.1, &self.log.2]).await.map_err(pg_err)?;
+        }
+        if !self.puts.is_empty() || !self.deletes.is_empty() {
+            // Delivered at commit: the other nodes render their feeds again.
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("changed {}", self.node)])
+                .await
+                .map_err(pg_err)?;
         }
         Ok(())
     }
