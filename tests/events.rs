@@ -5,54 +5,8 @@
 
 mod common;
 
-use common::{free_port, rss, write_config, Daemon, Fixture, FixtureServer};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
-
-/// An SSE connection read as raw text.
-struct Sse {
-    stream: TcpStream,
-    text: String,
-}
-
-impl Sse {
-    fn connect(port: u16, last_id: Option<&str>) -> Sse {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let extra = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
-        write!(stream, "GET /events HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n{extra}\r\n").unwrap();
-        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        Sse { stream, text: String::new() }
-    }
-
-    fn pump(&mut self) {
-        let mut buf = [0u8; 4096];
-        if let Ok(n) = self.stream.read(&mut buf) {
-            self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
-
-    /// The (id, data) of every breaking event received so far.
-    fn events(&self) -> Vec<(String, serde_json::Value)> {
-        self.text
-            .split("\n\n")
-            .filter(|block| block.contains("event: breaking"))
-            .filter_map(|block| {
-                let id = block.lines().find_map(|l| l.strip_prefix("id: "))?.trim().to_string();
-                let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
-                Some((id, serde_json::from_str(data).ok()?))
-            })
-            .collect()
-    }
-
-    fn wait_for(&mut self, n: usize, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.events().len() < n {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; got:\n{}", self.text);
-            self.pump();
-        }
-    }
-}
+use common::{free_port, rss, write_config, Daemon, Fixture, FixtureServer, Sse};
+use std::time::Duration;
 
 fn date(ago_secs: u64) -> String {
     httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(ago_secs))

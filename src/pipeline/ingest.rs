@@ -87,9 +87,11 @@ impl Desk {
         let arrivals = self.identify(&ctx)?;
         // Several nodes on one database decide one at a time, each first
         // taking in what the others decided (see `catch_up`).
+        // This node's lock first: only one of its connections at a time
+        // waits for the cluster's (a pool of waiters would starve the holder).
+        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let pg = self.store.postgres();
         let _clustering = pg.map(|pg| pg.lock_clustering()).transpose()?;
-        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(pg) = pg {
             self.catch_up(rt, pg, &mut guard)?;
         }

@@ -367,9 +367,11 @@ impl Poller {
                 }
                 renewed = std::time::Instant::now();
             }
+            // A poll that ends frees room for the next claim at once.
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = self.wake.notified() => {}
+                Some(id) = done_rx.recv() => { in_flight.remove(&id); }
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             }
         }

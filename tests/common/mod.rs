@@ -418,6 +418,8 @@ pub struct Hit {
     pub body_sent: usize,
     /// The answer ended (recorded at arrival, so a count never lags the client).
     pub done: bool,
+    /// The request's User-Agent (tells apart the nodes of a cluster).
+    pub agent: String,
 }
 
 #[derive(Default)]
@@ -479,6 +481,11 @@ impl RawServer {
         self.state.lock().unwrap().hits.iter().filter(|h| h.path == path).cloned().collect()
     }
 
+    /// Every request answered so far.
+    pub fn all_hits(&self) -> Vec<Hit> {
+        self.state.lock().unwrap().hits.clone()
+    }
+
     /// The most requests in flight at once on one address.
     pub fn peak(&self, ip: &str) -> usize {
         let ip: std::net::IpAddr = ip.parse().unwrap();
@@ -509,6 +516,11 @@ fn raw_answer(st: &Arc<Mutex<RawState>>, mut stream: std::net::TcpStream) {
     }
     let head = String::from_utf8_lossy(&head).to_string();
     let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let agent = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.trim()))
+        .unwrap_or("")
+        .to_string();
     let start = Instant::now();
     let act = {
         let mut s = st.lock().unwrap();
@@ -519,7 +531,7 @@ fn raw_answer(st: &Arc<Mutex<RawState>>, mut stream: std::net::TcpStream) {
         *p = (*p).max(n);
         s.in_flight_all += 1;
         s.peak_all = s.peak_all.max(s.in_flight_all);
-        s.hits.push(Hit { path: path.clone(), host, start, end: start, body_sent: 0, done: false });
+        s.hits.push(Hit { path: path.clone(), host, start, end: start, body_sent: 0, done: false, agent });
         (s.hits.len() - 1, s.acts.get(&path).cloned())
     };
     let (hit, act) = act;
@@ -804,4 +816,53 @@ pub fn start_hub(fail_first: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
     });
     (port, seen)
 }
+
+// ---- Server-sent events (tests/events.rs, tests/cluster.rs) ----------------
+
+/// An SSE connection read as raw text.
+pub struct Sse {
+    stream: std::net::TcpStream,
+    pub text: String,
+}
+
+impl Sse {
+    pub fn connect(port: u16, last_id: Option<&str>) -> Sse {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let extra = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        write!(stream, "GET /events HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n{extra}\r\n").unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        Sse { stream, text: String::new() }
+    }
+
+    pub fn pump(&mut self) {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = self.stream.read(&mut buf) {
+            self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+
+    /// The (id, data) of every breaking event received so far.
+    pub fn events(&self) -> Vec<(String, serde_json::Value)> {
+        self.text
+            .split("\n\n")
+            .filter(|block| block.contains("event: breaking"))
+            .filter_map(|block| {
+                let id = block.lines().find_map(|l| l.strip_prefix("id: "))?.trim().to_string();
+                let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+                Some((id, serde_json::from_str(data).ok()?))
+            })
+            .collect()
+    }
+
+    pub fn wait_for(&mut self, n: usize, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.events().len() < n {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; got:\n{}", self.text);
+            self.pump();
+        }
+    }
+}
+
 pub mod pg;
