@@ -161,8 +161,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         statuses,
     });
     if let Some(cluster) = desk.cluster.get().cloned() {
-        tokio::spawn(hear_the_cluster(cluster, store.clone(), dirty.clone(), cancel.clone()));
-        tokio::spawn(watch_the_database(store.clone(), cancel.clone()));
+        tokio::spawn(hear_the_cluster(cluster.clone(), store.clone(), dirty.clone(), cancel.clone()));
+        tokio::spawn(watch_the_database(store.clone(), cluster.clone(), cancel.clone()));
     }
     let wake = Arc::new(Notify::new());
     let poller = Poller { desk: desk.clone(), sink: dirty.clone(), heartbeat, wake: wake.clone() };
@@ -233,12 +233,23 @@ async fn hear_the_cluster(cluster: Arc<Cluster>, store: Store, dirty: Arc<Dirty>
 /// Ask the database every two seconds whether it answers: `/healthz` says
 /// 503 while it does not (the last rendered feeds are served meanwhile),
 /// and ok again once it does.
-async fn watch_the_database(store: Store, cancel: CancellationToken) {
+async fn watch_the_database(store: Store, cluster: Arc<Cluster>, cancel: CancellationToken) {
+    let mut down = false;
     loop {
         let s = store.clone();
-        let answered = tokio::task::spawn_blocking(move || s.flush()).await;
-        if let Ok(Err(e)) = answered {
-            tracing::warn!(error = %e, "the database does not answer");
+        match tokio::task::spawn_blocking(move || s.flush()).await {
+            Ok(Err(e)) if !down => {
+                down = true;
+                tracing::error!(error = %e, "the database does not answer; serving the last rendered feeds");
+            }
+            Ok(Ok(())) if down => {
+                down = false;
+                tracing::info!("the database answers again");
+            }
+            _ => {}
+        }
+        if !down {
+            let _ = cluster.count_leases().await;
         }
         tokio::select! {
             _ = cancel.cancelled() => return,

@@ -21,7 +21,7 @@
 use crate::model::Timestamp;
 use crate::store::pg::{PgEngine, CHANNEL};
 use crate::store::{Store, StoreError};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// This node's part in the cluster.
@@ -35,6 +35,10 @@ pub struct Cluster {
     pub taken_over: AtomicU64,
     /// Waits for a host slot that another node (or this one) held.
     pub host_waits: AtomicU64,
+    /// Leases held by this node, and by all nodes, when last counted
+    /// ([`Cluster::count_leases`]).
+    held_here: AtomicI64,
+    held_all: AtomicI64,
 }
 
 /// One of a host's request slots, held by this node.
@@ -57,6 +61,8 @@ impl Cluster {
             claimed: AtomicU64::new(0),
             taken_over: AtomicU64::new(0),
             host_waits: AtomicU64::new(0),
+            held_here: AtomicI64::new(0),
+            held_all: AtomicI64::new(0),
         })
     }
 
@@ -209,9 +215,32 @@ impl Cluster {
             .await?
     }
 
+    /// Count the leases held now (by this node, by all) for /metrics.
+    pub async fn count_leases(&self) -> Result<(), StoreError> {
+        let (here, all) = self.lease_counts().await?;
+        self.held_here.store(here, Ordering::Relaxed);
+        self.held_all.store(all, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// This node's figures for /metrics, without a round trip.
+    pub fn figures(&self) -> Vec<(&'static str, i64)> {
+        let (size, idle) = self.pool_status();
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
+        vec![
+            ("pool_size", size as i64),
+            ("pool_idle", idle as i64),
+            ("leases_here", self.held_here.load(Ordering::Relaxed)),
+            ("leases_all", self.held_all.load(Ordering::Relaxed)),
+            ("claims", n(&self.claimed)),
+            ("takeovers", n(&self.taken_over)),
+            ("host_slot_waits", n(&self.host_waits)),
+        ]
+    }
+
     /// How many sources this node holds now, and how many are claimed by
-    /// any node (for /metrics).
-    pub async fn lease_counts(&self) -> Result<(i64, i64), StoreError> {
+    /// any node.
+    async fn lease_counts(&self) -> Result<(i64, i64), StoreError> {
         let (pool, node) = (self.pg.pool().clone(), self.node.clone());
         self.pg
             .run(async move {

@@ -21,6 +21,7 @@ pub struct Metrics {
     stories: Gauge,
     sources: Family<Labels, Gauge>,
     variant_cache: Family<Labels, Gauge>,
+    cluster: Family<Labels, Gauge>,
     http_requests: Family<Labels, Counter>,
     /// The counters of `http_requests` already made, by route and status, so a
     /// request costs a read lock and an atomic add, not label allocations.
@@ -44,6 +45,7 @@ impl Metrics {
         let stories = Gauge::default();
         let sources = Family::<Labels, Gauge>::default();
         let variant_cache = Family::<Labels, Gauge>::default();
+        let cluster = Family::<Labels, Gauge>::default();
         let http_requests = Family::<Labels, Counter>::default();
         let resident_memory = Gauge::default();
         let cpu_seconds = Gauge::<f64, AtomicU64>::default();
@@ -61,6 +63,12 @@ impl Metrics {
             "On-demand feed pages (tags; limit, lang, before) found in the cache or rendered, by outcome",
             variant_cache.clone(),
         );
+        registry.register(
+            "newsdesk_cluster",
+            "A node of a PostgreSQL cluster, by figure: database pool connections (pool_size, pool_idle), \
+             source leases held (leases_here, leases_all), claims, takeovers of lapsed leases and waits for a host slot since start",
+            cluster.clone(),
+        );
         registry.register("newsdesk_http_requests", "HTTP requests by route and status", http_requests.clone());
         registry.register("process_resident_memory_bytes", "Resident memory of the process", resident_memory.clone());
         registry.register("process_cpu_seconds_total", "User and system CPU time of the process", cpu_seconds.clone());
@@ -72,6 +80,7 @@ impl Metrics {
             stories,
             sources,
             variant_cache,
+            cluster,
             http_requests,
             request_counters: Default::default(),
             resident_memory,
@@ -101,8 +110,17 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub fn render(&self, stories: u64, sources_by_status: &[(&str, i64)], variant_cache: &[(&str, u64)]) -> String {
+    pub fn render(
+        &self,
+        stories: u64,
+        sources_by_status: &[(&str, i64)],
+        variant_cache: &[(&str, u64)],
+        cluster: &[(&str, i64)],
+    ) -> String {
         self.stories.set(stories as i64);
+        for (figure, n) in cluster {
+            self.cluster.get_or_create(&vec![("figure".into(), figure.to_string())]).set(*n);
+        }
         for (outcome, n) in variant_cache {
             self.variant_cache.get_or_create(&vec![("outcome".into(), outcome.to_string())]).set(*n as i64);
         }

@@ -88,7 +88,7 @@ fn config(dir: &std::path::Path, node: &str, port: u16, url: &str, server: &RawS
         "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"https://news.example/\"\n\
          [storage]\nbackend = \"postgres\"\nurl = \"{url}\"\nnode = \"{node}\"\nlease = \"{LEASE}s\"\nretention = \"30d\"\n\
          [poll]\ninterval = \"{INTERVAL}s\"\nmin_interval = \"{INTERVAL}s\"\nmax_interval = \"{INTERVAL}s\"\ntimeout = \"5s\"\n\
-         concurrency = 8\nper_host = 2\nallow_private = true\nuser_agent = \"newsdesk-node-{node}\"\n\
+         concurrency = 3\nper_host = 2\nallow_private = true\nuser_agent = \"newsdesk-node-{node}\"\n\
          [[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
     );
     for i in 0..SOURCES {
@@ -177,6 +177,16 @@ fn three_nodes_share_polling_serve_alike_and_survive_a_kill() {
     // because it was shared, not because nobody came close.
     assert!(ips.iter().any(|ip| server.peak(ip) == 2), "no host ever had two requests in flight: the test is too idle");
     assert_eq!(store.item_count().unwrap(), all_items + 1, "every item stored once (the wire's included)");
+    // The survivors' /metrics count the sources they took over.
+    let figure = |d: &Daemon, name: &str| {
+        let (_, _, body) = d.get("/metrics").expect("/metrics answers");
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let line = format!("newsdesk_cluster{{figure=\"{name}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&line)).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(-1)
+    };
+    let taken: i64 = nodes.values().map(|d| figure(d, "takeovers")).sum();
+    assert!(taken >= 1, "no survivor counts a takeover in /metrics");
+    assert!(nodes.values().all(|d| figure(d, "claims") > 0 && figure(d, "pool_size") > 0));
 }
 
 /// Up to [`EVENTS`] triples of sources whose first polls were by three
@@ -313,4 +323,74 @@ fn check_no_double_polls(hits: &[Hit], killed_at: Instant) {
             );
         }
     }
+}
+
+/// A node whose database goes away says so on `/healthz` (503) and keeps
+/// serving the feeds it rendered; when the database is back it catches up:
+/// what was published meanwhile is stored, once.
+#[test]
+fn a_lost_database_is_reported_while_feeds_are_served_and_a_restart_is_survived() {
+    let pg = Postgres::start();
+    let url = pg.database("newsdesk");
+    let server = RawServer::start(&["127.0.0.1"]);
+    let items = |i: usize, extra: bool| {
+        let mut items = ordinary(i);
+        if extra {
+            items.push((
+                format!("x{i}"),
+                format!("{} {} harbour reopens", word(70_000 + i), word(70_500 + i)),
+                format!("https://s{i}.example/x"),
+            ));
+        }
+        let when = common::hours_ago(1);
+        let refs: Vec<(&str, &str, &str, &str)> =
+            items.iter().map(|(g, t, l)| (g.as_str(), t.as_str(), l.as_str(), when)).collect();
+        Act::ok(rss(&format!("Source {i}"), &refs).into_bytes()).header("Content-Type", "application/rss+xml")
+    };
+    for i in 0..5 {
+        server.set(&path(i), items(i, false));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\nbackend = \"postgres\"\nurl = \"{url}\"\nnode = \"solo\"\nlease = \"2s\"\n\
+         [poll]\ninterval = \"2s\"\nmin_interval = \"2s\"\nmax_interval = \"2s\"\nallow_private = true\n\
+         [[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
+    );
+    for i in 0..5 {
+        text.push_str(&format!("[[sources]]\nid = \"s{i}\"\nurl = \"{}\"\n", server.url("127.0.0.1", &path(i))));
+    }
+    let node = Daemon::start(&write_config(dir.path(), &text), port);
+    let count = || {
+        let store = Store::open_postgres(&PgOptions { url: url.clone(), password: None, pool: 2, node: "test".into() });
+        store.ok().and_then(|s| s.item_count().ok()).unwrap_or(0)
+    };
+    wait("the first items", Duration::from_secs(20), || count() == 10);
+    node.wait_for(
+        || node.get("/feeds/all.atom").is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains(&word(0))),
+        "all.atom",
+    );
+    let (_, _, before) = node.get("/feeds/all.atom").unwrap();
+
+    pg.stop();
+    node.wait_for(|| node.get("/healthz").is_some_and(|(s, _, _)| s == 503), "/healthz to report the lost database");
+    let (_, _, health) = node.get("/healthz").unwrap();
+    assert!(String::from_utf8_lossy(&health).contains("unavailable"), "{}", String::from_utf8_lossy(&health));
+    let (status, _, during) = node.get("/feeds/all.atom").expect("feeds are served");
+    assert_eq!((status, &during), (200, &before), "the last rendered all.atom is served while the database is away");
+    // Published while the database is away: fetched, not stored, fetched again.
+    server.set(&path(0), items(0, true));
+    std::thread::sleep(Duration::from_secs(3));
+
+    pg.restart();
+    node.wait_for(|| node.get("/healthz").is_some_and(|(s, _, _)| s == 200), "/healthz to be ok again");
+    wait("the item published meanwhile to be stored", Duration::from_secs(30), || count() >= 11);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(), 11, "nothing is stored twice");
+    let fresh = format!("{} {} harbour reopens", word(70_000), word(70_500));
+    node.wait_for(
+        || node.get("/feeds/all.atom").is_some_and(|(_, _, b)| String::from_utf8_lossy(&b).contains(&fresh)),
+        "all.atom to list it",
+    );
+    assert!(node.log().contains("the database answers again"), "{}", node.log());
 }

@@ -131,7 +131,8 @@ fn metrics(shared: &Shared) -> Resp {
     let variants = &shared.variants;
     let cache = [("hit", &variants.hits), ("miss", &variants.misses)]
         .map(|(k, v)| (k, v.load(std::sync::atomic::Ordering::Relaxed)));
-    let mut r = Response::new(full(shared.metrics.render(stories, &shared.statuses.counts(), &cache)));
+    let cluster = shared.desk.cluster.get().map(|c| c.figures()).unwrap_or_default();
+    let mut r = Response::new(full(shared.metrics.render(stories, &shared.statuses.counts(), &cache, &cluster)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

@@ -348,7 +348,9 @@ impl Poller {
                 rt = current;
                 register(&cluster, &rt).await;
             }
-            let room = (rt.config.poll.concurrency * 2).saturating_sub(in_flight.len());
+            // Only what can start now: a claim held while waiting would keep the
+            // source from a node with room for it.
+            let room = rt.config.poll.concurrency.saturating_sub(in_flight.len());
             let known: Vec<String> =
                 rt.config.sources.iter().map(|s| s.id.clone()).filter(|id| !in_flight.contains(id)).collect();
             match cluster.claim(known, room).await {
