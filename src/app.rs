@@ -331,6 +331,13 @@ fn prepare(path: &Path, running: &Runtime) -> Result<Runtime, Vec<String>> {
             config.storage.path.display()
         )]);
     }
+    let database = |c: &Config| c.storage.postgres.as_ref().map(|p| (p.url.clone(), p.node.clone()));
+    if database(&config) != database(current) {
+        return Err(vec![format!(
+            "{}: storage.backend, url or node changed: that needs a restart",
+            config.file.display()
+        )]);
+    }
     Runtime::new(Arc::new(config), Some(running)).map_err(|e| vec![format!("cannot build the HTTP client: {e}")])
 }
 

@@ -234,3 +234,37 @@ fn edition_names_are_optional_keys_and_others_are_refused() {
         assert!(shown.iter().any(|s| s.starts_with(&want)), "wanted {want:?} in {shown:#?}");
     }
 }
+
+/// `[storage] backend`: each mistake is refused with its line and key, and a
+/// password comes from a file or the environment, never needing the config.
+#[test]
+fn storage_backend_keys_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "[[sources]]\nid = \"a\"\nurl = \"https://a.example/\"\n";
+    let load = |storage: &str| {
+        newsdesk::config::load_str(&dir.path().join("n.toml"), &format!("[storage]\n{storage}\n{source}"))
+    };
+    let errors = |storage: &str| match load(storage) {
+        Ok(_) => panic!("accepted: {storage}"),
+        Err(e) => e.0.iter().map(|e| format!("{}: {}: {}", e.line, e.key, e.message)).collect::<Vec<_>>(),
+    };
+    assert_eq!(errors("backend = \"mysql\""), vec!["2: storage.backend: \"mysql\" is not \"sled\" or \"postgres\""]);
+    assert!(errors("backend = \"postgres\"")[0].starts_with("2: storage.url: backend = \"postgres\" needs a url"));
+    assert!(errors("url = \"postgres://a@b/c\"")[0].starts_with("2: storage.url: is for backend = \"postgres\""));
+    assert!(errors("backend = \"postgres\"\nurl = \"postgres://a@b:notaport/c\"")[0]
+        .starts_with("3: storage.url: is not a PostgreSQL"));
+    let unset = "NEWSDESK_TEST_UNSET_PASSWORD_VARIABLE";
+    assert_eq!(
+        errors(&format!("backend = \"postgres\"\nurl = \"postgres://a@b/c\"\npassword_env = \"{unset}\"")),
+        vec![format!("4: storage.password_env: the environment variable {unset} is not set")]
+    );
+    std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+    let config = load(
+        "backend = \"postgres\"\nurl = \"postgres://a@b/c\"\npassword_file = \"pw\"\nnode = \"n1\"\nlease = \"30s\"",
+    )
+    .expect("a valid PostgreSQL storage");
+    let pg = config.storage.postgres.expect("the postgres backend");
+    assert_eq!((pg.node.as_str(), pg.lease.as_secs(), pg.pool), ("n1", 30, 8));
+    assert_eq!(pg.password.as_ref().map(|p| p.0.as_str()), Some("s3cret"));
+    assert!(!format!("{pg:?}").contains("s3cret"), "the password is kept out of Debug output");
+}
