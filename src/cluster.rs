@@ -142,15 +142,18 @@ impl Cluster {
             .await?
     }
 
-    /// Hand a polled source back, due next at `due`.
+    /// Hand a polled source back, due next at `due` (this node's clock).
+    /// Stored as a delay from the database's clock, which is the one every
+    /// node compares against: nodes whose clocks differ still agree.
     pub async fn release(&self, source: String, due: Timestamp) -> Result<(), StoreError> {
         let (pool, node) = (self.pg.pool().clone(), self.node.clone());
+        let delay = (due - crate::pipeline::now()) as f64;
         self.pg
             .run(async move {
                 let client = pool.get().await.map_err(err)?;
-                let sql = "UPDATE leases SET due = to_timestamp($3), node = NULL, until = NULL
+                let sql = "UPDATE leases SET due = now() + make_interval(secs => $3), node = NULL, until = NULL
                            WHERE source = $1 AND node = $2";
-                client.execute(sql, &[&source, &node, &(due as f64)]).await.map_err(err)?;
+                client.execute(sql, &[&source, &node, &delay]).await.map_err(err)?;
                 Ok(())
             })
             .await?
@@ -204,12 +207,13 @@ impl Cluster {
     /// claims its sources until then.
     pub async fn hold_host(&self, host: String, until: Timestamp) -> Result<(), StoreError> {
         let pool = self.pg.pool().clone();
+        let delay = (until - crate::pipeline::now()) as f64;
         self.pg
             .run(async move {
                 let client = pool.get().await.map_err(err)?;
-                let sql = "INSERT INTO host_holds (host, until) VALUES ($1, to_timestamp($2))
+                let sql = "INSERT INTO host_holds (host, until) VALUES ($1, now() + make_interval(secs => $2))
                            ON CONFLICT (host) DO UPDATE SET until = greatest(host_holds.until, excluded.until)";
-                client.execute(sql, &[&host, &(until as f64)]).await.map_err(err)?;
+                client.execute(sql, &[&host, &delay]).await.map_err(err)?;
                 Ok(())
             })
             .await?

@@ -394,3 +394,43 @@ fn a_lost_database_is_reported_while_feeds_are_served_and_a_restart_is_survived(
     );
     assert!(node.log().contains("the database answers again"), "{}", node.log());
 }
+
+/// A host that answers 429 with `Retry-After` is left alone by every node,
+/// not only by the one that was told.
+#[test]
+fn retry_after_holds_a_host_back_for_every_node() {
+    let pg = Postgres::start();
+    let url = pg.database("newsdesk");
+    let server = RawServer::start(&["127.0.0.1"]);
+    for i in 0..6 {
+        server.set(&path(i), Act::status(429).header("Retry-After", "3600").after(Duration::from_millis(50)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemons = Vec::new();
+    for node in ["a", "b"] {
+        let port = free_port();
+        let mut text = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\nbackend = \"postgres\"\nurl = \"{url}\"\nnode = \"{node}\"\nlease = \"2s\"\n\
+             [poll]\ninterval = \"1s\"\nmin_interval = \"1s\"\nmax_interval = \"1s\"\nallow_private = true\nper_host = 1\n\
+             user_agent = \"newsdesk-node-{node}\"\n[[sections]]\nid = \"misc\"\ntitle = \"Misc\"\nfallback = true\n"
+        );
+        for i in 0..6 {
+            text.push_str(&format!("[[sources]]\nid = \"s{i}\"\nurl = \"{}\"\n", server.url("127.0.0.1", &path(i))));
+        }
+        let sub = dir.path().join(node);
+        std::fs::create_dir_all(&sub).unwrap();
+        daemons.push(Daemon::start(&write_config(&sub, &text), port));
+    }
+    wait("the host's first answer", Duration::from_secs(20), || !server.all_hits().is_empty());
+    std::thread::sleep(Duration::from_secs(8));
+    let hits = server.all_hits();
+    // per_host = 1 for the cluster: the first 429 was the only request in
+    // flight, and after it nobody asks again within the hour.
+    assert_eq!(
+        hits.len(),
+        1,
+        "the held host was asked {} times: {:?}",
+        hits.len(),
+        hits.iter().map(node_of).collect::<Vec<_>>()
+    );
+}
