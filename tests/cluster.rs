@@ -8,6 +8,7 @@
 //! node, and breaking news found by one node announced by all.
 
 mod common;
+mod evalset;
 
 use common::pg::Postgres;
 use common::{free_port, rss, write_config, Act, Daemon, Hit, RawServer, Sse};
@@ -433,4 +434,60 @@ fn retry_after_holds_a_host_back_for_every_node() {
         hits.len(),
         hits.iter().map(node_of).collect::<Vec<_>>()
     );
+}
+
+/// The determinism of clustering holds across nodes: the realistic set,
+/// polled live (every source every 15 minutes, the polls of a minute on three
+/// threads), ingested by three desks on one PostgreSQL store (three nodes,
+/// each with its own clustering index, catching up from the log) gives the
+/// same stories, item pair by item pair, as one desk on sled.
+#[test]
+fn three_nodes_cluster_the_realistic_set_as_one_node_does() {
+    let file = "realnews.json";
+    let one = {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, items) = evalset::load_set(dir.path(), file);
+        let desk =
+            newsdesk::pipeline::Desk::new(Store::open(&config.storage.path).unwrap(), std::sync::Arc::new(config))
+                .unwrap();
+        evalset::ingest_live(&[&desk], evalset::live_polls(&items, 1));
+        stories_of(&desk.store, &items)
+    };
+    let pg = Postgres::start();
+    let url = pg.database("newsdesk");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, items) = evalset::load_set(dir.path(), file);
+    let config = std::sync::Arc::new(config);
+    let nodes: Vec<newsdesk::pipeline::Desk> = NODES
+        .iter()
+        .map(|n| {
+            let store =
+                Store::open_postgres(&PgOptions { url: url.clone(), password: None, pool: 4, node: n.to_string() })
+                    .unwrap();
+            newsdesk::pipeline::Desk::new(store, config.clone()).unwrap()
+        })
+        .collect();
+    evalset::ingest_live(&nodes.iter().collect::<Vec<_>>(), evalset::live_polls(&items, 1));
+    let three = stories_of(&nodes[0].store, &items);
+    let together = |m: &BTreeMap<String, String>| m.values().collect::<BTreeSet<_>>().len();
+    assert!(together(&one) < one.len() * 2 / 3, "the set makes multi-item stories");
+    let keys: Vec<&String> = one.keys().collect();
+    let mut differ = Vec::new();
+    for (n, x) in keys.iter().enumerate() {
+        for y in &keys[n + 1..] {
+            if (one[*x] == one[*y]) != (three[*x] == three[*y]) {
+                differ.push((x.to_string(), y.to_string()));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} item pairs decided otherwise across nodes: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(5)]
+    );
+}
+
+fn stories_of(store: &Store, items: &[evalset::EvalItem]) -> BTreeMap<String, String> {
+    items.iter().map(|i| (i.key(), store.item(&i.key()).unwrap().unwrap().story)).collect()
 }

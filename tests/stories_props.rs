@@ -11,22 +11,6 @@ use newsdesk::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// xorshift64*: enough randomness for sampling, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Every story in the store: id → its item keys.
 fn snapshot(desk: &Desk) -> BTreeMap<String, Vec<String>> {
     desk.store
@@ -44,7 +28,7 @@ fn ingesting_the_same_items_again_changes_nothing() {
     for seed in 1..=CASES {
         let dir = tempfile::tempdir().unwrap();
         let (config, mut items) = evalset::load(dir.path());
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = evalset::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         // A random sample of 40..120 items in random order.
         for i in (1..items.len()).rev() {
             items.swap(i, rng.below(i + 1));
@@ -83,7 +67,7 @@ fn story_ids_never_change_as_items_join_and_merges_keep_the_older() {
     for seed in 1..=CASES {
         let dir = tempfile::tempdir().unwrap();
         let (config, mut items) = evalset::load(dir.path());
-        let mut rng = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut rng = evalset::Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03));
         // Publication order with random local swaps: feeds arrive a little out of order.
         for _ in 0..items.len() {
             let i = rng.below(items.len() - 1);
@@ -168,7 +152,7 @@ fn arrival_order_changes_few_decisions() {
         let dir = tempfile::tempdir().unwrap();
         let (config, mut items) = evalset::load_set(dir.path(), "realnews.json");
         if seed > 0 {
-            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = evalset::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             for i in (1..items.len()).rev() {
                 items.swap(i, rng.below(i + 1));
             }
@@ -204,46 +188,14 @@ fn pairs_differing(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -
     (differ, pairs)
 }
 
-/// The realistic set as a live desk meets it: every source polled every 15
-/// minutes at its own phase (a seed picks the phases and the order of the
-/// sources due in the same minute), each poll bringing what the source
-/// published since its last one as one document, the polls of one minute
-/// ingested by three threads at once. Returns item key → story id at the end.
+/// The realistic set as a live desk meets it (see `evalset::live_polls`),
+/// the polls of one minute ingested by three threads at once. Returns item
+/// key → story id at the end.
 fn live_run(file: &str, seed: u64) -> BTreeMap<String, String> {
-    const INTERVAL: i64 = 900;
     let dir = tempfile::tempdir().unwrap();
     let (config, items) = evalset::load_set(dir.path(), file);
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut phase: BTreeMap<String, i64> = BTreeMap::new();
-    // (poll time, source) → the items that poll brings.
-    let mut polls: BTreeMap<(i64, String), Vec<&evalset::EvalItem>> = BTreeMap::new();
-    for i in &items {
-        let p = *phase.entry(i.source.id.clone()).or_insert_with(|| (rng.below(INTERVAL as usize)) as i64);
-        let at = p + (i.published - p).div_euclid(INTERVAL) * INTERVAL + INTERVAL;
-        polls.entry((at / 60, i.source.id.clone())).or_default().push(i);
-    }
     let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
-    let mut minutes: BTreeMap<i64, Vec<Vec<&evalset::EvalItem>>> = BTreeMap::new();
-    for ((minute, _), batch) in polls {
-        minutes.entry(minute).or_default().push(batch);
-    }
-    for (minute, mut due) in minutes {
-        for i in (1..due.len()).rev() {
-            due.swap(i, rng.below(i + 1));
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..3 {
-                s.spawn(|| loop {
-                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(batch) = due.get(n) else { break };
-                    let mut feed = batch[0].feed();
-                    feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
-                    desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
-                });
-            }
-        });
-    }
+    evalset::ingest_live(&[&desk], evalset::live_polls(&items, seed));
     items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
 }
 

@@ -1,4 +1,5 @@
 //! The labelled evaluation set (tests/data/eval) as items ready to ingest.
+#![allow(dead_code)]
 
 use newsdesk::config::{self, Config, Source};
 use newsdesk::parse::{normalize, Entry, Feed, Summary};
@@ -63,4 +64,71 @@ pub fn load_set(store_dir: &std::path::Path, file: &str) -> (Config, Vec<EvalIte
         .collect();
     items.sort_by_key(|i| i.published);
     (config, items)
+}
+
+/// xorshift64*: enough randomness for sampling, no dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The polls of a live desk: every source polled every 15 minutes at its
+/// own phase (a seed picks the phases and the order of the sources due in
+/// the same minute), each poll bringing what the source published since its
+/// last one as one document. Minute by minute, the batches due.
+pub fn live_polls(items: &[EvalItem], seed: u64) -> Vec<(i64, Vec<Vec<&EvalItem>>)> {
+    const INTERVAL: i64 = 900;
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut phase: std::collections::BTreeMap<String, i64> = Default::default();
+    // (poll time, source) → the items that poll brings.
+    let mut polls: std::collections::BTreeMap<(i64, String), Vec<&EvalItem>> = Default::default();
+    for i in items {
+        let p = *phase.entry(i.source.id.clone()).or_insert_with(|| (rng.below(INTERVAL as usize)) as i64);
+        let at = p + (i.published - p).div_euclid(INTERVAL) * INTERVAL + INTERVAL;
+        polls.entry((at / 60, i.source.id.clone())).or_default().push(i);
+    }
+    let mut minutes: std::collections::BTreeMap<i64, Vec<Vec<&EvalItem>>> = Default::default();
+    for ((minute, _), batch) in polls {
+        minutes.entry(minute).or_default().push(batch);
+    }
+    minutes
+        .into_iter()
+        .map(|(minute, mut due)| {
+            for i in (1..due.len()).rev() {
+                due.swap(i, rng.below(i + 1));
+            }
+            (minute, due)
+        })
+        .collect()
+}
+
+/// Ingest `polls` minute by minute, each minute's batches by three threads
+/// at once; thread `t` ingests through `desks[t % desks.len()]` (several
+/// desks on one PostgreSQL store are several nodes).
+pub fn ingest_live(desks: &[&newsdesk::pipeline::Desk], polls: Vec<(i64, Vec<Vec<&EvalItem>>)>) {
+    for (minute, due) in polls {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..3 {
+                let (desk, due, next) = (desks[t % desks.len()], &due, &next);
+                s.spawn(move || loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(batch) = due.get(n) else { break };
+                    let mut feed = batch[0].feed();
+                    feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
+                    desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
+                });
+            }
+        });
+    }
 }
