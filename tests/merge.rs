@@ -8,31 +8,15 @@ use common::{parsed_rss as feed, source};
 use newsdesk::pipeline::Desk;
 use std::collections::BTreeSet;
 
-/// Unrelated stories, so that word weights are those of a real window.
-const BACKGROUND: [&str; 12] = [
-    "Parliament debates pension reform bill",
-    "Local team wins cup final after extra time",
-    "Tech company unveils new phone",
-    "Oil prices fall on demand worries",
-    "Storm warning issued for the weekend",
-    "City council approves new tram line",
-    "Film festival opens with documentary",
-    "Teachers strike over pay",
-    "Central bank holds interest rates",
-    "Marathon route changes announced",
-    "Museum returns ancient statues",
-    "Airline orders fifty new jets",
-];
-
 /// A config with the sources `ids` and "bg", and a desk on it whose window
-/// holds the [`BACKGROUND`] stories, published from `t0` (six hours ago).
+/// holds the [`common::BACKGROUND`] stories, published from `t0` (six hours ago).
 fn with_background(dir: &std::path::Path, ids: &[&str]) -> (newsdesk::config::Config, std::sync::Arc<Desk>, i64) {
     let sources: Vec<(String, String)> =
         std::iter::once(&"bg").chain(ids).map(|i| (i.to_string(), format!("https://{i}.example/"))).collect();
     let config = common::poll_config(dir, &sources, "");
     let desk = common::desk(&config);
     let t0 = newsdesk::pipeline::now() - 6 * 3600;
-    for (i, title) in BACKGROUND.iter().enumerate() {
+    for (i, title) in common::BACKGROUND.iter().enumerate() {
         let link = format!("https://bg.example/{i}");
         desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
     }
@@ -90,9 +74,9 @@ fn stories_found_to_be_one_event_merge_into_the_older() {
     assert_eq!((merged.size, merged.distinct_sources()), (4, 4));
     assert!(merged.breaking, "the merged story keeps the breaking mark");
     let listed = partition(&desk);
-    assert_eq!(listed.len(), BACKGROUND.len() + 1, "the event is listed once");
+    assert_eq!(listed.len(), common::BACKGROUND.len() + 1, "the event is listed once");
     assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(4));
-    assert_eq!(desk.store.story_count().unwrap() as usize, BACKGROUND.len() + 1);
+    assert_eq!(desk.store.story_count().unwrap() as usize, common::BACKGROUND.len() + 1);
 
     // The absorbed story's page sends readers to the survivor's (the HTTP
     // side answers 301 with that Location).
@@ -176,7 +160,7 @@ fn an_interrupted_merge_is_finished_at_open() {
     assert_eq!(desk.store.story(&second).unwrap(), None, "the absorbed story is gone");
     assert_eq!(desk.store.redirect(&second).unwrap().as_deref(), Some(first.as_str()));
     let listed = partition(&desk);
-    assert_eq!(listed.len(), BACKGROUND.len() + 1, "the event is listed once");
+    assert_eq!(listed.len(), common::BACKGROUND.len() + 1, "the event is listed once");
     assert_eq!(listed.iter().find(|(id, _)| *id == first).map(|(_, keys)| keys.len()), Some(2));
-    assert_eq!(desk.store.story_count().unwrap() as usize, BACKGROUND.len() + 1);
+    assert_eq!(desk.store.story_count().unwrap() as usize, common::BACKGROUND.len() + 1);
 }

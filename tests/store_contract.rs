@@ -76,24 +76,12 @@ fn story_of(desk: &Desk, source_id: &str, guid: &str) -> String {
     desk.store.item(&key).unwrap().expect("stored").story
 }
 
-/// Background stories, so that word weights are those of a real window.
-const BACKGROUND: [&str; 8] = [
-    "Parliament debates pension reform bill",
-    "Local team wins cup final after extra time",
-    "Tech company unveils new phone",
-    "Oil prices fall on demand worries",
-    "Storm warning issued for the weekend",
-    "City council approves new tram line",
-    "Teachers strike over pay",
-    "Airline orders fifty new jets",
-];
-
 /// The dam-burst event of tests/merge.rs: two stories that a later report
 /// shows to be one, from `t0` on.
 fn ingest_event(place: &Place, t0: i64) -> Arc<Desk> {
     let config = place.config(&["bg", "a", "b", "c", "d"]);
     let desk = desk_on(place.open(), &config);
-    for (i, title) in BACKGROUND.iter().enumerate() {
+    for (i, title) in common::BACKGROUND.iter().enumerate() {
         let link = format!("https://bg.example/{i}");
         desk.ingest(&source("bg"), &feed(&[(&format!("bg{i}"), title, &link)]), t0 + i as i64).unwrap();
     }
@@ -126,9 +114,9 @@ fn items_stories_and_counts_read_the_same_on_both_engines() {
     let (sled, pg) = on_both(|backend, place, t0| {
         let desk = ingest_event(place, t0);
         let store = &desk.store;
-        assert_eq!(store.item_count().unwrap(), 12, "{backend:?}");
-        assert_eq!(store.story_count().unwrap(), 9, "{backend:?}: 8 background stories and the event");
-        assert_eq!(store.source_item_count("bg").unwrap(), 8, "{backend:?}");
+        assert_eq!(store.item_count().unwrap(), 16, "{backend:?}");
+        assert_eq!(store.story_count().unwrap(), 13, "{backend:?}: 12 background stories and the event");
+        assert_eq!(store.source_item_count("bg").unwrap(), 12, "{backend:?}");
         let event = story_of(&desk, "a", "a1");
         for (s, g) in [("b", "b1"), ("c", "c1"), ("d", "d1")] {
             assert_eq!(story_of(&desk, s, g), event, "{backend:?}: {g} is in the event's story");
@@ -154,7 +142,7 @@ fn a_merge_moves_items_and_redirects_on_both_engines() {
         let (first, second) = (story_of(&desk, "a", "a1"), story_of(&desk, "b", "b1"));
         assert_eq!(first, second, "{backend:?}: the fourth report merged the two stories");
         let absorbed: Vec<String> = listing(store).iter().map(|l| l[..l.find(' ').unwrap()].to_string()).collect();
-        assert_eq!(absorbed.len(), 9, "{backend:?}: the event is listed once");
+        assert_eq!(absorbed.len(), 13, "{backend:?}: the event is listed once");
         // Some story id was absorbed: the redirect table holds it.
         let b_first = newsdesk::stories::new_story_id(&newsdesk::parse::identity::item_key("b", "g:b1"));
         assert_eq!(store.redirect(&b_first).unwrap().as_deref(), Some(first.as_str()), "{backend:?}");
@@ -171,13 +159,13 @@ fn pages_keys_and_feed_names_on_both_engines() {
         assert_eq!(first.len(), 3, "{backend:?}");
         assert!(first.windows(2).all(|w| w[0].time >= w[1].time), "{backend:?}: newest first");
         let next = store.page_keys("all", first.last(), 100).unwrap();
-        assert_eq!(next.len(), 6, "{backend:?}: the rest, after the cursor");
+        assert_eq!(next.len(), 10, "{backend:?}: the rest, after the cursor");
         assert!(next.iter().all(|k| !first.contains(k)), "{backend:?}: no story on two pages");
         let recent = store.keys_between("all", t0 + 60, t0 + 7200).unwrap();
         assert_eq!(recent.len(), 1, "{backend:?}: only the event is that recent");
         let sections = store.feed_names("s:").unwrap();
         assert_eq!(sections, vec!["s:misc".to_string()], "{backend:?}");
-        assert_eq!(store.feed_len("s:misc").unwrap(), 9, "{backend:?}");
+        assert_eq!(store.feed_len("s:misc").unwrap(), 13, "{backend:?}");
         (first, next, sections)
     });
     assert_eq!(sled, pg);
@@ -188,8 +176,8 @@ fn pruning_removes_stories_items_and_counts_on_both_engines() {
     on_both(|backend, place, t0| {
         let desk = ingest_event(place, t0);
         let store = &desk.store;
-        // The background stories are dated t0 .. t0+7; the event t0+600.
-        assert_eq!(store.prune(t0 + 300, 100).unwrap(), 8, "{backend:?}");
+        // The background stories are dated t0 .. t0+11; the event t0+600.
+        assert_eq!(store.prune(t0 + 300, 100).unwrap(), 12, "{backend:?}");
         assert_eq!(store.story_count().unwrap(), 1, "{backend:?}");
         assert_eq!(store.item_count().unwrap(), 4, "{backend:?}");
         assert_eq!(store.source_item_count("bg").unwrap(), 0, "{backend:?}");

@@ -865,4 +865,22 @@ impl Sse {
     }
 }
 
+// ---- Clustering fixtures (tests/merge.rs, tests/store_contract.rs) ---------
+
+/// Unrelated stories, so that word weights are those of a real window.
+pub const BACKGROUND: [&str; 12] = [
+    "Parliament debates pension reform bill",
+    "Local team wins cup final after extra time",
+    "Tech company unveils new phone",
+    "Oil prices fall on demand worries",
+    "Storm warning issued for the weekend",
+    "City council approves new tram line",
+    "Film festival opens with documentary",
+    "Teachers strike over pay",
+    "Central bank holds interest rates",
+    "Marathon route changes announced",
+    "Museum returns ancient statues",
+    "Airline orders fifty new jets",
+];
+
 pub mod pg;
