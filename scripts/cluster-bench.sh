@@ -85,7 +85,9 @@ node_config() { # file from to storage listen_port
     {
         printf '[server]\nlisten = "127.0.0.1:%s"\npublic_url = "https://news.example/"\n' "$5"
         printf '[log]\nlevel = "warn"\n[storage]\nretention = "36500d"\n%b\n' "$4"
-        printf '[poll]\nallow_private = true\ninterval = "6h"\nmin_interval = "6h"\n'
+        # As many fetch slots as sources: every first poll is due at once (more
+        # sources than slots spread their first polls over the interval).
+        printf '[poll]\nallow_private = true\ninterval = "6h"\nmin_interval = "6h"\nconcurrency = %d\n' $(($3 - $2))
         printf '[[sections]]\nid = "news"\ntitle = "News"\nfallback = true\n'
         for ((i = $2; i < $3; i++)); do
             printf '[[sources]]\nid = "s%d"\nurl = "http://127.0.0.%d:%d/f/%d.xml"\n' "$i" $((i % HOSTS + 1)) "$PORT" "$i"
@@ -108,7 +110,7 @@ run_nodes() { # want config...
     for _ in $(seq 3600); do
         stored=0
         for p in "${ports[@]}"; do
-            local n; n=$(curl -fsS "http://127.0.0.1:$p/metrics" 2>/dev/null | sed -n 's/^newsdesk_items_stored_total \([0-9]*\).*/\1/p')
+            local n; n=$( (curl -fsS "http://127.0.0.1:$p/metrics" 2>/dev/null || true) | sed -n 's/^newsdesk_items_stored_total \([0-9]*\).*/\1/p')
             stored=$((stored + ${n:-0}))
         done
         [ "$stored" -ge "$want" ] && break

@@ -73,15 +73,23 @@ impl Cluster {
     /// Make sure every configured source has a lease row and every host its
     /// `per_host` slots (at start and after a reload; rows of other nodes'
     /// sources are left alone).
-    pub async fn register(&self, sources: Vec<(String, String)>, per_host: usize) -> Result<(), StoreError> {
+    /// `sources`: (id, host, seconds from now until first due).
+    pub async fn register(&self, sources: Vec<(String, String, i64)>, per_host: usize) -> Result<(), StoreError> {
         let pool = self.pg.pool().clone();
         self.pg
             .run(async move {
                 let client = pool.get().await.map_err(err)?;
-                let (ids, hosts): (Vec<String>, Vec<String>) = sources.into_iter().unzip();
-                let sql = "INSERT INTO leases (source, host) SELECT * FROM unnest($1::text[], $2::text[])
+                let mut columns = (Vec::new(), Vec::new(), Vec::new());
+                for (id, host, delay) in sources {
+                    columns.0.push(id);
+                    columns.1.push(host);
+                    columns.2.push(delay as f64);
+                }
+                let (ids, hosts, delays) = columns;
+                let sql = "INSERT INTO leases (source, host, due)
+                           SELECT s, h, now() + make_interval(secs => d) FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(s, h, d)
                            ON CONFLICT (source) DO UPDATE SET host = excluded.host";
-                client.execute(sql, &[&ids, &hosts]).await.map_err(err)?;
+                client.execute(sql, &[&ids, &hosts, &delays]).await.map_err(err)?;
                 let sql = "INSERT INTO host_slots (host, slot)
                            SELECT h, g FROM (SELECT DISTINCT unnest($1::text[]) AS h) hs, generate_series(0, $2 - 1) g
                            ON CONFLICT DO NOTHING";

@@ -417,9 +417,21 @@ impl Poller {
     }
 }
 
-/// Every configured source and host in the cluster's tables.
+/// Every configured source and host in the cluster's tables. A source new
+/// to the cluster is first due as on one node: now, or spread over its
+/// interval when there are more sources than fetch slots.
 async fn register(cluster: &Cluster, rt: &Runtime) {
-    let sources = rt.config.sources.iter().map(|s| (s.id.clone(), host_key(s))).collect();
+    let config = &rt.config;
+    let spread = config.sources.len() > config.poll.concurrency;
+    let now = pipeline::now();
+    let sources = config
+        .sources
+        .iter()
+        .map(|s| {
+            let first = schedule::first_due(&s.id, s.interval.unwrap_or(config.poll.interval), now, spread);
+            (s.id.clone(), host_key(s), first - now)
+        })
+        .collect();
     if let Err(e) = cluster.register(sources, rt.config.poll.per_host).await {
         tracing::warn!(error = %e, "cannot register the sources with the cluster");
     }
