@@ -31,6 +31,9 @@ chmod 755 "$TMP"
 PIDS=()
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
 cleanup() {
+    # TERM first: nginx's master then takes its workers down with it.
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.5
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$TMP"
@@ -76,7 +79,7 @@ mkdir -p "$TMP/nginx/logs"
     for ((h = 1; h <= HOSTS; h++)); do echo "    listen 127.0.0.$h:$PORT;"; done
     echo "    root $TMP/www; } }"
 } >"$TMP/nginx/nginx.conf"
-nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 0.5
 
@@ -100,6 +103,7 @@ node_config() { # file from to storage listen_port
 run_nodes() { # want config...
     local want=$1; shift
     local ports=() pids=() start
+    configs_run=("$@")
     start=$(date +%s.%N)
     for c in "$@"; do
         local p; p=$(sed -n 's/^listen = "127.0.0.1:\([0-9]*\)"/\1/p' "$c")
@@ -118,7 +122,11 @@ run_nodes() { # want config...
     done
     WALL=$(echo "$(date +%s.%N) - $start" | bc)
     PEAKS=()
-    for pid in "${pids[@]}"; do PEAKS+=($(( $(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$pid/status") / 1024 ))); done
+    for k in "${!pids[@]}"; do
+        local hwm; hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/${pids[$k]}/status" 2>/dev/null || true)
+        [ -n "$hwm" ] || { echo "node ${k} is gone; its log:" >&2; tail -5 "${configs_run[$k]}.err" >&2; exit 1; }
+        PEAKS+=($((hwm / 1024)))
+    done
     for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
     [ "$stored" -ge "$want" ] || { echo "only $stored of $want items stored; see $c.err" >&2; exit 1; }
 }

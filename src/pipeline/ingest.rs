@@ -101,7 +101,7 @@ impl Desk {
             // did not: the next ingest builds the index again from the store.
             (Err(_), _, _) => *guard = None,
             // What this node just logged, its index holds already.
-            (Ok(_), Some(pg), Some(window)) => window.seen = pg.log_head()?,
+            (Ok(_), Some(pg), Some(window)) => window.seen = window.seen.max(pg.last_logged()),
             _ => {}
         }
         applied

@@ -96,6 +96,8 @@ pub struct PgEngine {
     config: tokio_postgres::Config,
     url: String,
     node: Arc<str>,
+    /// See [`PgEngine::last_logged`].
+    last_logged: Arc<std::sync::atomic::AtomicI64>,
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -166,7 +168,14 @@ impl PgEngine {
             .build()
             .map_err(db_err)?;
         let (url, node) = (options.shown_url(), options.node.as_str().into());
-        Ok(PgEngine { runtime: Arc::new(OwnRuntime(Some(runtime))), pool, config, url, node })
+        Ok(PgEngine {
+            runtime: Arc::new(OwnRuntime(Some(runtime))),
+            pool,
+            config,
+            url,
+            node,
+            last_logged: Default::default(),
+        })
     }
 
     /// Run `f` on the engine's runtime and wait for it.
@@ -224,16 +233,29 @@ impl PgEngine {
     /// The clustering log after `seq`, oldest first; `None` when entries
     /// after `seq` were already deleted (the reader must start over).
     pub fn log_since(&self, seq: i64) -> Result<Option<Vec<LogEntry>>> {
-        let oldest = self.query("SELECT coalesce(min(seq), 0) FROM cluster_log", vec![], |r| r.get::<_, i64>(0))?;
-        if oldest.first().is_some_and(|o| *o > seq + 1) && seq > 0 {
+        // One round trip: the oldest entry kept, beside the entries after `seq`.
+        let sql = "WITH kept AS (SELECT coalesce(min(seq), 0) AS oldest FROM cluster_log)
+                   SELECT kept.oldest, l.seq, l.story, l.item, l.survivor
+                   FROM kept LEFT JOIN cluster_log l ON l.seq > $1 ORDER BY l.seq";
+        let rows = self.query(sql, vec![Box::new(seq)], |r| {
+            let entry = r.get::<_, Option<i64>>(1).map(|s| LogEntry {
+                seq: s,
+                story: r.get(2),
+                item: r.get(3),
+                survivor: r.get(4),
+            });
+            (r.get::<_, i64>(0), entry)
+        })?;
+        if rows.first().is_some_and(|(oldest, _)| *oldest > seq + 1) && seq > 0 {
             return Ok(None);
         }
-        let rows = self.query(
-            "SELECT seq, story, item, survivor FROM cluster_log WHERE seq > $1 ORDER BY seq",
-            vec![Box::new(seq)],
-            |r| LogEntry { seq: r.get(0), story: r.get(1), item: r.get(2), survivor: r.get(3) },
-        )?;
-        Ok(Some(rows))
+        Ok(Some(rows.into_iter().filter_map(|(_, e)| e).collect()))
+    }
+
+    /// The last clustering log entry this node's commits wrote (0 before
+    /// any): under the clustering lock, the newest there is.
+    pub fn last_logged(&self) -> i64 {
+        self.last_logged.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Forget clustering log entries older than `age` (every node has read
@@ -399,12 +421,17 @@ impl PgEngine {
         let mut batches = Batches::of(w);
         batches.node = self.node.to_string();
         let pool = self.pool.clone();
-        self.block(async move {
+        let logged = self.block(async move {
             let mut client = pool.get().await.map_err(db_err)?;
             let tx = client.transaction().await.map_err(pg_err)?;
-            batches.run(&tx).await?;
-            tx.commit().await.map_err(pg_err)
-        })
+            let logged = batches.run(&tx).await?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok::<_, StoreError>(logged)
+        })?;
+        if let Some(seq) = logged {
+            self.last_logged.store(seq, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// A round trip: proves the database answers (clears a write failure).
@@ -503,29 +530,42 @@ impl Batches {
         b
     }
 
-    async fn run(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
+    /// The statements of one commit, sent together (pipelined: one round
+    /// trip, not one per statement); returns the last clustering log entry
+    /// written, if any.
+    async fn run(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<Option<i64>> {
+        use futures_util::future::{try_join_all, BoxFuture, FutureExt};
+        type Write<'a> = BoxFuture<'a, std::result::Result<u64, tokio_postgres::Error>>;
+        let notice = format!("changed {}", self.node);
+        let mut writes: Vec<Write> = Vec::new();
         for (tree, keys, values) in &self.puts {
             let sql = "INSERT INTO kv (tree, k, v) SELECT $1, * FROM unnest($2::bytea[], $3::bytea[])
                        ON CONFLICT (tree, k) DO UPDATE SET v = excluded.v";
-            tx.execute(sql, &[tree, keys, values]).await.map_err(pg_err)?;
+            writes.push(async move { tx.execute(sql, &[tree, keys, values]).await }.boxed());
         }
         for (tree, keys) in &self.deletes {
-            tx.execute("DELETE FROM kv WHERE tree = $1 AND k = ANY($2)", &[tree, keys]).await.map_err(pg_err)?;
+            let sql = "DELETE FROM kv WHERE tree = $1 AND k = ANY($2)";
+            writes.push(async move { tx.execute(sql, &[tree, keys]).await }.boxed());
         }
         for (name, delta) in &self.counters {
-            tx.execute(ADD_NUMBER, &[name, delta]).await.map_err(pg_err)?;
-        }
-        if !self.log.0.is_empty() {
-            let sql = "INSERT INTO cluster_log (story, item, survivor)
-                       SELECT * FROM unnest($1::text[], $2::text[], $3::text[])";
-            tx.execute(sql, &[&self.log.0, &self.log.1, &self.log.2]).await.map_err(pg_err)?;
+            writes.push(async move { tx.execute(ADD_NUMBER, &[name, delta]).await }.boxed());
         }
         if !self.puts.is_empty() || !self.deletes.is_empty() {
             // Delivered at commit: the other nodes render their feeds again.
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("changed {}", self.node)])
-                .await
-                .map_err(pg_err)?;
+            let notice = &notice;
+            writes.push(async move { tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, notice]).await }.boxed());
         }
-        Ok(())
+        let log = async {
+            if self.log.0.is_empty() {
+                return Ok(None);
+            }
+            let sql = "INSERT INTO cluster_log (story, item, survivor)
+                       SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) RETURNING seq";
+            let rows = tx.query(sql, &[&self.log.0, &self.log.1, &self.log.2]).await?;
+            Ok(rows.iter().map(|r| r.get::<_, i64>(0)).max())
+        };
+        let (done, logged) = futures_util::future::join(try_join_all(writes), log).await;
+        done.map_err(pg_err)?;
+        logged.map_err(pg_err)
     }
 }
