@@ -68,7 +68,84 @@ struct Entry {
     /// ([`packed::word`]), sorted: a story keeps no copy of its words (they
     /// were most of the index's memory: 160 strings a story), and a sorted
     /// list costs 8 bytes a word where a hash set cost about twice that.
+    /// Empty while the story's one report's tokens are the whole of it (most
+    /// stories have one report): [`Entry::carries`] reads those instead.
     vocabulary: Vec<u64>,
+}
+
+impl Entry {
+    /// Whether one of the story's items carried `token` (up to
+    /// [`UNION_TOKENS`] of them).
+    fn carries(&self, token: u64) -> bool {
+        if self.vocabulary.is_empty() {
+            return self.signatures.first().is_some_and(|s| s.tokens().contains(&token));
+        }
+        self.vocabulary.binary_search(&token).is_ok()
+    }
+
+    /// Add `tokens` to the vocabulary, while it has room.
+    fn widen_vocabulary(&mut self, tokens: &[u64]) {
+        self.vocabulary.reserve_exact(tokens.len().min(UNION_TOKENS.saturating_sub(self.vocabulary.len())));
+        for t in tokens {
+            if self.vocabulary.len() < UNION_TOKENS {
+                if let Err(at) = self.vocabulary.binary_search(t) {
+                    self.vocabulary.insert(at, *t);
+                }
+            }
+        }
+    }
+}
+
+/// A posting list: most words are in one story (a figure, a rare name), and
+/// one slot is held without an allocation.
+enum Slots {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Default for Slots {
+    fn default() -> Slots {
+        Slots::Many(Vec::new())
+    }
+}
+
+impl Slots {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Slots::One(s) => std::slice::from_ref(s),
+            Slots::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, slot: u32) {
+        match self {
+            Slots::Many(v) if v.capacity() == 0 => *self = Slots::One(slot),
+            Slots::One(s) => {
+                let mut v = Vec::with_capacity(2);
+                v.extend([*s, slot]);
+                *self = Slots::Many(v);
+            }
+            Slots::Many(v) => {
+                // Lists grow by half, not double: most stay short.
+                v.reserve_exact(if v.len() < 4 { 1 } else { v.len() / 2 });
+                v.push(slot);
+            }
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        match self {
+            Slots::One(s) => {
+                if !keep(*s) {
+                    *self = Slots::default();
+                }
+            }
+            Slots::Many(v) => {
+                v.retain(|s| keep(*s));
+                v.shrink_to_fit();
+            }
+        }
+    }
 }
 
 /// What a story's reports said between them: the names they carried (up to
@@ -87,7 +164,7 @@ struct Posting {
     /// depend on when the last sweep ran, not on the stories held).
     live: u32,
     /// Slots of the stories whose items carried it, oldest first.
-    slots: Vec<u32>,
+    slots: Slots,
 }
 
 /// The most tokens a story's whole vocabulary keeps.
@@ -132,7 +209,9 @@ pub struct Match {
 /// probe touches small integers, not strings spread over the heap.
 #[derive(Default)]
 pub struct StoryIndex {
-    slots: Vec<Option<Entry>>,
+    /// Boxed: a slot costs 8 bytes, and the list's growth copies and
+    /// leaves spare only pointers.
+    slots: Vec<Option<Box<Entry>>>,
     ids: HashMap<Box<str>, u32>,
     /// word id → the stories that carry it (one map for the posting list and
     /// the live count: one key and one table entry a word, not two).
@@ -177,11 +256,11 @@ impl StoryIndex {
                 };
                 let slot = match self.free.pop() {
                     Some(slot) => {
-                        self.slots[slot as usize] = Some(entry);
+                        self.slots[slot as usize] = Some(Box::new(entry));
                         slot
                     }
                     None => {
-                        self.slots.push(Some(entry));
+                        self.slots.push(Some(Box::new(entry)));
                         (self.slots.len() - 1) as u32
                     }
                 };
@@ -197,13 +276,15 @@ impl StoryIndex {
         }
         self.by_time.insert((entry.time, slot));
         widen(&mut entry.union, &sig);
-        entry.vocabulary.reserve_exact(sig.tokens().len().min(UNION_TOKENS.saturating_sub(entry.vocabulary.len())));
-        for t in sig.tokens() {
-            if entry.vocabulary.len() < UNION_TOKENS {
-                if let Err(at) = entry.vocabulary.binary_search(t) {
-                    entry.vocabulary.insert(at, *t);
+        // A story's first report is its vocabulary while it fits (see
+        // `Entry::vocabulary`); a second one spells it out.
+        if !entry.signatures.is_empty() || sig.tokens().len() > UNION_TOKENS {
+            if entry.vocabulary.is_empty() {
+                if let Some(first) = entry.signatures.first().map(|f| f.tokens().to_vec()) {
+                    entry.widen_vocabulary(&first);
                 }
             }
+            entry.widen_vocabulary(sig.tokens());
         }
         if entry.signatures.len() >= SIGNATURES_PER_STORY {
             return;
@@ -214,8 +295,6 @@ impl StoryIndex {
             }
             let posting = self.postings.entry(*t).or_default();
             posting.live += 1;
-            // Most words are in one story or a few: lists grow one at a time.
-            posting.slots.reserve_exact(if posting.slots.len() < 4 { 1 } else { posting.slots.len() / 2 });
             posting.slots.push(slot);
         }
         // Most stories keep one report: the list grows one at a time.
@@ -241,9 +320,8 @@ impl StoryIndex {
         if self.evicted > self.ids.len() + 1024 {
             let slots = &self.slots;
             self.postings.retain(|_, posting| {
-                posting.slots.retain(|s| slots[*s as usize].is_some());
-                posting.slots.shrink_to_fit();
-                !posting.slots.is_empty()
+                posting.slots.retain(|s| slots[s as usize].is_some());
+                !posting.slots.as_slice().is_empty()
             });
             self.free = (0..self.slots.len() as u32).filter(|s| self.slots[*s as usize].is_none()).collect();
             self.evicted = 0;
@@ -312,8 +390,8 @@ impl StoryIndex {
     /// window, at most [`MAX_CANDIDATES`] (a crowded index costs no more per item).
     fn candidates(&self, sig: &Packed, time: Timestamp, window: i64) -> Vec<&Entry> {
         // Each token's posting list looked up once (the sort compares lengths).
-        let mut probes: Vec<&Vec<u32>> =
-            sig.tokens().iter().filter_map(|t| self.postings.get(t)).map(|p| &p.slots).collect();
+        let mut probes: Vec<&[u32]> =
+            sig.tokens().iter().filter_map(|t| self.postings.get(t)).map(|p| p.slots.as_slice()).collect();
         probes.sort_by_key(|list| list.len());
         probes.truncate(PROBE_TOKENS);
         let needed = probes.len().min(2);
@@ -330,7 +408,7 @@ impl StoryIndex {
         let mut found: Vec<(usize, &Entry)> = hits
             .into_iter()
             .filter(|(_, (n, _))| *n >= needed)
-            .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_ref().map(|e| (n, e)))
+            .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_deref().map(|e| (n, e)))
             .filter(|(_, e)| time >= e.time.saturating_sub(window) && time <= e.last.saturating_add(window))
             .filter(|(_, e)| e.signatures.first().is_none_or(|f| f.article == sig.article))
             .collect();
@@ -345,7 +423,7 @@ impl StoryIndex {
     /// the two are not alike to each other (two central banks' cuts, each
     /// close to a report that names both).
     pub fn alike(&self, a: &str, b: &str, threshold: f64) -> bool {
-        let entry = |id: &str| self.ids.get(id).and_then(|s| self.slots[*s as usize].as_ref());
+        let entry = |id: &str| self.ids.get(id).and_then(|s| self.slots[*s as usize].as_deref());
         let (Some(a), Some(b)) = (entry(a), entry(b)) else { return false };
         let article = |e: &Entry| e.signatures.first().is_some_and(|s| s.article);
         if article(a) != article(b) {
@@ -419,7 +497,7 @@ impl StoryIndex {
                 continue;
             }
             own += w;
-            if entry.vocabulary.binary_search(&t).is_ok() {
+            if entry.carries(t) {
                 shared.push((t, *w));
                 things += usize::from(packed::kind(t) != packed::FIGURE && sig.is_portable(t));
             }
