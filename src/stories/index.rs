@@ -196,6 +196,16 @@ fn part(s: &Packed, weights: &[f64], other: &Packed, translated: bool, whole: bo
         .collect()
 }
 
+/// The hash a story id is found by in [`StoryIndex::ids`].
+fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
+}
+
+/// [`id_hash`] of the story in `slot` (every slot in the id table holds one).
+fn slot_hash(slots: &[Option<Box<Entry>>], slot: u32) -> u64 {
+    slots[slot as usize].as_ref().map_or(0, |e| id_hash(&e.id))
+}
+
 /// A candidate story and how alike it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
@@ -212,7 +222,9 @@ pub struct StoryIndex {
     /// Boxed: a slot costs 8 bytes, and the list's growth copies and
     /// leaves spare only pointers.
     slots: Vec<Option<Box<Entry>>>,
-    ids: HashMap<Box<str>, u32>,
+    /// story id → slot: slot numbers hashed by the id their entry holds, so
+    /// that an id is kept once (4 bytes a story here, not a second copy).
+    ids: hashbrown::HashTable<u32>,
     /// word id → the stories that carry it (one map for the posting list and
     /// the live count: one key and one table entry a word, not two).
     postings: HashMap<u64, Posting>,
@@ -224,6 +236,20 @@ pub struct StoryIndex {
 }
 
 impl StoryIndex {
+    /// The slot of `story`, if it is held.
+    fn slot_of(&self, story: &str) -> Option<u32> {
+        let slots = &self.slots;
+        self.ids.find(id_hash(story), |s| slots[*s as usize].as_ref().is_some_and(|e| &*e.id == story)).copied()
+    }
+
+    /// Take `slot`'s story out of the id table (before its slot is emptied).
+    fn forget_id(&mut self, slot: u32) {
+        let hash = slot_hash(&self.slots, slot);
+        if let Ok(found) = self.ids.find_entry(hash, |s| *s == slot) {
+            found.remove();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -233,7 +259,7 @@ impl StoryIndex {
     }
 
     pub fn contains(&self, story: &str) -> bool {
-        self.ids.contains_key(story)
+        self.slot_of(story).is_some()
     }
 
     /// Record that `story` (at `time`) now has an item with this signature
@@ -243,8 +269,8 @@ impl StoryIndex {
     }
 
     fn add_packed(&mut self, story: &str, time: Timestamp, sig: Packed) {
-        let slot = match self.ids.get(story) {
-            Some(&slot) => slot,
+        let slot = match self.slot_of(story) {
+            Some(slot) => slot,
             None => {
                 let entry = Entry {
                     id: story.into(),
@@ -264,7 +290,8 @@ impl StoryIndex {
                         (self.slots.len() - 1) as u32
                     }
                 };
-                self.ids.insert(story.into(), slot);
+                let slots = &self.slots;
+                self.ids.insert_unique(id_hash(story), slot, |s| slot_hash(slots, *s));
                 slot
             }
         };
@@ -311,8 +338,8 @@ impl StoryIndex {
                 break;
             }
             self.by_time.pop_first();
+            self.forget_id(slot);
             if let Some(entry) = self.slots[slot as usize].take() {
-                self.ids.remove(&entry.id);
                 self.evicted += 1;
                 self.forget_words(&entry);
             }
@@ -423,7 +450,7 @@ impl StoryIndex {
     /// the two are not alike to each other (two central banks' cuts, each
     /// close to a report that names both).
     pub fn alike(&self, a: &str, b: &str, threshold: f64) -> bool {
-        let entry = |id: &str| self.ids.get(id).and_then(|s| self.slots[*s as usize].as_deref());
+        let entry = |id: &str| self.slot_of(id).and_then(|s| self.slots[s as usize].as_deref());
         let (Some(a), Some(b)) = (entry(a), entry(b)) else { return false };
         let article = |e: &Entry| e.signatures.first().is_some_and(|s| s.article);
         if article(a) != article(b) {
@@ -442,7 +469,8 @@ impl StoryIndex {
     /// `absorbed` is one event with `survivor`: its reports move into the
     /// survivor's entry, and it leaves the index.
     pub fn absorb(&mut self, absorbed: &str, survivor: &str) {
-        let Some(slot) = self.ids.remove(absorbed) else { return };
+        let Some(slot) = self.slot_of(absorbed) else { return };
+        self.forget_id(slot);
         let Some(entry) = self.slots[slot as usize].take() else { return };
         self.by_time.remove(&(entry.time, slot));
         self.evicted += 1;
@@ -455,7 +483,7 @@ impl StoryIndex {
 
     /// Record that `story` has an item at `time` (its span widens).
     fn add_time(&mut self, story: &str, time: Timestamp) {
-        let Some(&slot) = self.ids.get(story) else { return };
+        let Some(slot) = self.slot_of(story) else { return };
         if let Some(entry) = self.slots[slot as usize].as_mut() {
             entry.last = entry.last.max(time);
         }
