@@ -114,10 +114,10 @@ pub fn place(item_key: &str, link_story: Option<String>, near: Vec<Match>) -> Pl
 pub fn veto(a: &Packed, b: &Packed) -> f64 {
     let disjoint = |x: &[u64], y: &[u64]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
     let mut factor = 1.0;
-    let lacks = |x: &[u64], y: &[u64]| x.iter().any(|v| !y.contains(v));
+    let lacks = |x: &Packed, y: &Packed| x.numbers().any(|v| !y.numbers().any(|w| w == v));
     if figures_conflict(a, b) {
         factor *= 0.3;
-    } else if lacks(a.numbers(), b.numbers()) && lacks(b.numbers(), a.numbers()) {
+    } else if lacks(a, b) && lacks(b, a) {
         // Each names a figure the other does not, in no shared role: a weak
         // sign of two events (a roundup names several).
         factor *= PARTIAL_FIGURES;
@@ -160,14 +160,12 @@ const PARTIAL_FIGURES: f64 = 1.0;
 /// one, and so does a figure beside a place (two bulletins' "فلسطينيين
 /// ثلاثة" / "فلسطينيَّين اثنين": three and two Palestinians killed, in two towns).
 fn figures_conflict(a: &Packed, b: &Packed) -> bool {
-    let of = |s: &Packed, role: u64| -> Vec<u64> {
-        s.figures().iter().filter(|[r, _]| *r == role).map(|[_, n]| *n).collect()
-    };
+    let of = |s: &Packed, role: u64| -> Vec<u64> { s.figures().filter(|[r, _]| *r == role).map(|[_, n]| n).collect() };
     // How many roles a figure has in its report: one when it opens or ends
     // the text ("Three Palestinians killed").
-    let roles_of = |s: &Packed, n: u64| s.figures().iter().filter(|[_, m]| *m == n).count();
+    let roles_of = |s: &Packed, n: u64| s.figures().filter(|[_, m]| *m == n).count();
     let mut conflicts: Vec<u64> = Vec::new();
-    for &[role, n] in a.figures() {
+    for [role, n] in a.figures() {
         let theirs = of(b, role);
         if theirs.is_empty() || of(a, role).iter().any(|m| theirs.contains(m)) {
             continue;

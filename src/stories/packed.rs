@@ -54,13 +54,24 @@ fn value(s: &str) -> u64 {
 }
 
 /// A signature's words as ids: tokens, numbers, figures (role, figure),
-/// names, places, regions, one after another in one allocation.
+/// names, places, regions, one after another in one allocation. A
+/// signature's figures are among its tokens (`#6.1`), and so are the two
+/// tokens either side of each figure (its roles): they are kept as where
+/// they are in the tokens, not again (for the feeds of
+/// `scripts/poll-10k.sh`, a third of the ids).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
     words: Box<[u64]>,
-    /// Where the tokens, numbers, figures (two ids each), names and places
-    /// end in `words`; the regions run to its end.
+    /// Where the tokens, numbers, figures, names and places end in `words`;
+    /// the regions run to its end.
     ends: [u32; 5],
+    /// The numbers are the tokens that are figures (`#6.1` for 6.1), in
+    /// order, so none is kept apart (else they are, as figure ids).
+    numbers_in_tokens: bool,
+    /// Each figure is one id, (role's place in the tokens) << 32 | figure's
+    /// place, every role and figure being a token (else two ids, role and
+    /// figure).
+    figures_in_tokens: bool,
     /// How many of the tokens come from the title.
     title_tokens: u32,
     /// Filed as an article (see [`Signature::article`]).
@@ -78,12 +89,22 @@ impl Packed {
     pub fn title_tokens(&self) -> &[u64] {
         &self.tokens()[..self.title_tokens as usize]
     }
-    pub fn numbers(&self) -> &[u64] {
-        &self.words[self.ends[0] as usize..self.ends[1] as usize]
+    /// The figures named, as figure ids (`#6.1`).
+    pub fn numbers(&self) -> impl Iterator<Item = u64> + Clone + '_ {
+        let in_tokens = self.numbers_in_tokens;
+        let from_tokens = self.tokens().iter().filter(move |t| in_tokens && kind(**t) == FIGURE);
+        from_tokens.chain(&self.words[self.ends[0] as usize..self.ends[1] as usize]).copied()
     }
     /// (role, figure) pairs.
-    pub fn figures(&self) -> &[[u64; 2]] {
-        self.words[self.ends[1] as usize..self.ends[2] as usize].as_chunks::<2>().0
+    pub fn figures(&self) -> impl Iterator<Item = [u64; 2]> + Clone + '_ {
+        let region = &self.words[self.ends[1] as usize..self.ends[2] as usize];
+        let (pairs, places): (&[[u64; 2]], &[u64]) =
+            if self.figures_in_tokens { (&[], region) } else { (region.as_chunks::<2>().0, &[]) };
+        let tokens = self.tokens();
+        pairs
+            .iter()
+            .copied()
+            .chain(places.iter().map(move |p| [tokens[(p >> 32) as usize], tokens[*p as u32 as usize]]))
     }
     pub fn names(&self) -> &[u64] {
         &self.words[self.ends[2] as usize..self.ends[3] as usize]
@@ -124,9 +145,26 @@ impl From<&Signature> for Packed {
         let mut ends = [0u32; 5];
         words.extend(s.tokens.iter().map(|t| word(t)));
         ends[0] = words.len() as u32;
-        words.extend(s.numbers.iter().map(|t| word(t)));
+        let tokens = &words[..];
+        // A number as a figure's id: "6.1" as "#6.1".
+        let numbers: Vec<u64> = s.numbers.iter().map(|n| body(n) | (FIGURE << KIND_SHIFT)).collect();
+        let numbers_in_tokens = numbers.iter().copied().eq(tokens.iter().copied().filter(|t| kind(*t) == FIGURE));
+        let place = |id: u64| tokens.iter().position(|t| *t == id).map(|i| i as u64);
+        let figures: Option<Vec<u64>> = s
+            .figures
+            .iter()
+            .map(|(r, f)| Some(place(word(r))? << 32 | place(word(f))?))
+            .collect::<Option<Vec<u64>>>()
+            .filter(|_| tokens.len() <= u32::MAX as usize);
+        let figures_in_tokens = figures.is_some();
+        if !numbers_in_tokens {
+            words.extend(numbers);
+        }
         ends[1] = words.len() as u32;
-        words.extend(s.figures.iter().flat_map(|(r, f)| [word(r), word(f)]));
+        match figures {
+            Some(places) => words.extend(places),
+            None => words.extend(s.figures.iter().flat_map(|(r, f)| [word(r), word(f)])),
+        }
         ends[2] = words.len() as u32;
         words.extend(s.names.iter().map(|t| word(t)));
         ends[3] = words.len() as u32;
@@ -136,6 +174,8 @@ impl From<&Signature> for Packed {
         Packed {
             words: words.into_boxed_slice(),
             ends,
+            numbers_in_tokens,
+            figures_in_tokens,
             title_tokens: s.title_tokens.min(s.tokens.len()) as u32,
             article: s.article,
             source: value(&s.source),
@@ -177,7 +217,14 @@ mod tests {
         let p = Packed::from(&s);
         assert_eq!(p.tokens().len(), 3);
         assert_eq!(p.title_tokens().len(), 3);
-        assert_eq!(p.figures(), &[[word("b2"), word("#3")]]);
+        assert!(p.numbers_in_tokens && p.figures_in_tokens);
+        assert_eq!(p.figures().collect::<Vec<_>>(), [[word("b2"), word("#3")]]);
+        assert_eq!(p.numbers().collect::<Vec<_>>(), [word("#3")]);
+        // Figures and numbers that are not tokens are kept apart, as ids.
+        let q = Packed::from(&Signature { tokens: vec!["a1".into()], ..s.clone() });
+        assert!(!q.numbers_in_tokens && !q.figures_in_tokens);
+        assert_eq!(q.figures().collect::<Vec<_>>(), [[word("b2"), word("#3")]]);
+        assert_eq!(q.numbers().collect::<Vec<_>>(), [word("#3")]);
         assert!(p.is_portable(word("b2")) && p.is_portable(word("#3")) && !p.is_portable(word("a1")));
         assert!(is_region(p.places()[0], p.regions()[0]));
         assert_eq!((p.source(), p.language()), (0, 0));
