@@ -302,10 +302,12 @@ impl Desk {
             None => None,
         };
         let (filing, sig, title_breaking) = file_item(&ctx.rt.categorizer, item);
+        // Packed once: to match, then to keep in the index.
+        let sig = stories::Packed::from(sig);
         let (window, threshold) = (model::secs(ctx.rt.config.dedup.window), ctx.rt.config.dedup.similarity);
         let near = match link_story {
             Some(_) => Vec::new(),
-            None => index.matches(&sig, item.published, window, threshold),
+            None => index.matches_packed(&sig, item.published, window, threshold),
         };
         let mut placement = stories::place(&a.key, link_story, near);
         placement.absorbs.retain(|other| index.alike(other, &placement.story, threshold));

@@ -125,9 +125,14 @@ async fn poll_in(
             next_due: Some(until),
         };
     }
+    // Boxed: the fetch's and the ingest's state is most of a poll's future
+    // (several KB), and every source's task exists from the start, waiting
+    // on the limits above. Unboxed, 100,000 waiting tasks held that much
+    // each (about 600 MiB); boxed, the box is made only once the permits are
+    // held, so it exists for the polls running, not for the ones waiting.
     let outcome = match desk.cluster.get() {
-        None => pipeline::refresh(desk, rt, fetcher, source).await,
-        Some(cluster) => refresh_in_cluster(cluster, desk, rt, fetcher, source).await,
+        None => Box::pin(pipeline::refresh(desk, rt, fetcher, source)).await,
+        Some(cluster) => Box::pin(refresh_in_cluster(cluster, desk, rt, fetcher, source)).await,
     };
     if let Some(until) = outcome.hold_host_until {
         limits.hold(source, until);
@@ -179,10 +184,13 @@ pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::Un
     let config = desk.config();
     let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
     let mut tasks = tokio::task::JoinSet::new();
-    for source in config.sources.clone() {
-        let (desk, fetcher, limits, tx) = (desk.clone(), fetcher.clone(), limits.clone(), outcomes.clone());
+    // Each task reads its source from the one configuration (no copy of
+    // every source for the length of the poll).
+    for i in 0..config.sources.len() {
+        let (desk, fetcher, limits, tx, config) =
+            (desk.clone(), fetcher.clone(), limits.clone(), outcomes.clone(), config.clone());
         tasks.spawn(async move {
-            let o = poll_limited(&desk, &fetcher, &limits, &source).await;
+            let o = poll_limited(&desk, &fetcher, &limits, &config.sources[i]).await;
             let _ = tx.send(o);
         });
     }

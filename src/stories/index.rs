@@ -2,6 +2,7 @@
 //! so that a new item finds its candidates without a scan: it looks only at
 //! the stories that share one of its rarest words.
 
+use super::packed::{self, Packed};
 use super::signature::Signature;
 use crate::model::Timestamp;
 use std::collections::BTreeSet;
@@ -50,28 +51,120 @@ const COVER_FACTOR: f64 = 0.8;
 const MAX_CANDIDATES: usize = 24;
 
 struct Entry {
-    id: String,
+    id: Box<str>,
     /// The story's first item's time (what eviction goes by).
     time: Timestamp,
     /// Its latest item's time: an item joins a story when it is within the
     /// window of one of its items, so a story that unfolds over days stays
     /// joinable from either end.
     last: Timestamp,
-    signatures: Vec<Signature>,
+    /// Its first [`SIGNATURES_PER_STORY`] reports' signatures, as word ids.
+    signatures: Vec<Packed>,
     /// The story as a whole: the names its items carried and its first
     /// language, so that an item can join on what several outlets said
     /// between them, not only on one of them.
-    union: Signature,
-    /// Every token its items carried (up to [`UNION_TOKENS`]), as 64-bit
-    /// hashes ([`word_id`]): a story keeps no copy of its words (they were
-    /// most of the index's memory: 160 strings a story).
-    vocabulary: std::collections::HashSet<u64, crate::text::WordHash>,
+    union: Union,
+    /// Every token its items carried (up to [`UNION_TOKENS`]), as word ids
+    /// ([`packed::word`]), sorted: a story keeps no copy of its words (they
+    /// were most of the index's memory: 160 strings a story), and a sorted
+    /// list costs 8 bytes a word where a hash set cost about twice that.
+    /// Empty while the story's one report's tokens are the whole of it (most
+    /// stories have one report): [`Entry::carries`] reads those instead.
+    vocabulary: Vec<u64>,
 }
 
-/// A word as a story's vocabulary holds it. Two words of one story's
-/// vocabulary colliding in 64 bits does not happen in practice.
-fn word_id(t: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(t.as_bytes())
+impl Entry {
+    /// Whether one of the story's items carried `token` (up to
+    /// [`UNION_TOKENS`] of them).
+    fn carries(&self, token: u64) -> bool {
+        if self.vocabulary.is_empty() {
+            return self.signatures.first().is_some_and(|s| s.tokens().contains(&token));
+        }
+        self.vocabulary.binary_search(&token).is_ok()
+    }
+
+    /// Add `tokens` to the vocabulary, while it has room.
+    fn widen_vocabulary(&mut self, tokens: &[u64]) {
+        self.vocabulary.reserve_exact(tokens.len().min(UNION_TOKENS.saturating_sub(self.vocabulary.len())));
+        for t in tokens {
+            if self.vocabulary.len() < UNION_TOKENS {
+                if let Err(at) = self.vocabulary.binary_search(t) {
+                    self.vocabulary.insert(at, *t);
+                }
+            }
+        }
+    }
+}
+
+/// A posting list: most words are in one story (a figure, a rare name), and
+/// one slot is held without an allocation.
+enum Slots {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Default for Slots {
+    fn default() -> Slots {
+        Slots::Many(Vec::new())
+    }
+}
+
+impl Slots {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Slots::One(s) => std::slice::from_ref(s),
+            Slots::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, slot: u32) {
+        match self {
+            Slots::Many(v) if v.capacity() == 0 => *self = Slots::One(slot),
+            Slots::One(s) => {
+                let mut v = Vec::with_capacity(2);
+                v.extend([*s, slot]);
+                *self = Slots::Many(v);
+            }
+            Slots::Many(v) => {
+                // Lists grow by half, not double: most stay short.
+                v.reserve_exact(if v.len() < 4 { 1 } else { v.len() / 2 });
+                v.push(slot);
+            }
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        match self {
+            Slots::One(s) => {
+                if !keep(*s) {
+                    *self = Slots::default();
+                }
+            }
+            Slots::Many(v) => {
+                v.retain(|s| keep(*s));
+                v.shrink_to_fit();
+            }
+        }
+    }
+}
+
+/// What a story's reports said between them: the names they carried (up to
+/// [`UNION_TOKENS`]) and the first language seen.
+#[derive(Default)]
+struct Union {
+    names: Vec<u64>,
+    language: u64,
+}
+
+/// Posting list and live count of one word.
+#[derive(Default)]
+struct Posting {
+    /// How many stories in the index carry the word now (the slots keep
+    /// evicted stories until a sweep; word weights must not, or they would
+    /// depend on when the last sweep ran, not on the stories held).
+    live: u32,
+    /// Slots of the stories whose items carried it, oldest first.
+    slots: Slots,
 }
 
 /// The most tokens a story's whole vocabulary keeps.
@@ -79,34 +172,38 @@ const UNION_TOKENS: usize = 160;
 
 /// Add what `sig` says to a story's whole vocabulary: its names (the story's
 /// words are in [`Entry::vocabulary`]) and the first language seen.
-fn widen(union: &mut Signature, sig: &Signature) {
-    for n in &sig.names {
+fn widen(union: &mut Union, sig: &Packed) {
+    for n in sig.names() {
         if union.names.len() < UNION_TOKENS && !union.names.contains(n) {
-            union.names.push(n.clone());
+            union.names.push(*n);
         }
     }
-    if union.language.is_empty() {
-        union.language = sig.language.clone();
+    if union.language == 0 {
+        union.language = sig.language();
     }
 }
 
 /// The tokens of `s` to compare with `other`, with their weights (`weights`
 /// is aligned with `s.tokens`): the title's or all, and only the portable ones
 /// (or a name `other` carries too) when they are in two languages.
-fn part<'s>(
-    s: &'s Signature,
-    weights: &[f64],
-    other: &Signature,
-    translated: bool,
-    whole: bool,
-) -> Vec<(&'s String, f64)> {
-    let n = if whole { s.tokens.len() } else { s.title_tokens.min(s.tokens.len()) };
-    s.tokens[..n]
+fn part(s: &Packed, weights: &[f64], other: &Packed, translated: bool, whole: bool) -> Vec<(u64, f64)> {
+    let tokens = if whole { s.tokens() } else { s.title_tokens() };
+    tokens
         .iter()
         .zip(weights)
-        .filter(|(t, _)| !translated || s.is_portable(t) || other.names.contains(t))
-        .map(|(t, w)| (t, *w))
+        .filter(|(t, _)| !translated || s.is_portable(**t) || other.names().contains(t))
+        .map(|(t, w)| (*t, *w))
         .collect()
+}
+
+/// The hash a story id is found by in [`StoryIndex::ids`].
+fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
+}
+
+/// [`id_hash`] of the story in `slot` (every slot in the id table holds one).
+fn slot_hash(slots: &[Option<Box<Entry>>], slot: u32) -> u64 {
+    slots[slot as usize].as_ref().map_or(0, |e| id_hash(&e.id))
 }
 
 /// A candidate story and how alike it is.
@@ -122,14 +219,15 @@ pub struct Match {
 /// probe touches small integers, not strings spread over the heap.
 #[derive(Default)]
 pub struct StoryIndex {
-    slots: Vec<Option<Entry>>,
-    ids: HashMap<String, u32>,
-    /// word → slots of the stories whose items carry it, oldest first.
-    postings: HashMap<String, Vec<u32>>,
-    /// word → how many stories in the index carry it now (the posting lists
-    /// keep evicted stories until a sweep; word weights must not, or they
-    /// would depend on when the last sweep ran, not on the stories held).
-    live_df: HashMap<String, u32>,
+    /// Boxed: a slot costs 8 bytes, and the list's growth copies and
+    /// leaves spare only pointers.
+    slots: Vec<Option<Box<Entry>>>,
+    /// story id → slot: slot numbers hashed by the id their entry holds, so
+    /// that an id is kept once (4 bytes a story here, not a second copy).
+    ids: hashbrown::HashTable<u32>,
+    /// word id → the stories that carry it (one map for the posting list and
+    /// the live count: one key and one table entry a word, not two).
+    postings: HashMap<u64, Posting>,
     by_time: BTreeSet<(Timestamp, u32)>,
     /// Slots free for reuse: only those swept out of every posting list.
     free: Vec<u32>,
@@ -138,6 +236,20 @@ pub struct StoryIndex {
 }
 
 impl StoryIndex {
+    /// The slot of `story`, if it is held.
+    fn slot_of(&self, story: &str) -> Option<u32> {
+        let slots = &self.slots;
+        self.ids.find(id_hash(story), |s| slots[*s as usize].as_ref().is_some_and(|e| &*e.id == story)).copied()
+    }
+
+    /// Take `slot`'s story out of the id table (before its slot is emptied).
+    fn forget_id(&mut self, slot: u32) {
+        let hash = slot_hash(&self.slots, slot);
+        if let Ok(found) = self.ids.find_entry(hash, |s| *s == slot) {
+            found.remove();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -147,33 +259,39 @@ impl StoryIndex {
     }
 
     pub fn contains(&self, story: &str) -> bool {
-        self.ids.contains_key(story)
+        self.slot_of(story).is_some()
     }
 
-    /// Record that `story` (at `time`) now has an item with this signature.
-    pub fn add(&mut self, story: &str, time: Timestamp, sig: Signature) {
-        let slot = match self.ids.get(story) {
-            Some(&slot) => slot,
+    /// Record that `story` (at `time`) now has an item with this signature
+    /// (a [`Signature`] or one already [`Packed`]).
+    pub fn add(&mut self, story: &str, time: Timestamp, sig: impl Into<Packed>) {
+        self.add_packed(story, time, sig.into())
+    }
+
+    fn add_packed(&mut self, story: &str, time: Timestamp, sig: Packed) {
+        let slot = match self.slot_of(story) {
+            Some(slot) => slot,
             None => {
                 let entry = Entry {
-                    id: story.to_string(),
+                    id: story.into(),
                     time,
                     last: time,
                     signatures: Vec::new(),
-                    union: Signature::default(),
-                    vocabulary: Default::default(),
+                    union: Union::default(),
+                    vocabulary: Vec::new(),
                 };
                 let slot = match self.free.pop() {
                     Some(slot) => {
-                        self.slots[slot as usize] = Some(entry);
+                        self.slots[slot as usize] = Some(Box::new(entry));
                         slot
                     }
                     None => {
-                        self.slots.push(Some(entry));
+                        self.slots.push(Some(Box::new(entry)));
                         (self.slots.len() - 1) as u32
                     }
                 };
-                self.ids.insert(story.to_string(), slot);
+                let slots = &self.slots;
+                self.ids.insert_unique(id_hash(story), slot, |s| slot_hash(slots, *s));
                 slot
             }
         };
@@ -185,20 +303,29 @@ impl StoryIndex {
         }
         self.by_time.insert((entry.time, slot));
         widen(&mut entry.union, &sig);
-        for t in &sig.tokens {
-            if entry.vocabulary.len() < UNION_TOKENS {
-                entry.vocabulary.insert(word_id(t));
+        // A story's first report is its vocabulary while it fits (see
+        // `Entry::vocabulary`); a second one spells it out.
+        if !entry.signatures.is_empty() || sig.tokens().len() > UNION_TOKENS {
+            if entry.vocabulary.is_empty() {
+                if let Some(first) = entry.signatures.first().map(|f| f.tokens().to_vec()) {
+                    entry.widen_vocabulary(&first);
+                }
             }
+            entry.widen_vocabulary(sig.tokens());
         }
         if entry.signatures.len() >= SIGNATURES_PER_STORY {
             return;
         }
-        let known: std::collections::HashSet<&String> = entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
-        let fresh: Vec<String> = sig.tokens.iter().filter(|t| !known.contains(t)).cloned().collect();
-        for t in fresh {
-            *self.live_df.entry(t.clone()).or_default() += 1;
-            self.postings.entry(t).or_default().push(slot);
+        for t in sig.tokens() {
+            if entry.signatures.iter().any(|s| s.tokens().contains(t)) {
+                continue;
+            }
+            let posting = self.postings.entry(*t).or_default();
+            posting.live += 1;
+            posting.slots.push(slot);
         }
+        // Most stories keep one report: the list grows one at a time.
+        entry.signatures.reserve_exact(1);
         entry.signatures.push(sig);
     }
 
@@ -211,17 +338,17 @@ impl StoryIndex {
                 break;
             }
             self.by_time.pop_first();
+            self.forget_id(slot);
             if let Some(entry) = self.slots[slot as usize].take() {
-                self.ids.remove(&entry.id);
                 self.evicted += 1;
                 self.forget_words(&entry);
             }
         }
         if self.evicted > self.ids.len() + 1024 {
             let slots = &self.slots;
-            self.postings.retain(|_, list| {
-                list.retain(|s| slots[*s as usize].is_some());
-                !list.is_empty()
+            self.postings.retain(|_, posting| {
+                posting.slots.retain(|s| slots[s as usize].is_some());
+                !posting.slots.as_slice().is_empty()
             });
             self.free = (0..self.slots.len() as u32).filter(|s| self.slots[*s as usize].is_none()).collect();
             self.evicted = 0;
@@ -230,24 +357,21 @@ impl StoryIndex {
 
     /// The words of a story leaving the index no longer count in the weights.
     fn forget_words(&mut self, entry: &Entry) {
-        let posted: std::collections::HashSet<&String> =
-            entry.signatures.iter().flat_map(|s| s.tokens.iter()).collect();
+        let posted: std::collections::HashSet<u64, crate::text::WordHash> =
+            entry.signatures.iter().flat_map(|s| s.tokens().iter().copied()).collect();
         for t in posted {
-            if let Some(n) = self.live_df.get_mut(t.as_str()) {
-                *n -= 1;
-                if *n == 0 {
-                    self.live_df.remove(t.as_str());
-                }
+            if let Some(p) = self.postings.get_mut(&t) {
+                p.live = p.live.saturating_sub(1);
             }
         }
     }
 
-    fn df(&self, token: &str) -> usize {
-        self.live_df.get(token).map_or(0, |n| *n as usize)
+    fn df(&self, token: u64) -> usize {
+        self.postings.get(&token).map_or(0, |p| p.live as usize)
     }
 
     /// Inverse document frequency: rare words weigh more.
-    fn weight(&self, token: &str) -> f64 {
+    fn weight(&self, token: u64) -> f64 {
         let n = self.ids.len().max(1) as f64;
         (1.0 + n / (1.0 + self.df(token) as f64)).ln().max(0.1)
     }
@@ -255,7 +379,7 @@ impl StoryIndex {
     /// The most alike story within `window` seconds of `time`, if any reaches
     /// `threshold` (the first of [`StoryIndex::matches`]).
     pub fn best_match(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Option<Match> {
-        self.matches(sig, time, window, threshold).into_iter().next()
+        self.matches_packed(&sig.into(), time, window, threshold).into_iter().next()
     }
 
     /// Every story within `window` seconds of `time` that reaches `threshold`,
@@ -264,6 +388,12 @@ impl StoryIndex {
     /// near duplicate shares several, and common words would make every story
     /// a candidate.
     pub fn matches(&self, sig: &Signature, time: Timestamp, window: i64, threshold: f64) -> Vec<Match> {
+        self.matches_packed(&sig.into(), time, window, threshold)
+    }
+
+    /// [`StoryIndex::matches`] for a signature already packed (an ingest
+    /// packs once, to match and then to add).
+    pub fn matches_packed(&self, sig: &Packed, time: Timestamp, window: i64, threshold: f64) -> Vec<Match> {
         let weights = self.weights(sig);
         let mut out: Vec<Match> = self
             .candidates(sig, time, window)
@@ -274,7 +404,7 @@ impl StoryIndex {
                     .iter()
                     .map(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)))
                     .fold(self.story_similarity(sig, &weights, entry), f64::max);
-                Match { story: entry.id.clone(), similarity: sim, time: entry.time }
+                Match { story: entry.id.to_string(), similarity: sim, time: entry.time }
             })
             .filter(|m| m.similarity >= threshold)
             .collect();
@@ -285,9 +415,10 @@ impl StoryIndex {
     /// The stories worth scoring for `sig`: those found by the most of its
     /// rarest words' posting lists (the newest first among equals), inside the
     /// window, at most [`MAX_CANDIDATES`] (a crowded index costs no more per item).
-    fn candidates(&self, sig: &Signature, time: Timestamp, window: i64) -> Vec<&Entry> {
+    fn candidates(&self, sig: &Packed, time: Timestamp, window: i64) -> Vec<&Entry> {
         // Each token's posting list looked up once (the sort compares lengths).
-        let mut probes: Vec<&Vec<u32>> = sig.tokens.iter().filter_map(|t| self.postings.get(t.as_str())).collect();
+        let mut probes: Vec<&[u32]> =
+            sig.tokens().iter().filter_map(|t| self.postings.get(t)).map(|p| p.slots.as_slice()).collect();
         probes.sort_by_key(|list| list.len());
         probes.truncate(PROBE_TOKENS);
         let needed = probes.len().min(2);
@@ -304,7 +435,7 @@ impl StoryIndex {
         let mut found: Vec<(usize, &Entry)> = hits
             .into_iter()
             .filter(|(_, (n, _))| *n >= needed)
-            .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_ref().map(|e| (n, e)))
+            .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_deref().map(|e| (n, e)))
             .filter(|(_, e)| time >= e.time.saturating_sub(window) && time <= e.last.saturating_add(window))
             .filter(|(_, e)| e.signatures.first().is_none_or(|f| f.article == sig.article))
             .collect();
@@ -319,7 +450,7 @@ impl StoryIndex {
     /// the two are not alike to each other (two central banks' cuts, each
     /// close to a report that names both).
     pub fn alike(&self, a: &str, b: &str, threshold: f64) -> bool {
-        let entry = |id: &str| self.ids.get(id).and_then(|s| self.slots[*s as usize].as_ref());
+        let entry = |id: &str| self.slot_of(id).and_then(|s| self.slots[s as usize].as_deref());
         let (Some(a), Some(b)) = (entry(a), entry(b)) else { return false };
         let article = |e: &Entry| e.signatures.first().is_some_and(|s| s.article);
         if article(a) != article(b) {
@@ -338,20 +469,21 @@ impl StoryIndex {
     /// `absorbed` is one event with `survivor`: its reports move into the
     /// survivor's entry, and it leaves the index.
     pub fn absorb(&mut self, absorbed: &str, survivor: &str) {
-        let Some(slot) = self.ids.remove(absorbed) else { return };
+        let Some(slot) = self.slot_of(absorbed) else { return };
+        self.forget_id(slot);
         let Some(entry) = self.slots[slot as usize].take() else { return };
         self.by_time.remove(&(entry.time, slot));
         self.evicted += 1;
         self.forget_words(&entry);
         for sig in entry.signatures {
-            self.add(survivor, entry.time, sig);
+            self.add_packed(survivor, entry.time, sig);
         }
         self.add_time(survivor, entry.last);
     }
 
     /// Record that `story` has an item at `time` (its span widens).
     fn add_time(&mut self, story: &str, time: Timestamp) {
-        let Some(&slot) = self.ids.get(story) else { return };
+        let Some(slot) = self.slot_of(story) else { return };
         if let Some(entry) = self.slots[slot as usize].as_mut() {
             entry.last = entry.last.max(time);
         }
@@ -367,13 +499,14 @@ impl StoryIndex {
     /// in both (concepts, places, figures, names): the rest of their words
     /// cannot meet.
     pub fn similarity(&self, a: &Signature, b: &Signature) -> f64 {
-        self.weighted_similarity(a, &self.weights(a), b, &self.weights(b))
+        let (a, b) = (Packed::from(a), Packed::from(b));
+        self.weighted_similarity(&a, &self.weights(&a), &b, &self.weights(&b))
     }
 
     /// The weight of each of a signature's tokens (looked up once per
     /// comparison, not once per use: the lookups were most of clustering's cost).
-    fn weights(&self, s: &Signature) -> Vec<f64> {
-        s.tokens.iter().map(|t| self.weight(t)).collect()
+    fn weights(&self, s: &Packed) -> Vec<f64> {
+        s.tokens().iter().map(|t| self.weight(*t)).collect()
     }
 
     /// How alike an item is to a story as a whole: the share of the item's
@@ -382,26 +515,26 @@ impl StoryIndex {
     /// of the story's first report (the union of many reports names so many
     /// figures and places that it conflicts with nothing). One pass over the
     /// item's words with set lookups: no weight of the story's words is needed.
-    fn story_similarity(&self, sig: &Signature, weights: &[f64], entry: &Entry) -> f64 {
+    fn story_similarity(&self, sig: &Packed, weights: &[f64], entry: &Entry) -> f64 {
         let Some(first) = entry.signatures.first() else { return 0.0 };
         let story = &entry.union;
-        let translated = !sig.language.is_empty() && !story.language.is_empty() && sig.language != story.language;
+        let translated = sig.language() != 0 && story.language != 0 && sig.language() != story.language;
         let (mut own, mut shared, mut things) = (0.0, Vec::new(), 0);
-        for (t, w) in sig.tokens.iter().zip(weights) {
-            if translated && !(sig.is_portable(t) || story.names.contains(t)) {
+        for (&t, w) in sig.tokens().iter().zip(weights) {
+            if translated && !(sig.is_portable(t) || story.names.contains(&t)) {
                 continue;
             }
             own += w;
-            if entry.vocabulary.contains(&word_id(t)) {
+            if entry.carries(t) {
                 shared.push((t, *w));
-                things += usize::from(!t.starts_with('#') && sig.is_portable(t));
+                things += usize::from(packed::kind(t) != packed::FIGURE && sig.is_portable(t));
             }
         }
         if own == 0.0 {
             return 0.0;
         }
         let covered = shared.iter().map(|(_, w)| w).sum::<f64>() / own;
-        let evidence = shared_evidence(&shared, sig, story) * super::strict_veto(sig, first);
+        let evidence = shared_evidence(&shared, sig.names(), &story.names) * super::strict_veto(sig, first);
         let mut sim = (COVER_FACTOR * covered * super::veto(sig, first)).max(evidence);
         if translated {
             sim *= [0.0, 0.5, 1.0][things.min(2)];
@@ -410,8 +543,8 @@ impl StoryIndex {
     }
 
     /// [`StoryIndex::similarity`] with both signatures' token weights at hand.
-    fn weighted_similarity(&self, a: &Signature, wa: &[f64], b: &Signature, wb: &[f64]) -> f64 {
-        let translated = !a.language.is_empty() && !b.language.is_empty() && a.language != b.language;
+    fn weighted_similarity(&self, a: &Packed, wa: &[f64], b: &Packed, wb: &[f64]) -> f64 {
+        let translated = a.language() != 0 && b.language() != 0 && a.language() != b.language();
         let titles = overlap(&part(a, wa, b, translated, false), &part(b, wb, a, translated, false));
         let (pa, pb) = (part(a, wa, b, translated, true), part(b, wb, a, translated, true));
         let whole = overlap(&pa, &pb);
@@ -420,8 +553,11 @@ impl StoryIndex {
         if translated {
             // Shared figures alone ("2-1", "3 dead") say little: a translation
             // shares at least two things or places with its original.
-            let things =
-                a.tokens.iter().filter(|t| !t.starts_with('#') && a.is_portable(t) && b.tokens.contains(t)).count();
+            let things = a
+                .tokens()
+                .iter()
+                .filter(|t| packed::kind(**t) != packed::FIGURE && a.is_portable(**t) && b.tokens().contains(t))
+                .count();
             sim *= [0.0, 0.5, 1.0][things.min(2)];
         }
         sim.powf(CALIBRATION)
@@ -430,7 +566,7 @@ impl StoryIndex {
 
 /// Weighted overlap of two token lists: a blend of Dice and the overlap
 /// coefficient, so added or dropped words cost little.
-fn overlap(a: &[(&String, f64)], b: &[(&String, f64)]) -> f64 {
+fn overlap(a: &[(u64, f64)], b: &[(u64, f64)]) -> f64 {
     let wa: f64 = a.iter().map(|(_, w)| w).sum();
     let wb: f64 = b.iter().map(|(_, w)| w).sum();
     if wa == 0.0 || wb == 0.0 {
@@ -448,17 +584,18 @@ fn overlap(a: &[(&String, f64)], b: &[(&String, f64)]) -> f64 {
 /// little else; words weighing under [`EVIDENCE_MIN_WEIGHT`] (common in the
 /// window) are no evidence. [`EVIDENCE_SCALE`] is the shared weight at which
 /// the evidence reaches 1 - 1/e.
-fn evidence(a: &[(&String, f64)], b: &[(&String, f64)], sa: &Signature, sb: &Signature) -> f64 {
-    let shared: Vec<(&String, f64)> = a.iter().filter(|(t, _)| b.iter().any(|(u, _)| u == t)).copied().collect();
-    shared_evidence(&shared, sa, sb)
+fn evidence(a: &[(u64, f64)], b: &[(u64, f64)], sa: &Packed, sb: &Packed) -> f64 {
+    let shared: Vec<(u64, f64)> = a.iter().filter(|(t, _)| b.iter().any(|(u, _)| u == t)).copied().collect();
+    shared_evidence(&shared, sa.names(), sb.names())
 }
 
 /// [`evidence`] from the words already found shared. Without a shared name
 /// or place there is none: kinds of events, figures and common words
 /// ("derby", "2-1", "ransomware") are shared by look-alikes too.
-fn shared_evidence(shared: &[(&String, f64)], sa: &Signature, sb: &Signature) -> f64 {
-    let named = |t: &String| sa.names.contains(t) || sb.names.contains(t);
-    if !shared.iter().any(|(t, _)| t.starts_with('@') || named(t)) {
+/// `na` and `nb` are the names of either side.
+fn shared_evidence(shared: &[(u64, f64)], na: &[u64], nb: &[u64]) -> f64 {
+    let named = |t: &u64| na.contains(t) || nb.contains(t);
+    if !shared.iter().any(|(t, _)| packed::kind(*t) == packed::PLACE || named(t)) {
         return 0.0;
     }
     let mass: f64 = shared

@@ -64,9 +64,11 @@
 
 pub mod index;
 pub mod lexicon;
+pub mod packed;
 pub mod signature;
 
 pub use index::{Match, StoryIndex};
+pub use packed::Packed;
 pub use signature::{signature, signature_of_words, Signature};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -109,29 +111,29 @@ pub fn place(item_key: &str, link_story: Option<String>, near: Vec<Match>) -> Pl
 /// Places in different regions and figures with none in common weigh most
 /// ("4-1" is not "2-0"; a rising toll usually still shares a figure, such as
 /// the magnitude or the date, in the title or the lead).
-pub fn veto(a: &Signature, b: &Signature) -> f64 {
-    let disjoint = |x: &[String], y: &[String]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
+pub fn veto(a: &Packed, b: &Packed) -> f64 {
+    let disjoint = |x: &[u64], y: &[u64]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
     let mut factor = 1.0;
-    let lacks = |x: &[String], y: &[String]| x.iter().any(|v| !y.contains(v));
+    let lacks = |x: &Packed, y: &Packed| x.numbers().any(|v| !y.numbers().any(|w| w == v));
     if figures_conflict(a, b) {
         factor *= 0.3;
-    } else if lacks(&a.numbers, &b.numbers) && lacks(&b.numbers, &a.numbers) {
+    } else if lacks(a, b) && lacks(b, a) {
         // Each names a figure the other does not, in no shared role: a weak
         // sign of two events (a roundup names several).
         factor *= PARTIAL_FIGURES;
     }
-    if disjoint(&a.names, &b.names) {
+    if disjoint(a.names(), b.names()) {
         factor *= 0.6;
     }
     // A region named by one ("@africa") is no other place than the countries
     // in it named by the other ("Nigeria and Kenya").
-    let (pa, pb) = (places_beyond(&a.places, &b.regions), places_beyond(&b.places, &a.regions));
+    let (pa, pb) = (places_beyond(a.places(), b.regions()), places_beyond(b.places(), a.regions()));
     if disjoint(&pa, &pb) {
-        factor *= if disjoint(&a.regions, &b.regions) { 0.25 } else { 0.5 };
+        factor *= if disjoint(a.regions(), b.regions()) { 0.25 } else { 0.5 };
     }
     // One outlet rarely files one event twice; when it does (an update), the
     // headlines are near identical. Two of its items merely alike are two events.
-    if !a.source.is_empty() && a.source == b.source {
+    if a.source() != 0 && a.source() == b.source() {
         factor *= 0.6;
     }
     factor
@@ -139,8 +141,8 @@ pub fn veto(a: &Signature, b: &Signature) -> f64 {
 
 /// `places` without those that name one of `regions` (the configured
 /// regions the other report's places are in).
-fn places_beyond(places: &[String], regions: &[String]) -> Vec<String> {
-    places.iter().filter(|p| !regions.iter().any(|r| p.strip_prefix('@') == Some(r.as_str()))).cloned().collect()
+fn places_beyond(places: &[u64], regions: &[u64]) -> Vec<u64> {
+    places.iter().filter(|p| !regions.iter().any(|r| packed::is_region(**p, *r))).copied().collect()
 }
 
 /// The veto factor for figures that differ in no shared role.
@@ -157,20 +159,18 @@ const PARTIAL_FIGURES: f64 = 1.0;
 /// opens or ends the text: "Three Palestinians killed") conflicts on that
 /// one, and so does a figure beside a place (two bulletins' "فلسطينيين
 /// ثلاثة" / "فلسطينيَّين اثنين": three and two Palestinians killed, in two towns).
-fn figures_conflict(a: &Signature, b: &Signature) -> bool {
-    let of = |s: &Signature, role: &str| -> Vec<String> {
-        s.figures.iter().filter(|(r, _)| r == role).map(|(_, n)| n.clone()).collect()
-    };
+fn figures_conflict(a: &Packed, b: &Packed) -> bool {
+    let of = |s: &Packed, role: u64| -> Vec<u64> { s.figures().filter(|[r, _]| *r == role).map(|[_, n]| n).collect() };
     // How many roles a figure has in its report: one when it opens or ends
     // the text ("Three Palestinians killed").
-    let roles_of = |s: &Signature, n: &str| s.figures.iter().filter(|(_, m)| m == n).count();
-    let mut conflicts: Vec<&String> = Vec::new();
-    for (role, n) in &a.figures {
+    let roles_of = |s: &Packed, n: u64| s.figures().filter(|[_, m]| *m == n).count();
+    let mut conflicts: Vec<u64> = Vec::new();
+    for [role, n] in a.figures() {
         let theirs = of(b, role);
         if theirs.is_empty() || of(a, role).iter().any(|m| theirs.contains(m)) {
             continue;
         }
-        if role.starts_with('@') || roles_of(a, n) == 1 || theirs.iter().any(|m| roles_of(b, m) == 1) {
+        if packed::kind(role) == packed::PLACE || roles_of(a, n) == 1 || theirs.iter().any(|m| roles_of(b, *m) == 1) {
             return true;
         }
         if !conflicts.contains(&role) {
@@ -183,7 +183,7 @@ fn figures_conflict(a: &Signature, b: &Signature) -> bool {
 /// The veto for a join on shared rare words alone ([`index`]'s evidence):
 /// with little else in common, a conflict in names, figures, places or a
 /// second report by the same outlet (its recurring templates) weighs more.
-pub fn strict_veto(a: &Signature, b: &Signature) -> f64 {
+pub fn strict_veto(a: &Packed, b: &Packed) -> f64 {
     let v = veto(a, b);
     v * v
 }
@@ -267,6 +267,7 @@ mod tests {
             f(&mut s);
             s
         };
+        let veto = |a: &Signature, b: &Signature| veto(&a.into(), &b.into());
         assert_eq!(veto(&base, &base), 1.0);
         // Figures: "12 dead" against "40 dead"; a shared figure in that role
         // lifts it, and figures in other roles do not conflict.
