@@ -151,15 +151,21 @@ impl Desk {
     /// same text as that item's, and the sanitised summary of each entry that
     /// will need it (new and not too old, or made from other text).
     fn identify<'f>(&self, ctx: &Ctx<'f>) -> Result<Vec<Arrival<'f>>, StoreError> {
-        let mut arrivals = Vec::with_capacity(ctx.feed.entries.len());
         let mut seen: HashSet<String> = HashSet::new();
+        let mut found = Vec::with_capacity(ctx.feed.entries.len());
         for entry in &ctx.feed.entries {
             let ident = identity::identity(entry);
             let key = identity::item_key(&ctx.source.id, &ident);
-            if !seen.insert(key.clone()) {
-                continue; // the same identity twice in one document: the first wins
+            if seen.insert(key.clone()) {
+                found.push((entry, ident, key));
             }
-            let existing = self.store.item(&key)?;
+            // else: the same identity twice in one document: the first wins
+        }
+        // One read for the whole document (one round trip on PostgreSQL).
+        let keys: Vec<&str> = found.iter().map(|(_, _, k)| k.as_str()).collect();
+        let stored = self.store.items(&keys)?;
+        let mut arrivals = Vec::with_capacity(found.len());
+        for ((entry, ident, key), existing) in found.into_iter().zip(stored) {
             let same_source =
                 existing.as_ref().and_then(|old| old.summary_source).is_some_and(|f| entry.summary.made_from(f));
             let too_old = existing.is_none() && published_time(entry.feed_date, ctx.now) < ctx.oldest;

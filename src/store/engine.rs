@@ -105,6 +105,14 @@ impl Engine {
         dispatch!(self, e => e.get(tree, key))
     }
 
+    /// The values of several keys, in their order.
+    pub fn get_many(&self, tree: Tree, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        match self {
+            Engine::Sled(e) => keys.iter().map(|k| e.get(tree, k)).collect(),
+            Engine::Postgres(e) => e.get_many(tree, keys),
+        }
+    }
+
     pub fn insert(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<()> {
         dispatch!(self, e => e.insert(tree, key, value))
     }

@@ -218,6 +218,14 @@ impl Store {
         self.get(Tree::Items, key)
     }
 
+    /// Several items at once, in the order of `keys` (one round trip on
+    /// PostgreSQL).
+    pub fn items(&self, keys: &[&str]) -> Result<Vec<Option<Item>>> {
+        let raw: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        let values = self.engine.get_many(Tree::Items, &raw)?;
+        keys.iter().zip(values).map(|(k, v)| v.map(|v| decode(k.as_bytes(), &v)).transpose()).collect()
+    }
+
     pub fn story(&self, id: &str) -> Result<Option<Story>> {
         self.get(Tree::Stories, id)
     }

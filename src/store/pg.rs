@@ -331,6 +331,20 @@ impl PgEngine {
         Ok(rows.into_iter().next())
     }
 
+    pub fn get_many(&self, tree: Tree, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        let rows = self.query(
+            "SELECT k, v FROM kv WHERE tree = $1 AND k = ANY($2)",
+            vec![Box::new(tree as i16), Box::new(wanted)],
+            |r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1)),
+        )?;
+        let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> = rows.into_iter().collect();
+        Ok(keys.iter().map(|k| found.remove(*k)).collect())
+    }
+
     pub fn insert(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<()> {
         self.query(
             "INSERT INTO kv (tree, k, v) VALUES ($1, $2, $3) ON CONFLICT (tree, k) DO UPDATE SET v = excluded.v",
