@@ -51,23 +51,9 @@ as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/log" -w \
     -o "-k $TMP/pg -p $PGPORT -h 127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" start >/dev/null
 psql_() { "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U "$PGUSER" -d postgres -tAc "$1"; }
 
-# Feeds: 3N, five items each, dated in the hours before now.
-python3 - "$TMP/www" "$((3 * N))" <<'EOF'
-import os, sys, time
-from email.utils import formatdate
-out, n = sys.argv[1], int(sys.argv[2])
-now = int(time.time())
-os.makedirs(os.path.join(out, "f"), exist_ok=True)
-words = "harbour council budget river storm bridge school rail market court festival vaccine mayor port drought".split()
-for i in range(n):
-    items = "".join(
-        f"<item><guid>s{i}-{j}</guid><title>Report {i}.{j}: {' '.join(words[(i * 7 + j * 3 + k) % 15] for k in range(4))} number {i * 5 + j}</title>"
-        f"<link>https://news{i % 97}.example/{i}/{j}</link><pubDate>{formatdate(now - (j + 1) * 3600 - (i % 60) * 60, usegmt=True)}</pubDate></item>"
-        for j in range(5))
-    with open(os.path.join(out, "f", f"{i}.xml"), "w") as fh:
-        fh.write(f'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>Source {i}</title><link>https://news{i % 97}.example/</link>'
-                 f"<description>Feed {i}</description>{items}</channel></rss>\n")
-EOF
+# Feeds: 3N, five items each, dated in the hours before now (the same
+# generator as scripts/poll-10k.sh).
+python3 scripts/lib/make-feeds.py "$TMP/www" "$((3 * N))"
 PORT=$(free_port)
 mkdir -p "$TMP/nginx/logs"
 {
