@@ -346,6 +346,7 @@ impl Poller {
         let mut rt = self.desk.runtime();
         register(&cluster, &rt).await;
         let mut renewed = std::time::Instant::now();
+        let mut unclaimable = false;
         loop {
             while let Ok(id) = done_rx.try_recv() {
                 in_flight.remove(&id);
@@ -363,13 +364,19 @@ impl Poller {
                 rt.config.sources.iter().map(|s| s.id.clone()).filter(|id| !in_flight.contains(id)).collect();
             match cluster.claim(known, room).await {
                 Ok(claimed) => {
+                    unclaimable = false;
                     for id in claimed {
                         let Some(source) = rt.config.source(&id) else { continue };
                         in_flight.insert(id.clone());
                         self.spawn_leased(&tracker, &rt, source, &cluster, &cancel, Done(done_tx.clone(), id));
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot claim sources: the database is unavailable"),
+                // Once, not every second while the database is away.
+                Err(e) if !unclaimable => {
+                    unclaimable = true;
+                    tracing::warn!(error = %e, "cannot claim sources: the database is unavailable");
+                }
+                Err(_) => {}
             }
             if renewed.elapsed() >= cluster.lease / 3 && !in_flight.is_empty() {
                 if let Err(e) = cluster.renew(in_flight.iter().cloned().collect()).await {

@@ -178,16 +178,16 @@ impl PgEngine {
         })
     }
 
-    /// Run `f` on the engine's runtime and wait for it.
-    pub fn block<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> T {
+    /// Run `f` on the engine's runtime and wait for it. An error only if
+    /// the call ended without an answer (its task panicked: a bug, logged
+    /// by tokio), never a panic here.
+    pub fn block<T: Send + 'static>(&self, f: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let Some(rt) = &self.runtime.0 else { unreachable!("the runtime lives until the engine is dropped") };
         rt.spawn(async move {
             let _ = tx.send(f.await);
         });
-        // The task only ends by sending; a runtime shut down under it is a
-        // dropped engine, which no caller can still hold.
-        rx.recv().unwrap_or_else(|_| unreachable!("the engine's runtime stopped while a call was waiting"))
+        rx.recv().unwrap_or_else(|_| Err(db_err("a database call ended without an answer")))
     }
 
     /// The pool (for the cluster's leases, locks and notifications).
@@ -482,13 +482,14 @@ pub struct ClusteringLock {
 impl Drop for ClusteringLock {
     fn drop(&mut self) {
         let Some(client) = self.client.take() else { return };
-        self.engine.block(async move {
+        let _ = self.engine.block(async move {
             let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&CLUSTERING_LOCK]).await;
             if unlocked.is_err() {
                 // Never back into the pool holding the lock: closing the
                 // connection releases it.
                 drop(deadpool_postgres::Object::take(client));
             }
+            Ok(())
         });
     }
 }
