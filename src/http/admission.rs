@@ -165,14 +165,20 @@ impl Admission {
 
     /// [`Admission::admit`], but when every place is taken, first close the
     /// longest-held connection and wait (up to `wait`) for its place.
+    /// Another accept loop may take the place freed first: then the next
+    /// longest-held connection is asked, until `wait` has passed.
     pub async fn admit_or_make_room(self: &Arc<Self>, wait: std::time::Duration) -> Option<ConnSlot> {
-        if let Some(slot) = self.admit() {
-            return Some(slot);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(slot) = self.admit() {
+                return Some(slot);
+            }
+            let freed = self.freed.notified();
+            self.evict_oldest();
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return self.admit();
+            }
         }
-        let freed = self.freed.notified();
-        self.evict_oldest();
-        let _ = tokio::time::timeout(wait, freed).await;
-        self.admit()
     }
 
     /// Take a place for an `/events` stream on connection `conn` from `client`.
