@@ -136,7 +136,8 @@ impl Cluster {
         Ok(out)
     }
 
-    /// Keep this node's claims on `sources` alive (polls still running).
+    /// Keep this node's claims on `sources` alive (polls still running), and
+    /// the host slots they hold.
     pub async fn renew(&self, sources: Vec<String>) -> Result<(), StoreError> {
         let (pool, node, lease) = (self.pg.pool().clone(), self.node.clone(), self.lease_secs());
         self.pg
@@ -145,6 +146,11 @@ impl Cluster {
                 let sql =
                     "UPDATE leases SET until = now() + make_interval(secs => $2) WHERE node = $1 AND source = ANY($3)";
                 client.execute(sql, &[&node, &lease, &sources]).await.map_err(err)?;
+                // The host slots its running polls hold, too: a dead node's
+                // slots lapse within a lease, as its sources do.
+                let sql =
+                    "UPDATE host_slots SET until = now() + make_interval(secs => $2) WHERE node = $1 AND until > now()";
+                client.execute(sql, &[&node, &lease]).await.map_err(err)?;
                 Ok(())
             })
             .await?
@@ -168,7 +174,8 @@ impl Cluster {
     }
 
     /// Take one of `host`'s slots, waiting while all are held (by any node).
-    /// The slot lapses after `hold` if this node dies holding it.
+    /// The slot lapses after `hold` (a lease, renewed with the leases) if
+    /// this node dies holding it.
     pub async fn acquire_host(&self, host: &str, per_host: usize, hold: Duration) -> Result<HostSlot, StoreError> {
         let mut waited = false;
         loop {

@@ -149,10 +149,9 @@ async fn refresh_in_cluster(
     fetcher: &Fetcher,
     source: &Source,
 ) -> PollOutcome {
-    let poll = &rt.config.poll;
-    // A slot of a node that dies mid-request lapses after the longest a request can take.
-    let hold = poll.timeout + std::time::Duration::from_secs(30);
-    let slot = match cluster.acquire_host(&host_key(source), poll.per_host, hold).await {
+    // A slot of a node that dies mid-request lapses within a lease, as the
+    // node's sources do (the poller renews both while polls run).
+    let slot = match cluster.acquire_host(&host_key(source), rt.config.poll.per_host, cluster.lease).await {
         Ok(slot) => slot,
         Err(e) => {
             tracing::warn!(source = %source.id, error = %e, "no host slot: the database is unavailable; poll skipped");
