@@ -70,15 +70,28 @@ impl Cluster {
         self.lease.as_secs_f64()
     }
 
+    /// Run `f` with a pooled connection, on the engine's runtime.
+    async fn on_client<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send,
+    {
+        let pool = self.pg.pool().clone();
+        self.pg
+            .run(async move {
+                let client = pool.get().await.map_err(err)?;
+                f(client).await.map_err(err)
+            })
+            .await?
+    }
+
     /// Make sure every configured source has a lease row and every host its
     /// `per_host` slots (at start and after a reload; rows of other nodes'
     /// sources are left alone).
     /// `sources`: (id, host, seconds from now until first due).
     pub async fn register(&self, sources: Vec<(String, String, i64)>, per_host: usize) -> Result<(), StoreError> {
-        let pool = self.pg.pool().clone();
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
+        self.on_client(move |client| async move {
                 let mut columns = (Vec::new(), Vec::new(), Vec::new());
                 for (id, host, delay) in sources {
                     columns.0.push(id);
@@ -89,14 +102,14 @@ impl Cluster {
                 let sql = "INSERT INTO leases (source, host, due)
                            SELECT s, h, now() + make_interval(secs => d) FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(s, h, d)
                            ON CONFLICT (source) DO UPDATE SET host = excluded.host";
-                client.execute(sql, &[&ids, &hosts, &delays]).await.map_err(err)?;
+                client.execute(sql, &[&ids, &hosts, &delays]).await?;
                 let sql = "INSERT INTO host_slots (host, slot)
                            SELECT h, g FROM (SELECT DISTINCT unnest($1::text[]) AS h) hs, generate_series(0, $2 - 1) g
                            ON CONFLICT DO NOTHING";
-                client.execute(sql, &[&hosts, &(per_host as i32)]).await.map_err(err)?;
+                client.execute(sql, &[&hosts, &(per_host as i32)]).await?;
                 Ok(())
             })
-            .await?
+            .await
     }
 
     /// Claim up to `n` due sources among `known` (this node's configured
@@ -106,11 +119,9 @@ impl Cluster {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let (pool, node, lease) = (self.pg.pool().clone(), self.node.clone(), self.lease_secs());
+        let (node, lease) = (self.node.clone(), self.lease_secs());
         let rows = self
-            .pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
+            .on_client(move |client| async move {
                 let sql = "UPDATE leases l SET node = $1, until = now() + make_interval(secs => $2)
                            FROM (SELECT source, node AS was FROM leases
                                  WHERE due <= now() AND (until IS NULL OR until < now()) AND source = ANY($3)
@@ -118,12 +129,10 @@ impl Cluster {
                                  ORDER BY due LIMIT $4 FOR UPDATE SKIP LOCKED) c
                            WHERE l.source = c.source
                            RETURNING l.source, c.was";
-                let rows = client.query(sql, &[&node, &lease, &known, &(n as i64)]).await.map_err(err)?;
-                Ok::<_, StoreError>(
-                    rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1))).collect::<Vec<_>>(),
-                )
+                let rows = client.query(sql, &[&node, &lease, &known, &(n as i64)]).await?;
+                Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1))).collect::<Vec<_>>())
             })
-            .await??;
+            .await?;
         self.claimed.fetch_add(rows.len() as u64, Ordering::Relaxed);
         let mut out = Vec::with_capacity(rows.len());
         for (source, was) in rows {
@@ -139,38 +148,34 @@ impl Cluster {
     /// Keep this node's claims on `sources` alive (polls still running), and
     /// the host slots they hold.
     pub async fn renew(&self, sources: Vec<String>) -> Result<(), StoreError> {
-        let (pool, node, lease) = (self.pg.pool().clone(), self.node.clone(), self.lease_secs());
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
-                let sql =
-                    "UPDATE leases SET until = now() + make_interval(secs => $2) WHERE node = $1 AND source = ANY($3)";
-                client.execute(sql, &[&node, &lease, &sources]).await.map_err(err)?;
-                // The host slots its running polls hold, too: a dead node's
-                // slots lapse within a lease, as its sources do.
-                let sql =
-                    "UPDATE host_slots SET until = now() + make_interval(secs => $2) WHERE node = $1 AND until > now()";
-                client.execute(sql, &[&node, &lease]).await.map_err(err)?;
-                Ok(())
-            })
-            .await?
+        let (node, lease) = (self.node.clone(), self.lease_secs());
+        self.on_client(move |client| async move {
+            let sql =
+                "UPDATE leases SET until = now() + make_interval(secs => $2) WHERE node = $1 AND source = ANY($3)";
+            client.execute(sql, &[&node, &lease, &sources]).await?;
+            // The host slots its running polls hold, too: a dead node's
+            // slots lapse within a lease, as its sources do.
+            let sql =
+                "UPDATE host_slots SET until = now() + make_interval(secs => $2) WHERE node = $1 AND until > now()";
+            client.execute(sql, &[&node, &lease]).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Hand a polled source back, due next at `due` (this node's clock).
     /// Stored as a delay from the database's clock, which is the one every
     /// node compares against: nodes whose clocks differ still agree.
     pub async fn release(&self, source: String, due: Timestamp) -> Result<(), StoreError> {
-        let (pool, node) = (self.pg.pool().clone(), self.node.clone());
+        let node = self.node.clone();
         let delay = (due - crate::pipeline::now()) as f64;
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
-                let sql = "UPDATE leases SET due = now() + make_interval(secs => $3), node = NULL, until = NULL
+        self.on_client(move |client| async move {
+            let sql = "UPDATE leases SET due = now() + make_interval(secs => $3), node = NULL, until = NULL
                            WHERE source = $1 AND node = $2";
-                client.execute(sql, &[&source, &node, &delay]).await.map_err(err)?;
-                Ok(())
-            })
-            .await?
+            client.execute(sql, &[&source, &node, &delay]).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Take one of `host`'s slots, waiting while all are held (by any node).
@@ -179,21 +184,18 @@ impl Cluster {
     pub async fn acquire_host(&self, host: &str, per_host: usize, hold: Duration) -> Result<HostSlot, StoreError> {
         let mut waited = false;
         loop {
-            let (pool, node, host_s) = (self.pg.pool().clone(), self.node.clone(), host.to_string());
-            let secs = hold.as_secs_f64();
+            let (node, host_s, secs) = (self.node.clone(), host.to_string(), hold.as_secs_f64());
             let slot = self
-                .pg
-                .run(async move {
-                    let client = pool.get().await.map_err(err)?;
+                .on_client(move |client| async move {
                     let sql = "UPDATE host_slots s SET node = $2, until = now() + make_interval(secs => $3)
                                FROM (SELECT slot FROM host_slots
                                      WHERE host = $1 AND slot < $4 AND (until IS NULL OR until < now())
                                      ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) f
                                WHERE s.host = $1 AND s.slot = f.slot RETURNING s.slot";
-                    let row = client.query_opt(sql, &[&host_s, &node, &secs, &(per_host as i32)]).await.map_err(err)?;
-                    Ok::<_, StoreError>(row.map(|r| r.get::<_, i32>(0)))
+                    let row = client.query_opt(sql, &[&host_s, &node, &secs, &(per_host as i32)]).await?;
+                    Ok(row.map(|r| r.get::<_, i32>(0)))
                 })
-                .await??;
+                .await?;
             if let Some(slot) = slot {
                 return Ok(HostSlot { host: host.to_string(), slot });
             }
@@ -207,31 +209,25 @@ impl Cluster {
 
     /// Give a host slot back.
     pub async fn release_host(&self, slot: HostSlot) -> Result<(), StoreError> {
-        let pool = self.pg.pool().clone();
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
-                let sql = "UPDATE host_slots SET node = NULL, until = NULL WHERE host = $1 AND slot = $2";
-                client.execute(sql, &[&slot.host, &slot.slot]).await.map_err(err)?;
-                Ok(())
-            })
-            .await?
+        self.on_client(move |client| async move {
+            let sql = "UPDATE host_slots SET node = NULL, until = NULL WHERE host = $1 AND slot = $2";
+            client.execute(sql, &[&slot.host, &slot.slot]).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// `host` asked (Retry-After) not to be polled before `until`: no node
     /// claims its sources until then.
     pub async fn hold_host(&self, host: String, until: Timestamp) -> Result<(), StoreError> {
-        let pool = self.pg.pool().clone();
         let delay = (until - crate::pipeline::now()) as f64;
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
-                let sql = "INSERT INTO host_holds (host, until) VALUES ($1, now() + make_interval(secs => $2))
+        self.on_client(move |client| async move {
+            let sql = "INSERT INTO host_holds (host, until) VALUES ($1, now() + make_interval(secs => $2))
                            ON CONFLICT (host) DO UPDATE SET until = greatest(host_holds.until, excluded.until)";
-                client.execute(sql, &[&host, &delay]).await.map_err(err)?;
-                Ok(())
-            })
-            .await?
+            client.execute(sql, &[&host, &delay]).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Count the leases held now (by this node, by all) for /metrics.
@@ -260,15 +256,13 @@ impl Cluster {
     /// How many sources this node holds now, and how many are claimed by
     /// any node.
     async fn lease_counts(&self) -> Result<(i64, i64), StoreError> {
-        let (pool, node) = (self.pg.pool().clone(), self.node.clone());
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
-                let sql = "SELECT count(*) FILTER (WHERE node = $1), count(*) FROM leases WHERE until > now()";
-                let row = client.query_one(sql, &[&node]).await.map_err(err)?;
-                Ok((row.get(0), row.get(1)))
-            })
-            .await?
+        let node = self.node.clone();
+        self.on_client(move |client| async move {
+            let sql = "SELECT count(*) FILTER (WHERE node = $1), count(*) FROM leases WHERE until > now()";
+            let row = client.query_one(sql, &[&node]).await?;
+            Ok((row.get(0), row.get(1)))
+        })
+        .await
     }
 
     /// The pool's size and idle connections (for /metrics).
@@ -306,15 +300,12 @@ impl Cluster {
 
     /// Tell every node that `story` became breaking (after its commit).
     pub async fn announce_breaking(&self, story: String) -> Result<(), StoreError> {
-        let (pool, node) = (self.pg.pool().clone(), self.node.clone());
-        self.pg
-            .run(async move {
-                let client = pool.get().await.map_err(err)?;
-                let payload = format!("breaking {node} {story}");
-                client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await.map_err(err)?;
-                Ok(())
-            })
-            .await?
+        let payload = format!("breaking {} {story}", self.node);
+        self.on_client(move |client| async move {
+            client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await?;
+            Ok(())
+        })
+        .await
     }
 }
 

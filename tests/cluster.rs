@@ -27,16 +27,8 @@ const NODES: [&str; 3] = ["a", "b", "c"];
 /// A made-up word, different for every `n`: titles that share no word are
 /// never one story.
 fn word(n: usize) -> String {
-    let (c, v) = (b"bdfgklmnprstvz", b"aeiou");
-    let mut out = String::new();
-    let mut n = n + 1000;
-    for _ in 0..3 {
-        out.push(c[n % c.len()] as char);
-        out.push(v[(n / c.len()) % v.len()] as char);
-        n /= c.len() * v.len();
-    }
-    let mut chars = out.chars();
-    chars.next().map(|f| f.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    let w = common::made_up_word(n, 3);
+    w[..1].to_ascii_uppercase() + &w[1..]
 }
 
 fn host(i: usize) -> String {

@@ -23,14 +23,7 @@ fn items() -> usize {
 
 /// A made-up word for every `n` (titles that share no word stay apart).
 fn word(n: usize) -> String {
-    let (c, v) = (b"bdfgklmnprstvz", b"aeiou");
-    let (mut n, mut out) = (n + 1000, String::new());
-    for _ in 0..4 {
-        out.push(c[n % c.len()] as char);
-        out.push(v[(n / c.len()) % v.len()] as char);
-        n /= c.len() * v.len();
-    }
-    out
+    common::made_up_word(n, 4)
 }
 
 fn configs(dir: &Path, url: &str) -> (PathBuf, PathBuf, PathBuf) {

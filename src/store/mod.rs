@@ -423,8 +423,8 @@ impl Store {
                 }
             }
             w.tree(Tree::Items).remove(m.key.as_bytes());
-            *w.counters.entry("items".into()).or_default() -= 1;
-            *w.counters.entry(source_items_key(&item.source)).or_default() -= 1;
+            w.count("items", -1);
+            w.count(&source_items_key(&item.source), -1);
         }
         for tree in [Tree::Members, Tree::StorySources] {
             for (k, _) in self.scan_prefix(tree, &member_prefix(id))? {
@@ -435,7 +435,7 @@ impl Store {
             w.tree(Tree::Feeds).remove(k);
         }
         w.tree(Tree::Stories).remove(id.as_bytes());
-        *w.counters.entry("stories".into()).or_default() -= 1;
+        w.count("stories", -1);
         Ok(())
     }
 

@@ -883,4 +883,17 @@ pub const BACKGROUND: [&str; 12] = [
     "Airline orders fifty new jets",
 ];
 
+/// A made-up word of `syllables` syllables, different for every `n` below
+/// 70^syllables - 1000: titles that share no word are never one story.
+pub fn made_up_word(n: usize, syllables: usize) -> String {
+    let (c, v) = (b"bdfgklmnprstvz", b"aeiou");
+    let (mut n, mut out) = (n + 1000, String::new());
+    for _ in 0..syllables {
+        out.push(c[n % c.len()] as char);
+        out.push(v[(n / c.len()) % v.len()] as char);
+        n /= c.len() * v.len();
+    }
+    out
+}
+
 pub mod pg;

@@ -53,10 +53,7 @@ impl Postgres {
         let data = dir.path().join("data");
         let pg = Postgres { port: super::free_port(), bin, dir, user };
         pg.run("initdb", &["-D", path_str(&data), "-A", "trust", "-U", &pg.user.clone(), "--no-sync", "-E", "UTF8"]);
-        let opts =
-            format!("-k {} -p {} -h 127.0.0.1 -c fsync=off -c max_connections=200", path_str(pg.dir.path()), pg.port);
-        let log = pg.dir.path().join("server.log");
-        pg.run("pg_ctl", &["-D", path_str(&data), "-l", path_str(&log), "-o", &opts, "-w", "-t", "60", "start"]);
+        pg.restart();
         pg
     }
 
@@ -116,7 +113,7 @@ impl Postgres {
         self.run("pg_ctl", &["-D", path_str(&data), "-m", "fast", "-w", "stop"]);
     }
 
-    /// Start it again after [`Postgres::stop`], on the same port.
+    /// Start the server (again, after [`Postgres::stop`]), on its port.
     pub fn restart(&self) {
         let data = self.dir.path().join("data");
         let opts = format!(
