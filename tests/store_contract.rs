@@ -88,8 +88,13 @@ fn ingest_event(place: &Place, t0: i64) -> Arc<Desk> {
     let reports = [
         ("a", "a1", "Karvel dam bursts after days of rain", "https://a.example/1"),
         ("b", "b1", "BREAKING: Floods sweep villages below Lake Miros", "https://b.example/1"),
-        ("c", "c1", "Karvel dam bursts, floods sweep villages below Lake Miros", "https://c.example/1"),
-        ("d", "d1", "Villages below Lake Miros flooded as Karvel dam bursts", "https://d.example/1"),
+        (
+            "c",
+            "c1",
+            "Karvel dam bursts after days of rain, floods sweep villages below Lake Miros",
+            "https://c.example/1",
+        ),
+        ("d", "d1", "Karvel dam bursts after days of rain and floods villages below Lake Miros", "https://d.example/1"),
     ];
     for (n, (s, g, title, link)) in reports.iter().enumerate() {
         desk.ingest(&source(s), &feed(&[(g, title, link)]), t0 + 600 * (n as i64 + 1)).unwrap();

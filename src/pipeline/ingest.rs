@@ -315,8 +315,9 @@ impl Desk {
             Some(_) => Vec::new(),
             None => index.matches_packed(&sig, item.published, window, threshold),
         };
-        let mut placement = stories::place(&a.key, link_story, near);
-        placement.absorbs.retain(|other| index.alike(other, &placement.story, threshold));
+        let placement = stories::place(&a.key, link_story, near, |a, b| {
+            index.alike(a, b, threshold) || index.alike(b, a, threshold)
+        });
         for absorbed in &placement.absorbs {
             index.absorb(absorbed, &placement.story);
             self.absorb_story(batch, absorbed, &placement.story, ctx.now)?;

@@ -153,6 +153,9 @@ impl Slots {
 #[derive(Default)]
 struct Union {
     names: Vec<u64>,
+    /// The places and regions its reports named (up to [`UNION_TOKENS`]).
+    places: Vec<u64>,
+    regions: Vec<u64>,
     language: u64,
 }
 
@@ -173,9 +176,13 @@ const UNION_TOKENS: usize = 160;
 /// Add what `sig` says to a story's whole vocabulary: its names (the story's
 /// words are in [`Entry::vocabulary`]) and the first language seen.
 fn widen(union: &mut Union, sig: &Packed) {
-    for n in sig.names() {
-        if union.names.len() < UNION_TOKENS && !union.names.contains(n) {
-            union.names.push(*n);
+    for (all, new) in
+        [(&mut union.names, sig.names()), (&mut union.places, sig.places()), (&mut union.regions, sig.regions())]
+    {
+        for n in new {
+            if all.len() < UNION_TOKENS && !all.contains(n) {
+                all.push(*n);
+            }
         }
     }
     if union.language == 0 {
@@ -194,6 +201,16 @@ fn part(s: &Packed, weights: &[f64], other: &Packed, translated: bool, whole: bo
         .filter(|(t, _)| !translated || s.is_portable(**t) || other.names().contains(t))
         .map(|(t, w)| (*t, *w))
         .collect()
+}
+
+/// What a report of a story is compared as: where it happens (its own
+/// places and regions, or its story's when it names none), and whether a
+/// comparison across languages needs a shared place or name
+/// ([`StoryIndex::report_similarities`]).
+#[derive(Clone, Copy)]
+struct Against<'a> {
+    home: super::Whereabouts<'a>,
+    specific_needed: bool,
 }
 
 /// The hash a story id is found by in [`StoryIndex::ids`].
@@ -399,10 +416,8 @@ impl StoryIndex {
             .candidates(sig, time, window)
             .into_iter()
             .map(|entry| {
-                let sim = entry
-                    .signatures
-                    .iter()
-                    .map(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)))
+                let sim = self
+                    .report_similarities(sig, &weights, &entry.signatures, &entry.union)
                     .fold(self.story_similarity(sig, &weights, entry), f64::max);
                 Match { story: entry.id.to_string(), similarity: sim, time: entry.time }
             })
@@ -460,9 +475,7 @@ impl StoryIndex {
             let weights = self.weights(sig);
             let whole = self.story_similarity(sig, &weights, b);
             whole >= threshold
-                || b.signatures
-                    .iter()
-                    .any(|other| self.weighted_similarity(sig, &weights, other, &self.weights(other)) >= threshold)
+                || self.report_similarities(sig, &weights, &b.signatures, &b.union).any(|sim| sim >= threshold)
         })
     }
 
@@ -500,7 +513,8 @@ impl StoryIndex {
     /// cannot meet.
     pub fn similarity(&self, a: &Signature, b: &Signature) -> f64 {
         let (a, b) = (Packed::from(a), Packed::from(b));
-        self.weighted_similarity(&a, &self.weights(&a), &b, &self.weights(&b))
+        let against = Against { home: super::Whereabouts::of(&b), specific_needed: false };
+        self.weighted_similarity(&a, &self.weights(&a), &b, &self.weights(&b), against)
     }
 
     /// The weight of each of a signature's tokens (looked up once per
@@ -537,31 +551,68 @@ impl StoryIndex {
         let evidence = shared_evidence(&shared, sig.names(), &story.names) * super::strict_veto(sig, first);
         let mut sim = (COVER_FACTOR * covered * super::veto(sig, first)).max(evidence);
         if translated {
-            sim *= [0.0, 0.5, 1.0][things.min(2)];
+            sim *= translation_factor(things);
         }
         sim.powf(CALIBRATION)
     }
 
-    /// [`StoryIndex::similarity`] with both signatures' token weights at hand.
-    fn weighted_similarity(&self, a: &Packed, wa: &[f64], b: &Packed, wb: &[f64]) -> f64 {
+    /// `sig` compared with each of a story's reports. When the story has a
+    /// report in the item's language, a report in another language counts
+    /// only if the two share a place or a name: across languages only the
+    /// words that translate meet, and two events of one kind share those
+    /// ("Nobel", "prize", "won", the year: the physics prize had joined the
+    /// medicine prize's story through its Arabic reports), while the report in
+    /// its own language shows what else the item says.
+    fn report_similarities<'a>(
+        &'a self,
+        sig: &'a Packed,
+        weights: &'a [f64],
+        reports: &'a [Packed],
+        union: &'a Union,
+    ) -> impl Iterator<Item = f64> + 'a {
+        let own_language = |o: &Packed| o.language() == 0 || sig.language() == 0 || o.language() == sig.language();
+        let specific_needed = reports.iter().any(own_language);
+        reports.iter().map(move |o| {
+            let home = match o.places() {
+                [] => super::Whereabouts { places: &union.places, regions: &union.regions, inherited: true },
+                _ => super::Whereabouts::of(o),
+            };
+            self.weighted_similarity(sig, weights, o, &self.weights(o), Against { home, specific_needed })
+        })
+    }
+
+    /// [`StoryIndex::similarity`] with both signatures' token weights at
+    /// hand; `specific_needed`: see [`StoryIndex::report_similarities`].
+    fn weighted_similarity(&self, a: &Packed, wa: &[f64], b: &Packed, wb: &[f64], against: Against) -> f64 {
+        let Against { home, specific_needed } = against;
         let translated = a.language() != 0 && b.language() != 0 && a.language() != b.language();
         let titles = overlap(&part(a, wa, b, translated, false), &part(b, wb, a, translated, false));
         let (pa, pb) = (part(a, wa, b, translated, true), part(b, wb, a, translated, true));
         let whole = overlap(&pa, &pb);
-        let evidence = evidence(&pa, &pb, a, b) * super::strict_veto(a, b);
-        let mut sim = (titles.max(whole) * super::veto(a, b)).max(evidence);
+        let evidence = evidence(&pa, &pb, a, b) * super::strict_veto_at(a, b, home);
+        let mut sim = (titles.max(whole) * super::veto_at(a, b, home)).max(evidence);
         if translated {
-            // Shared figures alone ("2-1", "3 dead") say little: a translation
-            // shares at least two things or places with its original.
-            let things = a
+            let shared: Vec<u64> = a
                 .tokens()
                 .iter()
                 .filter(|t| packed::kind(**t) != packed::FIGURE && a.is_portable(**t) && b.tokens().contains(t))
-                .count();
-            sim *= [0.0, 0.5, 1.0][things.min(2)];
+                .copied()
+                .collect();
+            let specific = shared
+                .iter()
+                .any(|t| packed::kind(*t) == packed::PLACE || a.names().contains(t) || b.names().contains(t));
+            sim *= if specific_needed && !specific { 0.0 } else { translation_factor(shared.len()) };
         }
         sim.powf(CALIBRATION)
     }
+}
+
+/// How far to trust a comparison of two reports in two languages, which
+/// meets only on the words that translate, by the `things` (concepts,
+/// places, names) they share: shared figures alone ("2-1", "3 dead") say
+/// little, and a translation shares at least two things with its original.
+fn translation_factor(things: usize) -> f64 {
+    [0.0, 0.5, 1.0][things.min(2)]
 }
 
 /// Weighted overlap of two token lists: a blend of Dice and the overlap
