@@ -434,7 +434,9 @@ fn check_realistic(c: &Clusters, pairwise_recall: f64, lookalikes_allowed: usize
 /// item joining the story it is most alike to rather than the oldest, and
 /// reports in other languages needing a shared place or name when the story
 /// has one in the item's (all chosen on the other two sets, then measured
-/// here once): 0.940 / 0.884, 0.836 / 0.848, 0.917, 0 of 25. The issue's
+/// here once): 0.940 / 0.884, 0.836 / 0.848, 0.917, 0 of 25. After roundups
+/// were kept apart (chosen on the fourth set): 0.940 / 0.888, 0.837 /
+/// 0.854, 0.917, 0 of 25. The issue's
 /// B-cubed precision of 0.95 is not met there; the floors sit a little
 /// under today's figures.
 #[test]
@@ -453,12 +455,16 @@ fn clustering_on_the_fresh_realistic_set() {
 /// looked at since). Blind, on this session's code: B-cubed 0.956 / 0.888,
 /// pairwise 0.903 / 0.842, outlet coverage 0.936, 1 of 23 look-alike pairs
 /// merged; on the session's first code (fed3648), measured the same day:
-/// 0.960 / 0.844, 0.916 / 0.785, 0.899, 1 of 23. Floors a little under.
+/// 0.960 / 0.844, 0.916 / 0.785, 0.899, 1 of 23. Then its errors were
+/// looked at (so it is blind no more): three of its market wraps and
+/// morning notes had joined an event they list. With roundups kept apart
+/// (`stories::signature::is_roundup`): 0.981 / 0.888, 0.953 / 0.842, 0.936,
+/// 1 of 23. Floors a little under.
 #[test]
 fn clustering_on_the_fourth_realistic_set() {
     let o = evaluate_set("realnews-blind4.json");
     let c = &o.clusters;
-    assert!(c.bcubed_precision >= 0.95, "B-cubed precision {:.3} below 0.95", c.bcubed_precision);
+    assert!(c.bcubed_precision >= 0.97, "B-cubed precision {:.3} below 0.97", c.bcubed_precision);
     assert!(c.bcubed_recall >= 0.87, "B-cubed recall {:.3} fell below 0.87", c.bcubed_recall);
     assert!(o.recall >= 0.82, "pairwise recall {:.3} fell below 0.82", o.recall);
     assert!(c.outlet_coverage >= 0.92, "outlet coverage {:.3} fell below 0.92", c.outlet_coverage);

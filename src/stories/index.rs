@@ -431,6 +431,9 @@ impl StoryIndex {
     /// rarest words' posting lists (the newest first among equals), inside the
     /// window, at most [`MAX_CANDIDATES`] (a crowded index costs no more per item).
     fn candidates(&self, sig: &Packed, time: Timestamp, window: i64) -> Vec<&Entry> {
+        if sig.roundup {
+            return Vec::new();
+        }
         // Each token's posting list looked up once (the sort compares lengths).
         let mut probes: Vec<&[u32]> =
             sig.tokens().iter().filter_map(|t| self.postings.get(t)).map(|p| p.slots.as_slice()).collect();
@@ -452,7 +455,7 @@ impl StoryIndex {
             .filter(|(_, (n, _))| *n >= needed)
             .filter_map(|(slot, (n, _))| self.slots[slot as usize].as_deref().map(|e| (n, e)))
             .filter(|(_, e)| time >= e.time.saturating_sub(window) && time <= e.last.saturating_add(window))
-            .filter(|(_, e)| e.signatures.first().is_none_or(|f| f.article == sig.article))
+            .filter(|(_, e)| e.signatures.first().is_none_or(|f| f.article == sig.article && !f.roundup))
             .collect();
         found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.time.cmp(&a.1.time)).then(a.1.id.cmp(&b.1.id)));
         found.truncate(MAX_CANDIDATES);
@@ -468,7 +471,8 @@ impl StoryIndex {
         let entry = |id: &str| self.slot_of(id).and_then(|s| self.slots[s as usize].as_deref());
         let (Some(a), Some(b)) = (entry(a), entry(b)) else { return false };
         let article = |e: &Entry| e.signatures.first().is_some_and(|s| s.article);
-        if article(a) != article(b) {
+        let roundup = |e: &Entry| e.signatures.first().is_some_and(|s| s.roundup);
+        if article(a) != article(b) || roundup(a) || roundup(b) {
             return false;
         }
         a.signatures.iter().any(|sig| {

@@ -76,6 +76,8 @@ pub struct Packed {
     title_tokens: u32,
     /// Filed as an article (see [`Signature::article`]).
     pub article: bool,
+    /// A roundup (see [`Signature::roundup`]).
+    pub roundup: bool,
     source: u64,
     language: u64,
 }
@@ -178,6 +180,7 @@ impl From<&Signature> for Packed {
             figures_in_tokens,
             title_tokens: s.title_tokens.min(s.tokens.len()) as u32,
             article: s.article,
+            roundup: s.roundup,
             source: value(&s.source),
             language: value(&s.language),
         }

@@ -43,6 +43,8 @@ pub struct Signature {
     /// Filed as an article (opinion, analysis: set by the caller): it joins
     /// only articles by similarity, and news reports only news reports.
     pub article: bool,
+    /// A roundup ([`is_roundup`]): it joins no story by similarity.
+    pub roundup: bool,
     /// The source of the item (set by the caller; empty when unknown).
     pub source: String,
     /// The item's language, as a primary tag ("en"; set by the caller, empty
@@ -56,6 +58,38 @@ impl Signature {
     pub fn is_portable(&self, token: &str) -> bool {
         token.starts_with(['~', '@', '#']) || self.names.iter().any(|n| n == token)
     }
+}
+
+/// Whether a title is a roundup: an outlet's kicker ("Markets wrap:",
+/// "Morning note:", "Weather:") over a list of several things, parts
+/// separated by commas or semicolons ("leu rallies after Moldova vote, storm
+/// hits Iberian utilities"; "Tessaro's big night, Quorvia's reply and UK
+/// inflation"). A roundup reports no one event, though it names several: it
+/// is a story of its own. The kicker must be generic: up to three words, no
+/// name after the first, not a place ("Jordania: Hani Obeidat, nuevo primer
+/// ministro"), not shouted ("IT MELTDOWN:"), and not a kicker that follows
+/// one event ("LIVE:", "Explainer:").
+pub fn is_roundup(title: &str) -> bool {
+    let Some((kicker, rest)) = title.split_once(':') else { return false };
+    if !is_generic_kicker(kicker) {
+        return false;
+    }
+    let parts = rest.split([';', '،', '؛']).flat_map(|s| s.split(", ")).filter(|s| s.split_whitespace().count() >= 2);
+    parts.count() >= 2
+}
+
+/// See [`is_roundup`].
+fn is_generic_kicker(kicker: &str) -> bool {
+    const FOLLOWS_ONE_EVENT: &[&str] = &["live", "explainer", "analysis", "opinion", "en vivo", "en directo", "مباشر"];
+    let words: Vec<&str> = kicker.split_whitespace().collect();
+    let shouted = kicker.chars().filter(|c| c.is_alphabetic()).count() > 3 && kicker == kicker.to_uppercase();
+    let folded = text::fold(kicker.trim());
+    !words.is_empty()
+        && words.len() <= 3
+        && !shouted
+        && !FOLLOWS_ONE_EVENT.contains(&folded.as_str())
+        && words[1..].iter().all(|w| !w.starts_with(char::is_uppercase))
+        && !text::split_folded(&folded).iter().any(|w| matches!(concept_of(w), Some(Concept::Place(_))))
 }
 
 /// How many words of the summary's lead count with the title.
@@ -170,6 +204,7 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
         places: named_places,
         regions: Vec::new(),
         article: false,
+        roundup: is_roundup(title),
         source: String::new(),
         language: String::new(),
     }
