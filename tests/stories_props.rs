@@ -188,32 +188,59 @@ fn pairs_differing(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -
     (differ, pairs)
 }
 
-/// The realistic set as a live desk meets it (see `evalset::live_polls`),
-/// the polls of one minute ingested by three threads at once. Returns item
-/// key → story id at the end.
-fn live_run(file: &str, seed: u64) -> BTreeMap<String, String> {
+/// The realistic set as a live desk meets it, every source polled every
+/// `interval` seconds (see `evalset::live_polls_every`), the polls of one
+/// minute ingested by three threads at once. Returns item key → story id at
+/// the end.
+fn live_run(file: &str, seed: u64, interval: i64) -> BTreeMap<String, String> {
     let dir = tempfile::tempdir().unwrap();
     let (config, items) = evalset::load_set(dir.path(), file);
     let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
-    evalset::ingest_live(&[&desk], evalset::live_polls(&items, seed));
+    evalset::ingest_live(&[&desk], evalset::live_polls_every(&items, seed, interval));
     items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
 }
 
+/// Item pairs decided otherwise than with seed 1, for seeds 2 to 4, of the
+/// live polling of `file` every `interval` seconds.
+fn live_differences(file: &str, interval: i64) -> Vec<(usize, usize)> {
+    let base = live_run(file, 1, interval);
+    let stories = base.values().collect::<std::collections::BTreeSet<_>>().len();
+    assert!(stories < base.len() * 2 / 3, "{file}: few joins");
+    (2..=4)
+        .map(|seed| {
+            let (differ, pairs) = pairs_differing(&base, &live_run(file, seed, interval));
+            println!("{file}, polls every {interval} s, seed {seed}: {differ} of {pairs} item pairs decided otherwise");
+            (differ, pairs)
+        })
+        .collect()
+}
+
 /// Polls at other phases, in another order, on three threads at once give
-/// the same stories (compared item pair by item pair: together or apart).
-/// This holds for polls every 15 minutes; with hourly polls (the order of
-/// items up to an hour apart changing) 0-19 of 38,781 pairs of realnews.json
-/// are decided otherwise, every 6 hours 58-80: see README "How items cluster
-/// into stories".
+/// the same stories (compared item pair by item pair: together or apart),
+/// with polls every 15 minutes and every hour (the order of items up to an
+/// hour apart changing), on the two sets the clustering was tuned on. With
+/// polls every 6 hours 51-78 of the 38,781 pairs of realnews.json are
+/// decided otherwise: see README "How items cluster into stories".
 #[test]
 fn live_polling_order_and_threads_change_no_story() {
     for file in ["realnews.json", "realnews-heldout.json"] {
-        let base = live_run(file, 1);
-        assert!(base.values().collect::<std::collections::BTreeSet<_>>().len() < base.len() * 2 / 3, "few joins");
-        for seed in 2..=4 {
-            let (differ, pairs) = pairs_differing(&base, &live_run(file, seed));
-            println!("{file} seed {seed}: {differ} of {pairs} item pairs decided otherwise");
-            assert_eq!(differ, 0, "{file}, seed {seed}: {differ} of {pairs} pairs depend on the polls' order");
+        for interval in [900, 3600] {
+            for (differ, pairs) in live_differences(file, interval) {
+                assert_eq!(differ, 0, "{file}, {interval} s: {differ} of {pairs} pairs depend on the order");
+            }
+        }
+    }
+}
+
+/// The same on the fourth set, where it does not hold: a report at the
+/// threshold ("Week in pictures", against a rate cut's story) and a chain of
+/// two rivals' launches decided otherwise, 0-19 of its 33,411 pairs. The
+/// bound catches a change that makes it worse.
+#[test]
+fn live_polling_order_on_the_fourth_set_changes_few_pairs() {
+    for interval in [900, 3600] {
+        for (differ, pairs) in live_differences("realnews-blind4.json", interval) {
+            assert!(differ * 1000 < pairs, "{interval} s: {differ} of {pairs} pairs depend on the order");
         }
     }
 }

@@ -153,9 +153,10 @@ impl Slots {
 #[derive(Default)]
 struct Union {
     names: Vec<u64>,
-    /// The places and regions its reports named (up to [`UNION_TOKENS`]).
-    places: Vec<u64>,
-    regions: Vec<u64>,
+    /// The places and regions its reports named (up to [`UNION_TOKENS`]),
+    /// each with the publication time of the first report that named it.
+    places: Vec<(u64, Timestamp)>,
+    regions: Vec<(u64, Timestamp)>,
     language: u64,
 }
 
@@ -173,15 +174,21 @@ struct Posting {
 /// The most tokens a story's whole vocabulary keeps.
 const UNION_TOKENS: usize = 160;
 
-/// Add what `sig` says to a story's whole vocabulary: its names (the story's
-/// words are in [`Entry::vocabulary`]) and the first language seen.
-fn widen(union: &mut Union, sig: &Packed) {
-    for (all, new) in
-        [(&mut union.names, sig.names()), (&mut union.places, sig.places()), (&mut union.regions, sig.regions())]
-    {
+/// Add what `sig` (published at `time`) says to a story's whole
+/// vocabulary: its names, places and regions (the story's words are in
+/// [`Entry::vocabulary`]) and the first language seen.
+fn widen(union: &mut Union, sig: &Packed, time: Timestamp) {
+    for n in sig.names() {
+        if union.names.len() < UNION_TOKENS && !union.names.contains(n) {
+            union.names.push(*n);
+        }
+    }
+    for (all, new) in [(&mut union.places, sig.places()), (&mut union.regions, sig.regions())] {
         for n in new {
-            if all.len() < UNION_TOKENS && !all.contains(n) {
-                all.push(*n);
+            if let Some((_, t)) = all.iter_mut().find(|(p, _)| p == n) {
+                *t = (*t).min(time);
+            } else if all.len() < UNION_TOKENS {
+                all.push((*n, time));
             }
         }
     }
@@ -319,7 +326,7 @@ impl StoryIndex {
             entry.time = entry.time.min(time);
         }
         self.by_time.insert((entry.time, slot));
-        widen(&mut entry.union, &sig);
+        widen(&mut entry.union, &sig, time);
         // A story's first report is its vocabulary while it fits (see
         // `Entry::vocabulary`); a second one spells it out.
         if !entry.signatures.is_empty() || sig.tokens().len() > UNION_TOKENS {
@@ -417,7 +424,8 @@ impl StoryIndex {
             .into_iter()
             .map(|entry| {
                 let sim = self
-                    .report_similarities(sig, &weights, &entry.signatures, &entry.union)
+                    .report_similarities(sig, &weights, entry, time)
+                    .into_iter()
                     .fold(self.story_similarity(sig, &weights, entry), f64::max);
                 Match { story: entry.id.to_string(), similarity: sim, time: entry.time }
             })
@@ -479,7 +487,10 @@ impl StoryIndex {
             let weights = self.weights(sig);
             let whole = self.story_similarity(sig, &weights, b);
             whole >= threshold
-                || self.report_similarities(sig, &weights, &b.signatures, &b.union).any(|sim| sim >= threshold)
+                || self
+                    .report_similarities(sig, &weights, b, a.last.max(b.last))
+                    .into_iter()
+                    .any(|sim| sim >= threshold)
         })
     }
 
@@ -567,22 +578,27 @@ impl StoryIndex {
     /// ("Nobel", "prize", "won", the year: the physics prize had joined the
     /// medicine prize's story through its Arabic reports), while the report in
     /// its own language shows what else the item says.
-    fn report_similarities<'a>(
-        &'a self,
-        sig: &'a Packed,
-        weights: &'a [f64],
-        reports: &'a [Packed],
-        union: &'a Union,
-    ) -> impl Iterator<Item = f64> + 'a {
+    ///
+    /// A report that names no place is judged by the places its story named
+    /// by `at` (the item's publication time): what its story had said by the
+    /// time the item was published, whichever report came in first.
+    fn report_similarities(&self, sig: &Packed, weights: &[f64], entry: &Entry, at: Timestamp) -> Vec<f64> {
+        let reports = &entry.signatures;
         let own_language = |o: &Packed| o.language() == 0 || sig.language() == 0 || o.language() == sig.language();
         let specific_needed = reports.iter().any(own_language);
-        reports.iter().map(move |o| {
-            let home = match o.places() {
-                [] => super::Whereabouts { places: &union.places, regions: &union.regions, inherited: true },
-                _ => super::Whereabouts::of(o),
-            };
-            self.weighted_similarity(sig, weights, o, &self.weights(o), Against { home, specific_needed })
-        })
+        let known =
+            |all: &[(u64, Timestamp)]| all.iter().filter(|(_, t)| *t <= at).map(|(p, _)| *p).collect::<Vec<u64>>();
+        let (places, regions) = (known(&entry.union.places), known(&entry.union.regions));
+        reports
+            .iter()
+            .map(|o| {
+                let home = match o.places() {
+                    [] => super::Whereabouts { places: &places, regions: &regions, inherited: true },
+                    _ => super::Whereabouts::of(o),
+                };
+                self.weighted_similarity(sig, weights, o, &self.weights(o), Against { home, specific_needed })
+            })
+            .collect()
     }
 
     /// [`StoryIndex::similarity`] with both signatures' token weights at

@@ -53,7 +53,8 @@
 //! the oldest of those it reaches ([`place`]: "Coutinho cleared a day after
 //! Paiva conviction" had joined Paiva's); names count as met where the other
 //! report mentions them anywhere, a title's first word included ([`veto`]);
-//! a report that names no place is about its story's places ([`veto_at`]);
+//! a report that names no place is about the places its story had named by
+//! the item's publication time ([`veto_at`]);
 //! a report in another language counts only with a shared place or name
 //! when the story has one in the item's language (`index`: the physics
 //! Nobel had joined the medicine one through its Arabic reports, which share

@@ -87,14 +87,18 @@ impl Rng {
 /// the same minute), each poll bringing what the source published since its
 /// last one as one document. Minute by minute, the batches due.
 pub fn live_polls(items: &[EvalItem], seed: u64) -> Vec<(i64, Vec<Vec<&EvalItem>>)> {
-    const INTERVAL: i64 = 900;
+    live_polls_every(items, seed, 900)
+}
+
+/// [`live_polls`] with every source polled every `interval` seconds.
+pub fn live_polls_every(items: &[EvalItem], seed: u64, interval: i64) -> Vec<(i64, Vec<Vec<&EvalItem>>)> {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut phase: std::collections::BTreeMap<String, i64> = Default::default();
     // (poll time, source) → the items that poll brings.
     let mut polls: std::collections::BTreeMap<(i64, String), Vec<&EvalItem>> = Default::default();
     for i in items {
-        let p = *phase.entry(i.source.id.clone()).or_insert_with(|| (rng.below(INTERVAL as usize)) as i64);
-        let at = p + (i.published - p).div_euclid(INTERVAL) * INTERVAL + INTERVAL;
+        let p = *phase.entry(i.source.id.clone()).or_insert_with(|| (rng.below(interval as usize)) as i64);
+        let at = p + (i.published - p).div_euclid(interval) * interval + interval;
         polls.entry((at / 60, i.source.id.clone())).or_default().push(i);
     }
     let mut minutes: std::collections::BTreeMap<i64, Vec<Vec<&EvalItem>>> = Default::default();
