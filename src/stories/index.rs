@@ -586,8 +586,11 @@ impl StoryIndex {
         let reports = &entry.signatures;
         let own_language = |o: &Packed| o.language() == 0 || sig.language() == 0 || o.language() == sig.language();
         let specific_needed = reports.iter().any(own_language);
-        let known =
-            |all: &[(u64, Timestamp)]| all.iter().filter(|(_, t)| *t <= at).map(|(p, _)| *p).collect::<Vec<u64>>();
+        // Collected only when some report needs them (most name a place).
+        let placeless = reports.iter().any(|o| o.places().is_empty());
+        let known = |all: &[(u64, Timestamp)]| -> Vec<u64> {
+            all.iter().filter(|(_, t)| placeless && *t <= at).map(|(p, _)| *p).collect()
+        };
         let (places, regions) = (known(&entry.union.places), known(&entry.union.regions));
         reports
             .iter()
