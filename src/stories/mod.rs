@@ -402,6 +402,95 @@ mod tests {
     }
 
     #[test]
+    fn an_item_joins_the_story_it_is_most_alike_to() {
+        let near = || {
+            vec![
+                Match { story: "newer".into(), similarity: 0.9, time: 200 },
+                Match { story: "older".into(), similarity: 0.7, time: 100 },
+            ]
+        };
+        // Two stories not alike to each other: the item is a bridge; it joins
+        // the one it is most alike to and nothing merges.
+        let p = place("k", None, near(), |_, _| false);
+        assert_eq!((p.story.as_str(), p.new, p.absorbs.len()), ("newer", false, 0));
+        // Alike: one event, merged into the older, whose id survives.
+        let p = place("k", None, near(), |_, _| true);
+        assert_eq!((p.story.as_str(), p.absorbs), ("older", vec!["newer".to_string()]));
+        // A link decides before any likeness; nothing near starts a story.
+        assert_eq!(place("k", Some("linked".into()), near(), |_, _| true).story, "linked");
+        assert!(place("k", None, Vec::new(), |_, _| true).new);
+    }
+
+    #[test]
+    fn names_count_as_met_where_the_other_mentions_them() {
+        let veto = |a: &str, b: &str| veto(&sig(a, &[]).into(), &sig(b, &[]).into());
+        // "Coutinho" opens one title, so it is no name there; the other names him.
+        let a = "Coutinho cleared by supreme court a day after Paiva conviction";
+        assert_eq!(veto(a, "Top court acquits former senator Coutinho"), 1.0);
+        // Neither mentions the other's people: two events.
+        assert!(veto(a, "Top court acquits former senator Almeida") < 1.0);
+    }
+
+    #[test]
+    fn a_report_without_places_is_judged_by_its_storys_places_known_then() {
+        let with_place = |t: &str, p: &str, region: &str| {
+            let mut s = sig(t, &[p]);
+            s.regions = vec![region.into()];
+            s
+        };
+        let mut idx = index_with(&[]);
+        idx.add("perth", 0, with_place("Perth braces for record heat as heatwave warning issued", "perth", "oceania"));
+        idx.add("perth", 60, sig("Scorcher: record heatwave warning as mercury soars", &[]));
+        // A report from another continent meets the placeless report's story's place.
+        let seville = with_place("Record heatwave warning as mercury soars in Seville", "seville", "europe");
+        assert_eq!(idx.best_match(&seville, 120, 3600, 0.6), None);
+        // Published before the story named Perth, it is judged by the report alone.
+        let mut early = index_with(&[]);
+        early.add(
+            "perth",
+            100,
+            with_place("Perth braces for record heat as heatwave warning issued", "perth", "oceania"),
+        );
+        early.add("perth", 60, sig("Scorcher: record heatwave warning as mercury soars", &[]));
+        assert_eq!(early.best_match(&seville, 80, 3600, 0.6).map(|m| m.story).as_deref(), Some("perth"));
+    }
+
+    #[test]
+    fn across_languages_a_place_or_name_is_needed_when_the_story_has_the_items_language() {
+        let in_lang = |t: &str, lead: &str, l: &str| {
+            let mut s = signature(t, lead, Vec::new());
+            s.language = l.into();
+            s
+        };
+        let medicine_en = in_lang(
+            "Gut bacteria discovery wins Nobel medicine prize",
+            "Three scientists won the 2026 Nobel Prize in medicine for showing how gut bacteria train the immune system.",
+            "en",
+        );
+        let medicine_ar = in_lang(
+            "نوبل الطب 2026 تذهب لابحاث بكتيريا الامعاء",
+            "فاز ثلاثة علماء بجائزة نوبل لعام 2026 عن ابحاثهم حول بكتيريا الامعاء",
+            "ar",
+        );
+        let physics = in_lang(
+            "Nobel physics prize goes to quantum sensing pioneers",
+            "Two physicists won the 2026 Nobel Prize in physics for atomic sensors that map the brain.",
+            "en",
+        );
+        // Against the Arabic report alone, the words that translate ("Nobel",
+        // "prize", the year) are all there is to go by.
+        let mut arabic_only = index_with(&[]);
+        arabic_only.add("medicine", 0, medicine_ar.clone());
+        let alone = arabic_only.best_match(&physics, 0, 3600, 0.6).map(|m| m.story);
+        // With an English report in the story, the English item is judged by it.
+        let mut both = index_with(&[]);
+        both.add("medicine", 0, medicine_en);
+        both.add("medicine", 0, medicine_ar);
+        assert_eq!(alone.as_deref(), Some("medicine"), "alone");
+        assert_eq!(both.best_match(&physics, 0, 3600, 0.6), None);
+    }
+
+    #[test]
     fn translations_meet_on_concepts_places_and_figures() {
         let mut idx = index_with(&[]);
         let mut en = sig("Magnitude 6.4 earthquake strikes southern Peru, at least 9 dead", &[]);
