@@ -201,21 +201,46 @@ fn widen(union: &mut Union, sig: &Packed, time: Timestamp) {
 
 /// The tokens of `s` to compare with `other`, with their weights (`weights`
 /// is aligned with `s.tokens`): the title's or all, and only the portable ones
-/// (or a name `other` carries too) when they are in two languages.
-fn part(s: &Packed, weights: &[f64], other: &Packed, translated: bool, whole: bool) -> Vec<(u64, f64)> {
-    let tokens = if whole { s.tokens() } else { s.title_tokens() };
-    tokens
-        .iter()
-        .zip(weights)
-        .filter(|(t, _)| !translated || s.is_portable(**t) || other.names().contains(t))
-        .map(|(t, w)| (*t, *w))
-        .collect()
+/// (or a name `other` carries too) when they are in two languages. Read in
+/// place: the comparisons run for every report of every candidate, and
+/// collecting these lists was most of clustering's allocations.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    tokens: &'a [u64],
+    weights: &'a [f64],
+    sig: &'a Packed,
+    other: &'a Packed,
+    translated: bool,
+}
+
+impl<'a> Part<'a> {
+    fn of(s: &'a Packed, weights: &'a [f64], other: &'a Packed, translated: bool, whole: bool) -> Part<'a> {
+        let tokens = if whole { s.tokens() } else { s.title_tokens() };
+        Part { tokens, weights, sig: s, other, translated }
+    }
+
+    fn kept(&self, t: u64) -> bool {
+        !self.translated || self.sig.is_portable(t) || self.other.names().contains(&t)
+    }
+
+    fn iter(self) -> impl Iterator<Item = (u64, f64)> + Clone + 'a {
+        self.tokens.iter().zip(self.weights).filter(move |(t, _)| self.kept(**t)).map(|(t, w)| (*t, *w))
+    }
+
+    fn contains(&self, t: u64) -> bool {
+        self.tokens.contains(&t) && self.kept(t)
+    }
+
+    /// The tokens also in `other`, in this part's order.
+    fn shared(self, other: Part<'a>) -> impl Iterator<Item = (u64, f64)> + Clone + 'a {
+        self.iter().filter(move |(t, _)| other.contains(*t))
+    }
 }
 
 /// What a report of a story is compared as: where it happens (its own
 /// places and regions, or its story's when it names none), and whether a
 /// comparison across languages needs a shared place or name
-/// ([`StoryIndex::report_similarities`]).
+/// ([`StoryIndex::report_similarity`]).
 #[derive(Clone, Copy)]
 struct Against<'a> {
     home: super::Whereabouts<'a>,
@@ -425,10 +450,8 @@ impl StoryIndex {
             .candidates(sig, time, window)
             .into_iter()
             .map(|entry| {
-                let sim = self
-                    .report_similarities(sig, &weights, entry, time)
-                    .into_iter()
-                    .fold(self.story_similarity(sig, &weights, entry), f64::max);
+                let sim =
+                    self.story_similarity(sig, &weights, entry).max(self.report_similarity(sig, &weights, entry, time));
                 Match { story: entry.id.to_string(), similarity: sim, time: entry.time }
             })
             .filter(|m| m.similarity >= threshold)
@@ -488,11 +511,7 @@ impl StoryIndex {
         a.signatures.iter().any(|sig| {
             let weights = self.weights(sig);
             let whole = self.story_similarity(sig, &weights, b);
-            whole >= threshold
-                || self
-                    .report_similarities(sig, &weights, b, a.last.max(b.last))
-                    .into_iter()
-                    .any(|sim| sim >= threshold)
+            whole >= threshold || self.report_similarity(sig, &weights, b, a.last.max(b.last)) >= threshold
         })
     }
 
@@ -565,7 +584,8 @@ impl StoryIndex {
             return 0.0;
         }
         let covered = shared.iter().map(|(_, w)| w).sum::<f64>() / own;
-        let evidence = shared_evidence(&shared, sig.names(), &story.names) * super::strict_veto(sig, first);
+        let evidence =
+            shared_evidence(shared.iter().copied(), sig.names(), &story.names) * super::strict_veto(sig, first);
         let mut sim = (COVER_FACTOR * covered * super::veto(sig, first)).max(evidence);
         if translated {
             sim *= translation_factor(things);
@@ -573,7 +593,8 @@ impl StoryIndex {
         sim.powf(CALIBRATION)
     }
 
-    /// `sig` compared with each of a story's reports. When the story has a
+    /// `sig` compared with each of a story's reports: the best (minus infinity
+    /// when it has none). When the story has a
     /// report in the item's language, a report in another language counts
     /// only if the two share a place or a name: across languages only the
     /// words that translate meet, and two events of one kind share those
@@ -584,7 +605,7 @@ impl StoryIndex {
     /// A report that names no place is judged by the places its story named
     /// by `at` (the item's publication time): what its story had said by the
     /// time the item was published, whichever report came in first.
-    fn report_similarities(&self, sig: &Packed, weights: &[f64], entry: &Entry, at: Timestamp) -> Vec<f64> {
+    fn report_similarity(&self, sig: &Packed, weights: &[f64], entry: &Entry, at: Timestamp) -> f64 {
         let reports = &entry.signatures;
         let own_language = |o: &Packed| o.language() == 0 || sig.language() == 0 || o.language() == sig.language();
         let specific_needed = reports.iter().any(own_language);
@@ -603,30 +624,31 @@ impl StoryIndex {
                 };
                 self.weighted_similarity(sig, weights, o, &self.weights(o), Against { home, specific_needed })
             })
-            .collect()
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 
     /// [`StoryIndex::similarity`] with both signatures' token weights at
-    /// hand; `specific_needed`: see [`StoryIndex::report_similarities`].
+    /// hand; `specific_needed`: see [`StoryIndex::report_similarity`].
     fn weighted_similarity(&self, a: &Packed, wa: &[f64], b: &Packed, wb: &[f64], against: Against) -> f64 {
         let Against { home, specific_needed } = against;
         let translated = a.language() != 0 && b.language() != 0 && a.language() != b.language();
-        let titles = overlap(&part(a, wa, b, translated, false), &part(b, wb, a, translated, false));
-        let (pa, pb) = (part(a, wa, b, translated, true), part(b, wb, a, translated, true));
-        let whole = overlap(&pa, &pb);
-        let evidence = evidence(&pa, &pb, a, b) * super::strict_veto_at(a, b, home);
-        let mut sim = (titles.max(whole) * super::veto_at(a, b, home)).max(evidence);
+        let side = |s, w, o, whole| Part::of(s, w, o, translated, whole);
+        let titles = overlap(side(a, wa, b, false), side(b, wb, a, false));
+        let (pa, pb) = (side(a, wa, b, true), side(b, wb, a, true));
+        let whole = overlap(pa, pb);
+        let veto = super::veto_at(a, b, home);
+        // The strict veto is the veto squared (`super::strict_veto_at`).
+        let evidence = shared_evidence(pa.shared(pb), a.names(), b.names()) * (veto * veto);
+        let mut sim = (titles.max(whole) * veto).max(evidence);
         if translated {
-            let shared: Vec<u64> = a
-                .tokens()
-                .iter()
-                .filter(|t| packed::kind(**t) != packed::FIGURE && a.is_portable(**t) && b.tokens().contains(t))
-                .copied()
-                .collect();
-            let specific = shared
-                .iter()
-                .any(|t| packed::kind(*t) == packed::PLACE || a.names().contains(t) || b.names().contains(t));
-            sim *= if specific_needed && !specific { 0.0 } else { translation_factor(shared.len()) };
+            let shared = || {
+                a.tokens()
+                    .iter()
+                    .filter(|t| packed::kind(**t) != packed::FIGURE && a.is_portable(**t) && b.tokens().contains(t))
+            };
+            let specific =
+                shared().any(|t| packed::kind(*t) == packed::PLACE || a.names().contains(t) || b.names().contains(t));
+            sim *= if specific_needed && !specific { 0.0 } else { translation_factor(shared().count()) };
         }
         sim.powf(CALIBRATION)
     }
@@ -642,42 +664,36 @@ fn translation_factor(things: usize) -> f64 {
 
 /// Weighted overlap of two token lists: a blend of Dice and the overlap
 /// coefficient, so added or dropped words cost little.
-fn overlap(a: &[(u64, f64)], b: &[(u64, f64)]) -> f64 {
+fn overlap(a: Part, b: Part) -> f64 {
     let wa: f64 = a.iter().map(|(_, w)| w).sum();
     let wb: f64 = b.iter().map(|(_, w)| w).sum();
     if wa == 0.0 || wb == 0.0 {
         return 0.0;
     }
-    let shared: f64 = a.iter().filter(|(t, _)| b.iter().any(|(u, _)| u == t)).map(|(_, w)| w).sum();
+    let shared: f64 = a.shared(b).map(|(_, w)| w).sum();
     let dice = 2.0 * shared / (wa + wb);
     let overlap = shared / wa.min(wb);
     0.25 * dice + 0.75 * overlap
 }
 
-/// Shared rare evidence, 0..1: the summed weight of the words two reports
-/// share (names counted [`NAME_BOOST`] times), whatever else each says.
-/// Outlets that rewrite a headline keep the names and a rare word or two, and
-/// little else; words weighing under [`EVIDENCE_MIN_WEIGHT`] (common in the
-/// window) are no evidence. [`EVIDENCE_SCALE`] is the shared weight at which
-/// the evidence reaches 1 - 1/e.
-fn evidence(a: &[(u64, f64)], b: &[(u64, f64)], sa: &Packed, sb: &Packed) -> f64 {
-    let shared: Vec<(u64, f64)> = a.iter().filter(|(t, _)| b.iter().any(|(u, _)| u == t)).copied().collect();
-    shared_evidence(&shared, sa.names(), sb.names())
-}
-
-/// [`evidence`] from the words already found shared. Without a shared name
-/// or place there is none: kinds of events, figures and common words
-/// ("derby", "2-1", "ransomware") are shared by look-alikes too.
+/// Shared rare evidence, 0..1, from the words two reports share (`shared`):
+/// their summed weight (names counted [`NAME_BOOST`] times), whatever else
+/// each says. Outlets that rewrite a headline keep the names and a rare word
+/// or two, and little else; words weighing under [`EVIDENCE_MIN_WEIGHT`]
+/// (common in the window) are no evidence. [`EVIDENCE_SCALE`] is the shared
+/// weight at which the evidence reaches 1 - 1/e.
+///
+/// Without a shared name or place there is none: kinds of events, figures and
+/// common words ("derby", "2-1", "ransomware") are shared by look-alikes too.
 /// `na` and `nb` are the names of either side.
-fn shared_evidence(shared: &[(u64, f64)], na: &[u64], nb: &[u64]) -> f64 {
+fn shared_evidence(shared: impl Iterator<Item = (u64, f64)> + Clone, na: &[u64], nb: &[u64]) -> f64 {
     let named = |t: &u64| na.contains(t) || nb.contains(t);
-    if !shared.iter().any(|(t, _)| packed::kind(*t) == packed::PLACE || named(t)) {
+    if !shared.clone().any(|(t, _)| packed::kind(t) == packed::PLACE || named(&t)) {
         return 0.0;
     }
     let mass: f64 = shared
-        .iter()
         .filter(|(_, w)| *w >= EVIDENCE_MIN_WEIGHT)
-        .map(|(t, w)| if named(t) { w * NAME_BOOST } else { *w })
+        .map(|(t, w)| if named(&t) { w * NAME_BOOST } else { w })
         .sum();
     1.0 - (-mass / EVIDENCE_SCALE).exp()
 }

@@ -187,8 +187,7 @@ pub fn veto_at(a: &Packed, b: &Packed, b_where: Whereabouts) -> f64 {
     }
     // A region named by one ("@africa") is no other place than the countries
     // in it named by the other ("Nigeria and Kenya").
-    let (pa, pb) = (places_beyond(a.places(), b_regions), places_beyond(b_places, a.regions()));
-    if disjoint(&pa, &pb) {
+    if places_disjoint(a.places(), b_regions, b_places, a.regions()) {
         // Places the story named, not the report, weigh less: a story's
         // reports also name where its people come from.
         factor *= if disjoint(a.regions(), b_regions) && !inherited { 0.25 } else { 0.5 };
@@ -201,10 +200,19 @@ pub fn veto_at(a: &Packed, b: &Packed, b_where: Whereabouts) -> f64 {
     factor
 }
 
-/// `places` without those that name one of `regions` (the configured
-/// regions the other report's places are in).
-fn places_beyond(places: &[u64], regions: &[u64]) -> Vec<u64> {
-    places.iter().filter(|p| !regions.iter().any(|r| packed::is_region(**p, *r))).copied().collect()
+/// Whether two reports' places (`a_places`, `b_places`) are disjoint, each
+/// without the places that name one of the other's regions: both name some,
+/// and none in common.
+fn places_disjoint(a_places: &[u64], b_regions: &[u64], b_places: &[u64], a_regions: &[u64]) -> bool {
+    let beyond = |places: &'_ [u64], regions: &'_ [u64]| {
+        places.iter().filter(move |p| !regions.iter().any(|r| packed::is_region(**p, *r))).copied().collect::<Vec<_>>()
+    };
+    // Most reports name a place or two: the lists are built only when both name some.
+    if a_places.is_empty() || b_places.is_empty() {
+        return false;
+    }
+    let (pa, pb) = (beyond(a_places, b_regions), beyond(b_places, a_regions));
+    !pa.is_empty() && !pb.is_empty() && !pa.iter().any(|v| pb.contains(v))
 }
 
 /// The veto factor for figures that differ in no shared role.
@@ -222,17 +230,19 @@ const PARTIAL_FIGURES: f64 = 1.0;
 /// one, and so does a figure beside a place (two bulletins' "فلسطينيين
 /// ثلاثة" / "فلسطينيَّين اثنين": three and two Palestinians killed, in two towns).
 fn figures_conflict(a: &Packed, b: &Packed) -> bool {
-    let of = |s: &Packed, role: u64| -> Vec<u64> { s.figures().filter(|[r, _]| *r == role).map(|[_, n]| n).collect() };
+    fn of(s: &Packed, role: u64) -> impl Iterator<Item = u64> + Clone + '_ {
+        s.figures().filter(move |[r, _]| *r == role).map(|[_, n]| n)
+    }
     // How many roles a figure has in its report: one when it opens or ends
     // the text ("Three Palestinians killed").
     let roles_of = |s: &Packed, n: u64| s.figures().filter(|[_, m]| *m == n).count();
     let mut conflicts: Vec<u64> = Vec::new();
     for [role, n] in a.figures() {
-        let theirs = of(b, role);
-        if theirs.is_empty() || of(a, role).iter().any(|m| theirs.contains(m)) {
+        let mut theirs = of(b, role);
+        if theirs.clone().next().is_none() || of(a, role).any(|m| theirs.clone().any(|t| t == m)) {
             continue;
         }
-        if packed::kind(role) == packed::PLACE || roles_of(a, n) == 1 || theirs.iter().any(|m| roles_of(b, *m) == 1) {
+        if packed::kind(role) == packed::PLACE || roles_of(a, n) == 1 || theirs.any(|m| roles_of(b, m) == 1) {
             return true;
         }
         if !conflicts.contains(&role) {
