@@ -436,17 +436,19 @@ fn check_realistic(c: &Clusters, pairwise_recall: f64, lookalikes_allowed: usize
 /// has one in the item's (all chosen on the other two sets, then measured
 /// here once): 0.940 / 0.884, 0.836 / 0.848, 0.917, 0 of 25. After roundups
 /// were kept apart (chosen on the fourth set): 0.940 / 0.888, 0.837 /
-/// 0.854, 0.917, 0 of 25. The issue's
-/// B-cubed precision of 0.95 is not met there; the floors sit a little
-/// under today's figures.
+/// 0.854, 0.917, 0 of 25. After the threshold was calibrated again on the
+/// four other realistic sets (`CALIBRATION` in `src/stories/index.rs`):
+/// 0.961 / 0.850, 0.896 / 0.727, 0.908, 0 of 25: the targets
+/// (B-cubed 0.95 / 0.80, pairwise recall 0.70, coverage 0.85, no look-alike
+/// merged) are met. Floors a little under.
 #[test]
 fn clustering_on_the_fresh_realistic_set() {
     let o = evaluate_set("realnews-fresh.json");
     let c = &o.clusters;
-    assert!(c.bcubed_precision >= 0.93, "B-cubed precision {:.3} below 0.93", c.bcubed_precision);
-    assert!(c.bcubed_recall >= 0.87, "B-cubed recall {:.3} fell below 0.87", c.bcubed_recall);
-    assert!(o.recall >= 0.83, "pairwise recall {:.3} fell below 0.83", o.recall);
-    assert!(c.outlet_coverage >= 0.90, "outlet coverage {:.3} fell below 0.90", c.outlet_coverage);
+    assert!(c.bcubed_precision >= 0.95, "B-cubed precision {:.3} below 0.95", c.bcubed_precision);
+    assert!(c.bcubed_recall >= 0.83, "B-cubed recall {:.3} fell below 0.83", c.bcubed_recall);
+    assert!(o.recall >= 0.70, "pairwise recall {:.3} fell below 0.70", o.recall);
+    assert!(c.outlet_coverage >= 0.88, "outlet coverage {:.3} fell below 0.88", c.outlet_coverage);
     assert_eq!(c.lookalikes_merged, 0, "look-alike pairs merged");
 }
 
@@ -476,14 +478,19 @@ fn clustering_on_the_fourth_realistic_set() {
 /// fifth writer blind to the clustering, committed before it was measured).
 /// Blind, on session 9's code (5460b87, the same figures as 064fe6b):
 /// B-cubed 0.927 / 0.867, pairwise 0.820 / 0.789, outlet coverage 0.907,
-/// 4 of 28 look-alike pairs merged. Floors a little under.
+/// 4 of 28 look-alike pairs merged. Then looked at (so blind no more) and
+/// used with the other three realistic sets to calibrate the threshold
+/// again: 0.949 / 0.865, 0.867 / 0.773, 0.905, 3 of 28 (one minister's
+/// resignation and his president's rail plan two days later; a rival's car
+/// launch naming the first; a Lagos doctors' strike and a Lagos building
+/// collapse on one day). Floors a little under.
 #[test]
 fn clustering_on_the_fifth_realistic_set() {
     let o = evaluate_set("realnews-blind5.json");
     let c = &o.clusters;
-    assert!(c.bcubed_precision >= 0.92, "B-cubed precision {:.3} below 0.92", c.bcubed_precision);
-    assert!(c.bcubed_recall >= 0.86, "B-cubed recall {:.3} fell below 0.86", c.bcubed_recall);
-    assert!(o.recall >= 0.78, "pairwise recall {:.3} fell below 0.78", o.recall);
-    assert!(c.outlet_coverage >= 0.90, "outlet coverage {:.3} fell below 0.90", c.outlet_coverage);
-    assert!(c.lookalikes_merged <= 4, "{} look-alike pairs merged", c.lookalikes_merged);
+    assert!(c.bcubed_precision >= 0.94, "B-cubed precision {:.3} below 0.94", c.bcubed_precision);
+    assert!(c.bcubed_recall >= 0.85, "B-cubed recall {:.3} fell below 0.85", c.bcubed_recall);
+    assert!(o.recall >= 0.76, "pairwise recall {:.3} fell below 0.76", o.recall);
+    assert!(c.outlet_coverage >= 0.89, "outlet coverage {:.3} fell below 0.89", c.outlet_coverage);
+    assert!(c.lookalikes_merged <= 3, "{} look-alike pairs merged", c.lookalikes_merged);
 }

@@ -26,15 +26,19 @@ pub const SIGNATURES_PER_STORY: usize = 8;
 const PROBE_POSTINGS: usize = 64;
 /// The raw score (weighted overlap times vetoes) is raised to this power, a
 /// monotone calibration that puts the design's default threshold, 0.6, at the
-/// raw 0.529 (ln 0.6 / ln 0.529), where, with 8 probe words, the realistic
-/// tuning set (tests/data/eval/realnews.json) has pairwise precision 0.963
-/// (0.952 on the held-out set) and the team's first set 1.000. (It was 0.6766,
-/// raw 0.47, with 5 probe words; at that raw threshold 8 probe words gave
-/// precision 0.943 and 0.921.) With the rules of session 9 (`super` module
-/// doc) the same threshold gives pairwise precision 1.000 on the tuning set
-/// and 0.939 held out, 0.978 over both, near the stories issue's 0.97: left
-/// as it is. A threshold of 1.0 still means identical, 0 anything.
-const CALIBRATION: f64 = 0.8023;
+/// raw 0.540 (ln 0.6 / ln 0.540). Chosen (session 10) as the lowest threshold,
+/// in steps of 0.01 of the calibration before (0.8023, raw 0.529), at which
+/// the mean B-cubed precision over the four realistic development sets
+/// (realnews, realnews-heldout, realnews-blind4, realnews-blind5) reaches the
+/// stories issue's 0.97: 0.60 gave 0.968 (the fifth set 0.927: a Lagos
+/// market collapse joined a Lagos doctors' strike at 0.602, Jordan's fuel
+/// prices merged with its border reopening at 0.604), 0.61 gave 0.975
+/// (fifth set 0.949 / 0.865; realnews and blind4 unchanged; items.json
+/// B-cubed recall 0.970 to 0.963). The fresh set was then measured once:
+/// B-cubed 0.940 / 0.888 to 0.961 / 0.850. Earlier choices: 0.6766 (raw
+/// 0.47) with 5 probe words; 0.8023 with 8. A threshold of 1.0 still means
+/// identical, 0 anything.
+const CALIBRATION: f64 = 0.8291;
 /// Evidence from shared rare words (see [`evidence`]), chosen on
 /// tests/data/eval/realnews.json (the tuning set; a held-out set was not
 /// looked at): a scale of 12 took B-cubed recall from 0.61 to 0.65 with
