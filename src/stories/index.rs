@@ -68,8 +68,11 @@ struct Entry {
     signatures: Vec<Packed>,
     /// The story as a whole: the names its items carried and its first
     /// language, so that an item can join on what several outlets said
-    /// between them, not only on one of them.
-    union: Union,
+    /// between them, not only on one of them. None while the story has had
+    /// one report: that report's names, places and language are the whole of
+    /// it (most stories have one; three lists a story were about a fifth of
+    /// the index's memory).
+    union: Option<Box<Union>>,
     /// Every token its items carried (up to [`UNION_TOKENS`]), as word ids
     /// ([`packed::word`]), sorted: a story keeps no copy of its words (they
     /// were most of the index's memory: 160 strings a story), and a sorted
@@ -80,6 +83,46 @@ struct Entry {
 }
 
 impl Entry {
+    /// The names the story's items carried.
+    fn names(&self) -> &[u64] {
+        match (&self.union, self.signatures.first()) {
+            (Some(u), _) => &u.names,
+            (None, Some(first)) => first.names(),
+            (None, None) => &[],
+        }
+    }
+
+    /// The first language seen (0 when none).
+    fn language(&self) -> u64 {
+        match (&self.union, self.signatures.first()) {
+            (Some(u), _) => u.language,
+            (None, Some(first)) => first.language(),
+            (None, None) => 0,
+        }
+    }
+
+    /// The places and regions the story had named by `at`.
+    fn whereabouts_by(&self, at: Timestamp) -> (Vec<u64>, Vec<u64>) {
+        let known = |all: &[(u64, Timestamp)]| all.iter().filter(|(_, t)| *t <= at).map(|(p, _)| *p).collect();
+        match (&self.union, self.signatures.first()) {
+            (Some(u), _) => (known(&u.places), known(&u.regions)),
+            (None, Some(first)) if self.time <= at => (first.places().to_vec(), first.regions().to_vec()),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// The union spelled out once a second report comes: what the first one
+    /// (added at the story's time) named.
+    fn union_mut(&mut self) -> Option<&mut Union> {
+        if self.union.is_none() {
+            let first = self.signatures.first()?;
+            let mut union = Union::default();
+            widen(&mut union, first, self.time);
+            self.union = Some(Box::new(union));
+        }
+        self.union.as_deref_mut()
+    }
+
     /// Whether one of the story's items carried `token` (up to
     /// [`UNION_TOKENS`] of them).
     fn carries(&self, token: u64) -> bool {
@@ -332,7 +375,7 @@ impl StoryIndex {
                     time,
                     last: time,
                     signatures: Vec::new(),
-                    union: Union::default(),
+                    union: None,
                     vocabulary: Vec::new(),
                 };
                 let slot = match self.free.pop() {
@@ -351,13 +394,16 @@ impl StoryIndex {
             }
         };
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
+        // Before the story's time moves: the first report's places date from it.
+        if let Some(union) = entry.union_mut() {
+            widen(union, &sig, time);
+        }
         entry.last = entry.last.max(time);
         if entry.time != time {
             self.by_time.remove(&(entry.time, slot));
             entry.time = entry.time.min(time);
         }
         self.by_time.insert((entry.time, slot));
-        widen(&mut entry.union, &sig, time);
         // A story's first report is its vocabulary while it fits (see
         // `Entry::vocabulary`); a second one spells it out.
         if !entry.signatures.is_empty() || sig.tokens().len() > UNION_TOKENS {
@@ -571,11 +617,11 @@ impl StoryIndex {
     /// item's words with set lookups: no weight of the story's words is needed.
     fn story_similarity(&self, sig: &Packed, weights: &[f64], entry: &Entry) -> f64 {
         let Some(first) = entry.signatures.first() else { return 0.0 };
-        let story = &entry.union;
-        let translated = sig.language() != 0 && story.language != 0 && sig.language() != story.language;
+        let (names, language) = (entry.names(), entry.language());
+        let translated = sig.language() != 0 && language != 0 && sig.language() != language;
         let (mut own, mut shared, mut things) = (0.0, Vec::new(), 0);
         for (&t, w) in sig.tokens().iter().zip(weights) {
-            if translated && !(sig.is_portable(t) || story.names.contains(&t)) {
+            if translated && !(sig.is_portable(t) || names.contains(&t)) {
                 continue;
             }
             own += w;
@@ -588,8 +634,7 @@ impl StoryIndex {
             return 0.0;
         }
         let covered = shared.iter().map(|(_, w)| w).sum::<f64>() / own;
-        let evidence =
-            shared_evidence(shared.iter().copied(), sig.names(), &story.names) * super::strict_veto(sig, first);
+        let evidence = shared_evidence(shared.iter().copied(), sig.names(), names) * super::strict_veto(sig, first);
         let mut sim = (COVER_FACTOR * covered * super::veto(sig, first)).max(evidence);
         if translated {
             sim *= translation_factor(things);
@@ -615,10 +660,7 @@ impl StoryIndex {
         let specific_needed = reports.iter().any(own_language);
         // Collected only when some report needs them (most name a place).
         let placeless = reports.iter().any(|o| o.places().is_empty());
-        let known = |all: &[(u64, Timestamp)]| -> Vec<u64> {
-            all.iter().filter(|(_, t)| placeless && *t <= at).map(|(p, _)| *p).collect()
-        };
-        let (places, regions) = (known(&entry.union.places), known(&entry.union.regions));
+        let (places, regions) = if placeless { entry.whereabouts_by(at) } else { (Vec::new(), Vec::new()) };
         reports
             .iter()
             .map(|o| {
