@@ -170,7 +170,8 @@ fn arrival_order_changes_few_decisions() {
         let share = differ as f64 / pairs as f64;
         println!("seed {seed}: {differ} of {pairs} item pairs decided otherwise ({:.4})", share);
         // Measured 0.0019-0.0032 (72-123 pairs, against about 560 pairs
-        // together in publication order).
+        // together in publication order) in session 9; 72-112 since the
+        // threshold was calibrated again.
         assert!(share < 0.01, "seed {seed}: {differ} of {pairs} pairs depend on the order");
     }
 }
@@ -219,8 +220,8 @@ fn live_differences(file: &str, interval: i64) -> Vec<(usize, usize)> {
 /// the same stories (compared item pair by item pair: together or apart),
 /// with polls every 15 minutes and every hour (the order of items up to an
 /// hour apart changing), on the two sets the clustering was tuned on. With
-/// polls every 6 hours 51-78 of the 38,781 pairs of realnews.json are
-/// decided otherwise: see README "How items cluster into stories".
+/// polls every 6 hours 51-78 of the 38,781 pairs of realnews.json were
+/// decided otherwise in session 9 (not measured since): see README "How items cluster into stories".
 #[test]
 fn live_polling_order_and_threads_change_no_story() {
     for file in ["realnews.json", "realnews-heldout.json"] {

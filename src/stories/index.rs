@@ -39,7 +39,7 @@ const PROBE_POSTINGS: usize = 64;
 /// 0.47) with 5 probe words; 0.8023 with 8. A threshold of 1.0 still means
 /// identical, 0 anything.
 const CALIBRATION: f64 = 0.8291;
-/// Evidence from shared rare words (see [`evidence`]), chosen on
+/// Evidence from shared rare words (see [`shared_evidence`]), chosen on
 /// tests/data/eval/realnews.json (the tuning set; a held-out set was not
 /// looked at): a scale of 12 took B-cubed recall from 0.61 to 0.65 with
 /// precision 0.99; 8 and 6 merged more look-alikes for little more recall.
@@ -634,8 +634,9 @@ impl StoryIndex {
             return 0.0;
         }
         let covered = shared.iter().map(|(_, w)| w).sum::<f64>() / own;
-        let evidence = shared_evidence(shared.iter().copied(), sig.names(), names) * super::strict_veto(sig, first);
-        let mut sim = (COVER_FACTOR * covered * super::veto(sig, first)).max(evidence);
+        let veto = super::veto(sig, first);
+        let evidence = shared_evidence(shared.iter().copied(), sig.names(), names) * super::strict(veto);
+        let mut sim = (COVER_FACTOR * covered * veto).max(evidence);
         if translated {
             sim *= translation_factor(things);
         }
@@ -683,8 +684,7 @@ impl StoryIndex {
         let (pa, pb) = (side(a, wa, b, true), side(b, wb, a, true));
         let whole = overlap(pa, pb);
         let veto = super::veto_at(a, b, home);
-        // The strict veto is the veto squared (`super::strict_veto_at`).
-        let evidence = shared_evidence(pa.shared(pb), a.names(), b.names()) * (veto * veto);
+        let evidence = shared_evidence(pa.shared(pb), a.names(), b.names()) * super::strict(veto);
         let mut sim = (titles.max(whole) * veto).max(evidence);
         if translated {
             let shared = || {

@@ -15,8 +15,8 @@
 //! - with the story as a whole (every word its items carried), vetoed on the
 //!   specifics of its first report;
 //! - by shared rare evidence: the summed weight of the rare words both carry,
-//!   names counted 1.5 times ([`index`]'s `evidence`), vetoed by
-//!   [`strict_veto`], since outlets that rewrite a headline keep its names and
+//!   names counted 1.5 times ([`index`]'s `shared_evidence`), vetoed by
+//!   [`strict`], since outlets that rewrite a headline keep its names and
 //!   a rare word or two and little else; only when they share a name or a
 //!   place (two derbies won 2-1 share the rest).
 //!
@@ -173,7 +173,6 @@ impl<'a> Whereabouts<'a> {
 /// is in the story of Western Australia's heatwave, not Andalusia's).
 pub fn veto_at(a: &Packed, b: &Packed, b_where: Whereabouts) -> f64 {
     let Whereabouts { places: b_places, regions: b_regions, inherited } = b_where;
-    let disjoint = |x: &[u64], y: &[u64]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
     let mut factor = 1.0;
     let lacks = |x: &Packed, y: &Packed| x.numbers().any(|v| !y.numbers().any(|w| w == v));
     if figures_conflict(a, b) {
@@ -216,8 +215,12 @@ fn places_disjoint(a_places: &[u64], b_regions: &[u64], b_places: &[u64], a_regi
     if a_places.is_empty() || b_places.is_empty() {
         return false;
     }
-    let (pa, pb) = (beyond(a_places, b_regions), beyond(b_places, a_regions));
-    !pa.is_empty() && !pb.is_empty() && !pa.iter().any(|v| pb.contains(v))
+    disjoint(&beyond(a_places, b_regions), &beyond(b_places, a_regions))
+}
+
+/// Whether both lists name something and nothing in common.
+fn disjoint(x: &[u64], y: &[u64]) -> bool {
+    !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v))
 }
 
 /// The veto factor for figures that differ in no shared role.
@@ -257,17 +260,12 @@ fn figures_conflict(a: &Packed, b: &Packed) -> bool {
     conflicts.len() >= 2
 }
 
-/// The veto for a join on shared rare words alone ([`index`]'s evidence):
-/// with little else in common, a conflict in names, figures, places or a
-/// second report by the same outlet (its recurring templates) weighs more.
-pub fn strict_veto(a: &Packed, b: &Packed) -> f64 {
-    strict_veto_at(a, b, Whereabouts::of(b))
-}
-
-/// [`strict_veto`] with `b`'s places given (see [`veto_at`]).
-pub fn strict_veto_at(a: &Packed, b: &Packed, b_where: Whereabouts) -> f64 {
-    let v = veto_at(a, b, b_where);
-    v * v
+/// The veto for a join on shared rare words alone ([`index`]'s evidence),
+/// from the [`veto`] of the same two reports: with little else in common, a
+/// conflict in names, figures, places or a second report by the same outlet
+/// (its recurring templates) weighs more.
+pub fn strict(veto: f64) -> f64 {
+    veto * veto
 }
 
 #[cfg(test)]
