@@ -419,8 +419,15 @@ fn main() {
         ms(best_redb.1),
         best_redb.1.as_secs_f64() / best_parse.as_secs_f64()
     );
+    // Issue 3's budget against parsing alone is withdrawn (it cannot be met
+    // with the prescribed parts); the budget since issue 21 is the whole path
+    // against the floor of its prescribed parts.
     println!(
-        "ratio whole path / parse alone: {:.2}x (budget: at most 2x; best of {rounds}, sides alternated)",
+        "ratio whole path / prescribed parts: {:.2}x (budget: at most 1.5x; best of {rounds}, sides alternated)",
+        best_ingest.as_secs_f64() / prescribed.as_secs_f64()
+    );
+    println!(
+        "ratio whole path / parse alone: {:.2}x (issue 3's 2x, withdrawn)",
         best_ingest.as_secs_f64() / best_parse.as_secs_f64()
     );
     println!(
@@ -430,10 +437,13 @@ fn main() {
         paired[paired.len() - 1]
     );
     match feedparser(&paths) {
+        // The most any whole path could reach is feedparser against the
+        // prescribed parts alone (a whole path no dearer than its floor).
         Some(fp) => println!(
-            "python feedparser   : {:>8.1} ms  -> newsdesk is {:.1}x faster (budget: at least 20x)",
+            "python feedparser   : {:>8.1} ms  -> newsdesk is {:.1}x faster (budget: at least 20x; the prescribed parts alone are {:.1}x)",
             fp.as_secs_f64() * 1e3,
-            fp.as_secs_f64() / best_ingest.as_secs_f64()
+            fp.as_secs_f64() / best_ingest.as_secs_f64(),
+            fp.as_secs_f64() / prescribed.as_secs_f64()
         ),
         None => println!("python feedparser   : not installed (pip install feedparser) - skipped"),
     }
