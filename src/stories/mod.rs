@@ -332,6 +332,9 @@ mod tests {
             "Markets wrap: leu rallies after Moldova vote, storm hits Iberian utilities",
             "Morning note: the bank's big night, its rival's reply and UK inflation",
             "Weather: Windy with heavy showers in the north, some sunshine in the south",
+            "The week in pictures: rubble in a market, torrents in a valley",
+            "Las fotos de la semana: del temporal en Galicia a la cumbre de Lima",
+            "صور الأسبوع: عاصفة في إسبانيا وإجلاء في الفلبين",
         ] {
             assert!(signature::is_roundup(t), "{t}");
         }
@@ -342,6 +345,7 @@ mod tests {
             "Owen Marsh: family pays tribute to 'fearless, kind' climber",
             "IT MELTDOWN: cash machines, flight boards go dark",
             "Moldova election: pro-EU party falls short of majority",
+            "In pictures: wildfire near Athens forces thousands to flee",
         ] {
             assert!(!signature::is_roundup(t), "{t}");
         }

@@ -70,12 +70,45 @@ impl Signature {
 /// ministro"), not shouted ("IT MELTDOWN:"), and not a kicker that follows
 /// one event ("LIVE:", "Explainer:").
 pub fn is_roundup(title: &str) -> bool {
+    if is_period_gallery(title) {
+        return true;
+    }
     let Some((kicker, rest)) = title.split_once(':') else { return false };
     if !is_generic_kicker(kicker) {
         return false;
     }
     let parts = rest.split([';', '،', '؛']).flat_map(|s| s.split(", ")).filter(|s| s.split_whitespace().count() >= 2);
     parts.count() >= 2
+}
+
+/// A gallery of a period's pictures ("The week in pictures: rubble in Lagos,
+/// torrents in Lorca", "Photos of the day"): it shows several events, as a
+/// roundup lists them. A gallery of one event ("In pictures: wildfire near
+/// Athens") is not one of these.
+fn is_period_gallery(title: &str) -> bool {
+    const GALLERIES: &[&str] = &[
+        "week in pictures",
+        "day in pictures",
+        "month in pictures",
+        "year in pictures",
+        "week in photos",
+        "pictures of the week",
+        "pictures of the day",
+        "photos of the week",
+        "photos of the day",
+        "la semana en imágenes",
+        "la semana en fotos",
+        "fotos de la semana",
+        "fotos del día",
+        "imágenes de la semana",
+        "الأسبوع في صور",
+        "صور الأسبوع",
+        "صور اليوم",
+    ];
+    static FOLDED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let galleries = FOLDED.get_or_init(|| GALLERIES.iter().map(|g| text::fold(g)).collect());
+    let title = text::fold(title);
+    galleries.iter().any(|g| title.contains(g.as_str()))
 }
 
 /// See [`is_roundup`].
