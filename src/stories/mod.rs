@@ -66,7 +66,8 @@
 //! 1 of 23 look-alikes, against 0.960 / 0.844 and 1 of 23 before them.
 //! Its errors then showed roundups ("Markets wrap: leu rallies after Moldova
 //! vote, storm hits Iberian utilities") joining an event they list: a
-//! roundup ([`signature::is_roundup`]) joins no story, 0.981 / 0.888 there,
+//! roundup ([`signature::is_roundup`]; a gallery of a week's pictures
+//! too) joins no story, 0.981 / 0.888 there,
 //! the other sets unchanged, fresh 0.940 / 0.888. A fifth set written blind
 //! (realnews-blind5.json): 0.927 / 0.867 and 4 of 28 look-alikes (session
 //! 8's code 0.919 / 0.750, 5 of 28), its errors whole stories chained through
