@@ -70,7 +70,12 @@ impl Signature {
 /// ministro"), not shouted ("IT MELTDOWN:"), and not a kicker that follows
 /// one event ("LIVE:", "Explainer:").
 pub fn is_roundup(title: &str) -> bool {
-    if is_period_gallery(title) {
+    roundup(title, &text::split_folded(&text::fold(title)))
+}
+
+/// [`is_roundup`] for a title whose folded words are at hand.
+fn roundup(title: &str, title_words: &[&str]) -> bool {
+    if is_period_gallery(title_words) {
         return true;
     }
     let Some((kicker, rest)) = title.split_once(':') else { return false };
@@ -84,8 +89,8 @@ pub fn is_roundup(title: &str) -> bool {
 /// A gallery of a period's pictures ("The week in pictures: rubble in Lagos,
 /// torrents in Lorca", "Photos of the day"): it shows several events, as a
 /// roundup lists them. A gallery of one event ("In pictures: wildfire near
-/// Athens") is not one of these.
-fn is_period_gallery(title: &str) -> bool {
+/// Athens") is not one of these. `words`: the title's folded words.
+fn is_period_gallery(words: &[&str]) -> bool {
     const GALLERIES: &[&str] = &[
         "week in pictures",
         "day in pictures",
@@ -105,10 +110,17 @@ fn is_period_gallery(title: &str) -> bool {
         "صور الأسبوع",
         "صور اليوم",
     ];
-    static FOLDED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let galleries = FOLDED.get_or_init(|| GALLERIES.iter().map(|g| text::fold(g)).collect());
-    let title = text::fold(title);
-    galleries.iter().any(|g| title.contains(g.as_str()))
+    /// Every gallery phrase names pictures with one of these (folded).
+    const PICTURES: &[&str] = &["pictures", "photos", "fotos", "imagenes", "صور"];
+    // Most titles name no pictures: a look at each word, no phrase search.
+    if !words.iter().any(|w| PICTURES.contains(w)) {
+        return false;
+    }
+    static FOLDED: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+    let galleries = FOLDED.get_or_init(|| {
+        GALLERIES.iter().map(|g| text::split_folded(&text::fold(g)).into_iter().map(String::from).collect()).collect()
+    });
+    galleries.iter().any(|g| words.windows(g.len()).any(|w| w.iter().zip(g).all(|(a, b)| a == b)))
 }
 
 /// See [`is_roundup`].
@@ -237,7 +249,7 @@ pub fn signature_of_words(title: &str, title_words: &[&str], summary_words: &[&s
         places: named_places,
         regions: Vec::new(),
         article: false,
-        roundup: is_roundup(title),
+        roundup: roundup(title, title_words),
         source: String::new(),
         language: String::new(),
     }
