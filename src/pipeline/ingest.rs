@@ -199,15 +199,23 @@ impl Desk {
             .map(|a| published_time(a.entry.feed_date, ctx.now))
             .filter(|t| *t >= ctx.oldest)
             .min();
-        let from = oldest_new.unwrap_or(ctx.now).min(ctx.now).saturating_sub(span);
-        if held.index.len() > INDEX_STORIES_KEPT {
-            // Never what this ingest needs: evicting the stories of an old
-            // item's window, to read them in again at once, made every
-            // ingest of a backlog read its whole window from the store.
-            let before = from.min(ctx.now.saturating_sub(span));
+        let oldest = oldest_new.unwrap_or(ctx.now).min(ctx.now);
+        let (from, live_from) = (oldest.saturating_sub(span), ctx.now.saturating_sub(span));
+        // The stories from `from` on are weighed and matched, exactly those
+        // an index built at this moment from the store would hold (word
+        // weights count them, so a restart or a backlog must find the same
+        // ones). Those before it leave the index when this ingest is inside
+        // the live window; for a backlog, they stay held but dormant, and
+        // leave only once the index is large: evicting the stories of an
+        // old item's window, to read them in again at once, made every
+        // ingest of a backlog read its whole window from the store.
+        if oldest >= live_from || held.index.len() > INDEX_STORIES_KEPT {
+            // Never what this ingest needs.
+            let before = from.min(live_from);
             held.index.evict_before(before);
             held.since = held.since.max(before);
         }
+        held.index.retire_before(from);
         self.cover(&ctx.rt.categorizer, held, from)?;
         Ok(held)
     }

@@ -180,6 +180,7 @@ impl Desk {
     /// `since` up to what it holds already are read in (a range of the `all`
     /// feed index, bounded by the span asked for).
     fn cover(&self, categorizer: &Categorizer, window: &mut Window, since: Timestamp) -> Result<(), StoreError> {
+        window.index.wake_from(since);
         if since >= window.since {
             return Ok(());
         }
@@ -188,8 +189,13 @@ impl Desk {
                 continue;
             }
             let Some(story) = self.store.story(&key.story)? else { continue };
-            // The index keeps only a story's first few signatures.
-            for m in self.store.story_members(&story)?.iter().take(stories::index::SIGNATURES_PER_STORY) {
+            // Every member, in the order they were published: the index
+            // keeps the earliest few signatures and the words of all, as it
+            // did while they came in (a restart must not change what the
+            // next item is compared with).
+            let mut members = self.store.story_members(&story)?;
+            members.sort_by(|a, b| a.order().cmp(&b.order()));
+            for m in &members {
                 if let Some(item) = self.store.item(&m.key)? {
                     window.index.add(&story.id, m.published, file_item(categorizer, &item).1);
                 }

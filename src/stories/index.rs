@@ -80,6 +80,10 @@ struct Entry {
     /// Empty while the story's one report's tokens are the whole of it (most
     /// stories have one report): [`Entry::carries`] reads those instead.
     vocabulary: Vec<u64>,
+    /// Before the window of the ingest under way (see
+    /// [`StoryIndex::retire_before`]): held, but neither weighed nor a
+    /// candidate.
+    dormant: bool,
 }
 
 impl Entry {
@@ -92,10 +96,10 @@ impl Entry {
         }
     }
 
-    /// The first language seen (0 when none).
+    /// The language of its earliest report that has one (0 when none).
     fn language(&self) -> u64 {
         match (&self.union, self.signatures.first()) {
-            (Some(u), _) => u.language,
+            (Some(u), _) => u.language.0,
             (None, Some(first)) => first.language(),
             (None, None) => 0,
         }
@@ -130,6 +134,22 @@ impl Entry {
             return self.signatures.first().is_some_and(|s| s.tokens().contains(&token));
         }
         self.vocabulary.binary_search(&token).is_ok()
+    }
+
+    /// The words its posting lists hold it under: those of its kept reports.
+    fn posted(&self) -> std::collections::HashSet<u64, crate::text::WordHash> {
+        self.signatures.iter().flat_map(|s| s.tokens().iter().copied()).collect()
+    }
+
+    /// Add `tokens` (another report's, or an absorbed story's vocabulary) to
+    /// the story's words, spelling out its one report's first.
+    fn widen_words(&mut self, tokens: &[u64]) {
+        if self.vocabulary.is_empty() {
+            if let Some(first) = self.signatures.first().map(|f| f.tokens().to_vec()) {
+                self.widen_vocabulary(&first);
+            }
+        }
+        self.widen_vocabulary(tokens);
     }
 
     /// Add `tokens` to the vocabulary, while it has room.
@@ -198,7 +218,7 @@ impl Slots {
 }
 
 /// What a story's reports said between them: the names they carried (up to
-/// [`UNION_TOKENS`]) and the first language seen.
+/// [`UNION_TOKENS`]) and the language of the earliest.
 #[derive(Default)]
 struct Union {
     names: Vec<u64>,
@@ -206,7 +226,8 @@ struct Union {
     /// each with the publication time of the first report that named it.
     places: Vec<(u64, Timestamp)>,
     regions: Vec<(u64, Timestamp)>,
-    language: u64,
+    /// The language of the earliest report that has one, and its time.
+    language: (u64, Timestamp),
 }
 
 /// Posting list and live count of one word.
@@ -225,24 +246,53 @@ const UNION_TOKENS: usize = 160;
 
 /// Add what `sig` (published at `time`) says to a story's whole
 /// vocabulary: its names, places and regions (the story's words are in
-/// [`Entry::vocabulary`]) and the first language seen.
+/// [`Entry::vocabulary`]) and the earliest report's language.
 fn widen(union: &mut Union, sig: &Packed, time: Timestamp) {
-    for n in sig.names() {
-        if union.names.len() < UNION_TOKENS && !union.names.contains(n) {
-            union.names.push(*n);
-        }
-    }
-    for (all, new) in [(&mut union.places, sig.places()), (&mut union.regions, sig.regions())] {
-        for n in new {
-            if let Some((_, t)) = all.iter_mut().find(|(p, _)| p == n) {
-                *t = (*t).min(time);
-            } else if all.len() < UNION_TOKENS {
-                all.push((*n, time));
+    union.note(sig.names(), sig.places().iter().map(|p| (*p, time)), sig.regions().iter().map(|r| (*r, time)));
+    union.note_language(sig.language(), time);
+}
+
+impl Union {
+    /// Names, and places and regions with the time they were first named.
+    fn note<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a u64>,
+        places: impl Iterator<Item = (u64, Timestamp)>,
+        regions: impl Iterator<Item = (u64, Timestamp)>,
+    ) {
+        for n in names {
+            if self.names.len() < UNION_TOKENS && !self.names.contains(n) {
+                self.names.push(*n);
             }
         }
+        for (n, time) in places {
+            note_place(&mut self.places, n, time);
+        }
+        for (n, time) in regions {
+            note_place(&mut self.regions, n, time);
+        }
     }
-    if union.language == 0 {
-        union.language = sig.language();
+
+    /// The language of the earliest report that has one.
+    fn note_language(&mut self, language: u64, time: Timestamp) {
+        if language != 0 && (self.language.0 == 0 || time < self.language.1) {
+            self.language = (language, time);
+        }
+    }
+
+    /// Take what another story's reports said (a merge).
+    fn merge(&mut self, other: &Union) {
+        self.note(&other.names, other.places.iter().copied(), other.regions.iter().copied());
+        self.note_language(other.language.0, other.language.1);
+    }
+}
+
+/// A place (or region) named at `time`: the earliest time is kept.
+fn note_place(all: &mut Vec<(u64, Timestamp)>, place: u64, time: Timestamp) {
+    if let Some((_, t)) = all.iter_mut().find(|(p, _)| *p == place) {
+        *t = (*t).min(time);
+    } else if all.len() < UNION_TOKENS {
+        all.push((place, time));
     }
 }
 
@@ -326,7 +376,10 @@ pub struct StoryIndex {
     /// word id → the stories that carry it (one map for the posting list and
     /// the live count: one key and one table entry a word, not two).
     postings: HashMap<u64, Posting>,
+    /// The stories weighed and matched, by time.
     by_time: BTreeSet<(Timestamp, u32)>,
+    /// The dormant stories (held, not weighed), by time.
+    dormant: BTreeSet<(Timestamp, u32)>,
     /// Slots free for reuse: only those swept out of every posting list.
     free: Vec<u32>,
     /// Stories evicted since the posting lists were last swept.
@@ -366,7 +419,15 @@ impl StoryIndex {
         self.add_packed(story, time, sig.into())
     }
 
-    fn add_packed(&mut self, story: &str, time: Timestamp, sig: Packed) {
+    fn add_packed(&mut self, story: &str, time: Timestamp, mut sig: Packed) {
+        sig.time = time;
+        if let Some(slot) = self.slot_of(story).filter(|s| self.slots[*s as usize].as_ref().is_some_and(|e| e.dormant))
+        {
+            // An item joins (by its link) a story from before the window:
+            // it starts afresh, as in an index built from the store, which
+            // holds no story from before the window.
+            self.drop_slot(slot);
+        }
         let slot = match self.slot_of(story) {
             Some(slot) => slot,
             None => {
@@ -377,6 +438,7 @@ impl StoryIndex {
                     signatures: Vec::new(),
                     union: None,
                     vocabulary: Vec::new(),
+                    dormant: false,
                 };
                 let slot = match self.free.pop() {
                     Some(slot) => {
@@ -407,14 +469,14 @@ impl StoryIndex {
         // A story's first report is its vocabulary while it fits (see
         // `Entry::vocabulary`); a second one spells it out.
         if !entry.signatures.is_empty() || sig.tokens().len() > UNION_TOKENS {
-            if entry.vocabulary.is_empty() {
-                if let Some(first) = entry.signatures.first().map(|f| f.tokens().to_vec()) {
-                    entry.widen_vocabulary(&first);
-                }
-            }
-            entry.widen_vocabulary(sig.tokens());
+            entry.widen_words(sig.tokens());
         }
-        if entry.signatures.len() >= SIGNATURES_PER_STORY {
+        // The story's earliest reports, in the order they were published
+        // (an earlier one arriving late takes the place of the latest):
+        // what an index built again from the store holds, whatever the
+        // order the reports came in.
+        let at = entry.signatures.partition_point(|s| s.time <= time);
+        if at >= SIGNATURES_PER_STORY {
             return;
         }
         for t in sig.tokens() {
@@ -427,23 +489,31 @@ impl StoryIndex {
         }
         // Most stories keep one report: the list grows one at a time.
         entry.signatures.reserve_exact(1);
-        entry.signatures.push(sig);
+        entry.signatures.insert(at, sig);
+        if entry.signatures.len() > SIGNATURES_PER_STORY {
+            if let Some(latest) = entry.signatures.pop() {
+                for t in latest.tokens() {
+                    if entry.signatures.iter().any(|s| s.tokens().contains(t)) {
+                        continue;
+                    }
+                    if let Some(posting) = self.postings.get_mut(t) {
+                        posting.live = posting.live.saturating_sub(1);
+                        posting.slots.retain(|s| s != slot);
+                    }
+                }
+            }
+        }
     }
 
     /// Forget stories older than `time`. Their words leave the posting lists
     /// lazily, in one sweep once the dead outnumber the living; only then are
     /// their slots reused.
     pub fn evict_before(&mut self, time: Timestamp) {
-        while let Some(&(t, slot)) = self.by_time.first() {
-            if t >= time {
-                break;
-            }
-            self.by_time.pop_first();
-            self.forget_id(slot);
-            if let Some(entry) = self.slots[slot as usize].take() {
-                self.evicted += 1;
-                self.forget_words(&entry);
-            }
+        while let Some(&(_, slot)) = self.by_time.first().filter(|(t, _)| *t < time) {
+            self.drop_slot(slot);
+        }
+        while let Some(&(_, slot)) = self.dormant.first().filter(|(t, _)| *t < time) {
+            self.drop_slot(slot);
         }
         if self.evicted > self.ids.len() + 1024 {
             let slots = &self.slots;
@@ -456,11 +526,53 @@ impl StoryIndex {
         }
     }
 
+    /// Take the story in `slot` out of the index.
+    fn drop_slot(&mut self, slot: u32) -> Option<Box<Entry>> {
+        self.forget_id(slot);
+        let entry = self.slots[slot as usize].take()?;
+        self.evicted += 1;
+        if entry.dormant {
+            self.dormant.remove(&(entry.time, slot));
+        } else {
+            self.by_time.remove(&(entry.time, slot));
+            self.forget_words(&entry);
+        }
+        Some(entry)
+    }
+
+    /// The stories from before `time` stop counting (in word weights) and
+    /// being candidates, but stay held, to be woken by [`StoryIndex::wake_from`]
+    /// at no cost: an ingest weighs and matches exactly the stories of its
+    /// own window, those an index built from the store for it would hold,
+    /// whichever windows the ingests before it had.
+    pub fn retire_before(&mut self, time: Timestamp) {
+        while let Some(&(t, slot)) = self.by_time.first().filter(|(t, _)| *t < time) {
+            self.by_time.pop_first();
+            let Some(mut entry) = self.slots[slot as usize].take() else { continue };
+            self.forget_words(&entry);
+            entry.dormant = true;
+            self.slots[slot as usize] = Some(entry);
+            self.dormant.insert((t, slot));
+        }
+    }
+
+    /// The dormant stories from `time` on count and match again.
+    pub fn wake_from(&mut self, time: Timestamp) {
+        let woken: Vec<(Timestamp, u32)> = self.dormant.range((time, 0)..).copied().collect();
+        for (t, slot) in woken {
+            self.dormant.remove(&(t, slot));
+            let Some(entry) = self.slots[slot as usize].as_mut() else { continue };
+            entry.dormant = false;
+            for t in entry.posted() {
+                self.postings.entry(t).or_default().live += 1;
+            }
+            self.by_time.insert((t, slot));
+        }
+    }
+
     /// The words of a story leaving the index no longer count in the weights.
     fn forget_words(&mut self, entry: &Entry) {
-        let posted: std::collections::HashSet<u64, crate::text::WordHash> =
-            entry.signatures.iter().flat_map(|s| s.tokens().iter().copied()).collect();
-        for t in posted {
+        for t in entry.posted() {
             if let Some(p) = self.postings.get_mut(&t) {
                 p.live = p.live.saturating_sub(1);
             }
@@ -473,7 +585,7 @@ impl StoryIndex {
 
     /// Inverse document frequency: rare words weigh more.
     fn weight(&self, token: u64) -> f64 {
-        let n = self.ids.len().max(1) as f64;
+        let n = self.by_time.len().max(1) as f64;
         (1.0 + n / (1.0 + self.df(token) as f64)).ln().max(0.1)
     }
 
@@ -517,16 +629,27 @@ impl StoryIndex {
         if sig.roundup {
             return Vec::new();
         }
-        // Each token's posting list looked up once (the sort compares lengths).
-        let mut probes: Vec<&[u32]> =
-            sig.tokens().iter().filter_map(|t| self.postings.get(t)).map(|p| p.slots.as_slice()).collect();
-        probes.sort_by_key(|list| list.len());
+        // Each token's posting list looked up once. The rarest words by the
+        // stories that carry them now, and only words some story held
+        // carries: a list also keeps stories gone since its last sweep,
+        // which an index built again from the store would not have (a word
+        // of evicted stories alone took a probe).
+        let mut probes: Vec<&Posting> =
+            sig.tokens().iter().filter_map(|t| self.postings.get(t)).filter(|p| p.live > 0).collect();
+        probes.sort_by_key(|p| p.live);
         probes.truncate(PROBE_TOKENS);
         let needed = probes.len().min(2);
+        // Only stories held and awake (whether one is dormant is read only
+        // while some are: reading an entry costs a cache miss).
+        let none_dormant = self.dormant.is_empty();
+        let awake = |s: &&u32| match &self.slots[**s as usize] {
+            Some(e) => none_dormant || !e.dormant,
+            None => false,
+        };
         // story → (probes that found it, the last probe that did)
         let mut hits: HashMap<u32, (usize, usize)> = HashMap::default();
-        for (p, list) in probes.into_iter().enumerate() {
-            for slot in list.iter().rev().take(PROBE_POSTINGS) {
+        for (p, posting) in probes.into_iter().enumerate() {
+            for slot in posting.slots.as_slice().iter().rev().filter(awake).take(PROBE_POSTINGS) {
                 let h = hits.entry(*slot).or_insert((0, usize::MAX));
                 if h.1 != p {
                     *h = (h.0 + 1, p);
@@ -568,16 +691,22 @@ impl StoryIndex {
     /// `absorbed` is one event with `survivor`: its reports move into the
     /// survivor's entry, and it leaves the index.
     pub fn absorb(&mut self, absorbed: &str, survivor: &str) {
-        let Some(slot) = self.slot_of(absorbed) else { return };
-        self.forget_id(slot);
-        let Some(entry) = self.slots[slot as usize].take() else { return };
-        self.by_time.remove(&(entry.time, slot));
-        self.evicted += 1;
-        self.forget_words(&entry);
-        for sig in entry.signatures {
-            self.add_packed(survivor, entry.time, sig);
+        let Some(entry) = self.slot_of(absorbed).and_then(|slot| self.drop_slot(slot)) else { return };
+        let Entry { signatures, union, vocabulary, last, .. } = *entry;
+        for sig in signatures {
+            self.add_packed(survivor, sig.time, sig);
         }
-        self.add_time(survivor, entry.last);
+        self.add_time(survivor, last);
+        // What the absorbed story's other reports said (past its earliest
+        // few) stays with the survivor, as a rebuild from the store would
+        // read it from all their items.
+        let Some(into) = self.slot_of(survivor).and_then(|s| self.slots[s as usize].as_deref_mut()) else { return };
+        if !vocabulary.is_empty() {
+            into.widen_words(&vocabulary);
+        }
+        if let (Some(theirs), Some(ours)) = (union, into.union_mut()) {
+            ours.merge(&theirs);
+        }
     }
 
     /// Record that `story` has an item at `time` (its span widens).

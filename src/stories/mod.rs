@@ -535,4 +535,67 @@ mod tests {
         idx.evict_before(1);
         assert!(idx.is_empty());
     }
+
+    /// What an index holds of a story does not depend on the order its
+    /// reports came in (a restart adds them in the order they were
+    /// published): the same matches, to the same similarity, whether the
+    /// reports arrive in order or backwards, more of them than a story keeps.
+    #[test]
+    fn reports_in_any_order_make_the_same_story() {
+        let reports = [
+            "Wildfire near Athens forces thousands to flee",
+            "Greek wildfire spreads as Athens suburbs evacuate",
+            "Firefighters battle Athens wildfire for a second day",
+            "Athens wildfire: thousands evacuated from northern suburbs",
+            "Winds fan wildfire on the edge of Athens",
+            "Athens fire: planes drop water on burning hills",
+            "Greece asks EU for help with Athens wildfire",
+            "Athens wildfire smoke reaches city centre",
+            "Thousands return home as Athens wildfire eases",
+            "Athens wildfire contained after three days",
+        ];
+        let build = |order: &mut dyn Iterator<Item = (usize, &&str)>| {
+            let mut idx = index_with(&[]);
+            for (i, t) in order {
+                idx.add("athens", 1000 + i as i64 * 600, sig(t, &["athens"]));
+            }
+            idx
+        };
+        let (forward, backward) =
+            (build(&mut reports.iter().enumerate()), build(&mut reports.iter().enumerate().rev()));
+        for probe in ["Thousands flee wildfire near Athens", "Athens wildfire: EU sends planes", "Storm hits coast"] {
+            let m = |idx: &StoryIndex| idx.matches(&sig(probe, &["athens"]), 4000, 86_400, 0.0);
+            assert_eq!(m(&forward), m(&backward), "{probe}");
+        }
+    }
+
+    /// A story before the window of the ingest under way neither counts in
+    /// word weights nor matches, and counts and matches again once woken: as
+    /// if it had been evicted and read back from the store.
+    #[test]
+    fn dormant_stories_neither_weigh_nor_match() {
+        let recent = |idx: &mut StoryIndex| {
+            for (i, t) in
+                ["Volcano ash grounds island flights", "Island ferry cancelled as volcano rumbles", "Flights resume"]
+                    .iter()
+                    .enumerate()
+            {
+                idx.add(&format!("r{i}"), 5000, sig(t, &[]));
+            }
+        };
+        let mut idx = StoryIndex::default();
+        idx.add("old", 10, sig("Volcano erupts on remote island", &[]));
+        recent(&mut idx);
+        let probe = sig("Volcano erupts on remote island", &[]);
+        let before = idx.matches(&probe, 3000, 86_400, 0.0);
+        assert!(before.iter().any(|m| m.story == "old"));
+        idx.retire_before(100);
+        let retired = idx.matches(&probe, 3000, 86_400, 0.0);
+        assert!(!retired.is_empty() && retired.iter().all(|m| m.story != "old"), "{retired:?}");
+        let mut without = StoryIndex::default();
+        recent(&mut without);
+        assert_eq!(retired, without.matches(&probe, 3000, 86_400, 0.0), "weighed as if it were gone");
+        idx.wake_from(0);
+        assert_eq!(idx.matches(&probe, 3000, 86_400, 0.0), before);
+    }
 }

@@ -80,6 +80,9 @@ pub struct Packed {
     pub roundup: bool,
     source: u64,
     language: u64,
+    /// When its item was published, once the index holds it (a story keeps
+    /// its earliest reports, in this order).
+    pub(super) time: crate::model::Timestamp,
 }
 
 impl Packed {
@@ -183,6 +186,7 @@ impl From<&Signature> for Packed {
             roundup: s.roundup,
             source: value(&s.source),
             language: value(&s.language),
+            time: 0,
         }
     }
 }

@@ -116,6 +116,16 @@ pub fn live_polls_every(items: &[EvalItem], seed: u64, interval: i64) -> Vec<(i6
         .collect()
 }
 
+/// One minute's polls (see [`live_polls`]) ingested one after another, in
+/// the order given, by one thread.
+pub fn ingest_in_order(desk: &newsdesk::pipeline::Desk, (minute, due): (i64, Vec<Vec<&EvalItem>>)) {
+    for batch in due {
+        let mut feed = batch[0].feed();
+        feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
+        desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
+    }
+}
+
 /// Ingest `polls` minute by minute, each minute's batches by three threads
 /// at once; thread `t` ingests through `desks[t % desks.len()]` (several
 /// desks on one PostgreSQL store are several nodes).
