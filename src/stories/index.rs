@@ -136,9 +136,19 @@ impl Entry {
         self.vocabulary.binary_search(&token).is_ok()
     }
 
-    /// The words its posting lists hold it under: those of its kept reports.
-    fn posted(&self) -> std::collections::HashSet<u64, crate::text::WordHash> {
-        self.signatures.iter().flat_map(|s| s.tokens().iter().copied()).collect()
+    /// The words its posting lists hold it under (those of its kept
+    /// reports), each once.
+    fn posted(&self) -> Vec<u64> {
+        match self.signatures.as_slice() {
+            // A report's tokens are distinct (most stories have one).
+            [one] => one.tokens().to_vec(),
+            all => {
+                let mut words: Vec<u64> = all.iter().flat_map(|s| s.tokens().iter().copied()).collect();
+                words.sort_unstable();
+                words.dedup();
+                words
+            }
+        }
     }
 
     /// Add `tokens` (another report's, or an absorbed story's vocabulary) to
