@@ -431,40 +431,7 @@ impl StoryIndex {
 
     fn add_packed(&mut self, story: &str, time: Timestamp, mut sig: Packed) {
         sig.time = time;
-        if let Some(slot) = self.slot_of(story).filter(|s| self.slots[*s as usize].as_ref().is_some_and(|e| e.dormant))
-        {
-            // An item joins (by its link) a story from before the window:
-            // it starts afresh, as in an index built from the store, which
-            // holds no story from before the window.
-            self.drop_slot(slot);
-        }
-        let slot = match self.slot_of(story) {
-            Some(slot) => slot,
-            None => {
-                let entry = Entry {
-                    id: story.into(),
-                    time,
-                    last: time,
-                    signatures: Vec::new(),
-                    union: None,
-                    vocabulary: Vec::new(),
-                    dormant: false,
-                };
-                let slot = match self.free.pop() {
-                    Some(slot) => {
-                        self.slots[slot as usize] = Some(Box::new(entry));
-                        slot
-                    }
-                    None => {
-                        self.slots.push(Some(Box::new(entry)));
-                        (self.slots.len() - 1) as u32
-                    }
-                };
-                let slots = &self.slots;
-                self.ids.insert_unique(id_hash(story), slot, |s| slot_hash(slots, *s));
-                slot
-            }
-        };
+        let slot = self.slot_for(story, time);
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
         // Before the story's time moves: the first report's places date from it.
         if let Some(union) = entry.union_mut() {
@@ -481,11 +448,53 @@ impl StoryIndex {
         if !entry.signatures.is_empty() || sig.tokens().len() > UNION_TOKENS {
             entry.widen_words(sig.tokens());
         }
-        // The story's earliest reports, in the order they were published
-        // (an earlier one arriving late takes the place of the latest):
-        // what an index built again from the store holds, whatever the
-        // order the reports came in.
-        let at = entry.signatures.partition_point(|s| s.time <= time);
+        self.keep_report(slot, sig);
+    }
+
+    /// The slot of `story`, given a new entry (starting at `time`) when it
+    /// has none.
+    fn slot_for(&mut self, story: &str, time: Timestamp) -> u32 {
+        if let Some(slot) = self.slot_of(story).filter(|s| self.slots[*s as usize].as_ref().is_some_and(|e| e.dormant))
+        {
+            // An item joins (by its link) a story from before the window:
+            // it starts afresh, as in an index built from the store, which
+            // holds no story from before the window.
+            self.drop_slot(slot);
+        }
+        if let Some(slot) = self.slot_of(story) {
+            return slot;
+        }
+        let entry = Entry {
+            id: story.into(),
+            time,
+            last: time,
+            signatures: Vec::new(),
+            union: None,
+            vocabulary: Vec::new(),
+            dormant: false,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(Box::new(entry));
+                slot
+            }
+            None => {
+                self.slots.push(Some(Box::new(entry)));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.ids.insert_unique(id_hash(story), slot, |s| slot_hash(slots, *s));
+        slot
+    }
+
+    /// Keep `sig` among the story's earliest reports, in the order they were
+    /// published (an earlier one arriving late takes the place of the
+    /// latest): what an index built again from the store holds, whatever
+    /// the order the reports came in. The posting lists follow.
+    fn keep_report(&mut self, slot: u32, sig: Packed) {
+        let Some(entry) = self.slots[slot as usize].as_mut() else { return };
+        let at = entry.signatures.partition_point(|s| s.time <= sig.time);
         if at >= SIGNATURES_PER_STORY {
             return;
         }
@@ -500,17 +509,17 @@ impl StoryIndex {
         // Most stories keep one report: the list grows one at a time.
         entry.signatures.reserve_exact(1);
         entry.signatures.insert(at, sig);
-        if entry.signatures.len() > SIGNATURES_PER_STORY {
-            if let Some(latest) = entry.signatures.pop() {
-                for t in latest.tokens() {
-                    if entry.signatures.iter().any(|s| s.tokens().contains(t)) {
-                        continue;
-                    }
-                    if let Some(posting) = self.postings.get_mut(t) {
-                        posting.live = posting.live.saturating_sub(1);
-                        posting.slots.retain(|s| s != slot);
-                    }
-                }
+        if entry.signatures.len() <= SIGNATURES_PER_STORY {
+            return;
+        }
+        let Some(latest) = entry.signatures.pop() else { return };
+        for t in latest.tokens() {
+            if entry.signatures.iter().any(|s| s.tokens().contains(t)) {
+                continue;
+            }
+            if let Some(posting) = self.postings.get_mut(t) {
+                posting.live = posting.live.saturating_sub(1);
+                posting.slots.retain(|s| s != slot);
             }
         }
     }
