@@ -284,3 +284,42 @@ fn a_restart_changes_no_story() {
         assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
     }
 }
+
+/// The same for a backlog taken in random order, a week after the items
+/// were published, with a dedup window of 3 hours (so that most stories are
+/// outside an ingest's window): the stories before each ingest's window
+/// sleep, and wake when an older item comes. Restarted every 25 items or
+/// not, the same stories.
+#[test]
+fn a_restart_during_a_backlog_changes_no_story() {
+    for file in ["items.json", "realnews.json", "realnews-blind5.json"] {
+        let run = |restart_every: usize| -> BTreeMap<String, String> {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut config, items) = evalset::load_set(dir.path(), file);
+            config.dedup.window = std::time::Duration::from_secs(3 * 3600);
+            let (config, path) = (Arc::new(config), dir.path().join("data"));
+            let week_later = items.iter().map(|i| i.published).max().unwrap() + 7 * 86_400;
+            let mut order: Vec<&evalset::EvalItem> = items.iter().collect();
+            let mut rng = evalset::Rng(0x0005_EED0_FBAC_4106);
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let mut desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+            for (n, i) in order.into_iter().enumerate() {
+                if restart_every > 0 && n > 0 && n % restart_every == 0 {
+                    drop(desk);
+                    desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+                }
+                desk.ingest(&i.source, &i.feed(), week_later).unwrap();
+            }
+            items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
+        };
+        let (throughout, restarted) = (run(0), run(25));
+        assert!(
+            throughout.values().collect::<std::collections::BTreeSet<_>>().len() < throughout.len(),
+            "{file}: joins"
+        );
+        let (differ, pairs) = pairs_differing(&throughout, &restarted);
+        assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
+    }
+}

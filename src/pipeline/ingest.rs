@@ -123,6 +123,7 @@ impl Desk {
                 (Some(key), None) => {
                     if let Some(item) = self.store.item(&key)? {
                         let (_, sig, _) = super::file_item(&rt.categorizer, &item);
+                        let sig = stories::Packed::from(sig).ranked(item.first_seen, &item.key);
                         window.index.add(&e.story, item.published, sig);
                     }
                 }
@@ -317,7 +318,7 @@ impl Desk {
         };
         let (filing, sig, title_breaking) = file_item(&ctx.rt.categorizer, item);
         // Packed once: to match, then to keep in the index.
-        let sig = stories::Packed::from(sig);
+        let sig = stories::Packed::from(sig).ranked(item.first_seen, &item.key);
         let (window, threshold) = (model::secs(ctx.rt.config.dedup.window), ctx.rt.config.dedup.similarity);
         let near = match link_story {
             Some(_) => Vec::new(),

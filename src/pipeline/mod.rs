@@ -194,10 +194,11 @@ impl Desk {
             // did while they came in (a restart must not change what the
             // next item is compared with).
             let mut members = self.store.story_members(&story)?;
-            members.sort_by(|a, b| a.order().cmp(&b.order()));
+            members.sort_by_cached_key(|m| (m.published, m.first_seen, xxhash_rust::xxh3::xxh3_64(m.key.as_bytes())));
             for m in &members {
                 if let Some(item) = self.store.item(&m.key)? {
-                    window.index.add(&story.id, m.published, file_item(categorizer, &item).1);
+                    let sig = stories::Packed::from(file_item(categorizer, &item).1).ranked(item.first_seen, &item.key);
+                    window.index.add(&story.id, m.published, sig);
                 }
             }
         }

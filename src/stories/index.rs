@@ -2,7 +2,7 @@
 //! so that a new item finds its candidates without a scan: it looks only at
 //! the stories that share one of its rarest words.
 
-use super::packed::{self, Packed};
+use super::packed::{self, Packed, Rank};
 use super::signature::Signature;
 use crate::model::Timestamp;
 use std::collections::BTreeSet;
@@ -121,7 +121,7 @@ impl Entry {
         if self.union.is_none() {
             let first = self.signatures.first()?;
             let mut union = Union::default();
-            widen(&mut union, first, self.time);
+            widen(&mut union, first, first.rank());
             self.union = Some(Box::new(union));
         }
         self.union.as_deref_mut()
@@ -236,8 +236,8 @@ struct Union {
     /// each with the publication time of the first report that named it.
     places: Vec<(u64, Timestamp)>,
     regions: Vec<(u64, Timestamp)>,
-    /// The language of the earliest report that has one, and its time.
-    language: (u64, Timestamp),
+    /// The language of the earliest report that has one, and its rank.
+    language: (u64, Rank),
 }
 
 /// Posting list and live count of one word.
@@ -257,9 +257,10 @@ const UNION_TOKENS: usize = 160;
 /// Add what `sig` (published at `time`) says to a story's whole
 /// vocabulary: its names, places and regions (the story's words are in
 /// [`Entry::vocabulary`]) and the earliest report's language.
-fn widen(union: &mut Union, sig: &Packed, time: Timestamp) {
+fn widen(union: &mut Union, sig: &Packed, rank: Rank) {
+    let time = rank.0;
     union.note(sig.names(), sig.places().iter().map(|p| (*p, time)), sig.regions().iter().map(|r| (*r, time)));
-    union.note_language(sig.language(), time);
+    union.note_language(sig.language(), rank);
 }
 
 impl Union {
@@ -284,9 +285,9 @@ impl Union {
     }
 
     /// The language of the earliest report that has one.
-    fn note_language(&mut self, language: u64, time: Timestamp) {
-        if language != 0 && (self.language.0 == 0 || time < self.language.1) {
-            self.language = (language, time);
+    fn note_language(&mut self, language: u64, rank: Rank) {
+        if language != 0 && (self.language.0 == 0 || rank < self.language.1) {
+            self.language = (language, rank);
         }
     }
 
@@ -435,7 +436,7 @@ impl StoryIndex {
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
         // Before the story's time moves: the first report's places date from it.
         if let Some(union) = entry.union_mut() {
-            widen(union, &sig, time);
+            widen(union, &sig, sig.rank());
         }
         entry.last = entry.last.max(time);
         if entry.time != time {
@@ -494,7 +495,7 @@ impl StoryIndex {
     /// the order the reports came in. The posting lists follow.
     fn keep_report(&mut self, slot: u32, sig: Packed) {
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
-        let at = entry.signatures.partition_point(|s| s.time <= sig.time);
+        let at = entry.signatures.partition_point(|s| s.rank() <= sig.rank());
         if at >= SIGNATURES_PER_STORY {
             return;
         }

@@ -584,6 +584,33 @@ mod tests {
         }
     }
 
+    /// Reports published at the same time are kept by when they were first
+    /// seen and their key, not by the order they came in: more of them than
+    /// a story keeps, added forwards or backwards, make the same story.
+    #[test]
+    fn reports_of_one_time_make_the_same_story_in_any_order() {
+        let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett"];
+        let build = |backwards: bool| {
+            let mut idx = index_with(&[]);
+            let mut order: Vec<usize> = (0..words.len()).collect();
+            if backwards {
+                order.reverse();
+            }
+            for i in order {
+                let s = sig(&format!("Harbour strike {} ends", words[i]), &[]);
+                idx.add("strike", 1000, Packed::from(s).ranked(1000, &format!("item-{i}")));
+            }
+            idx
+        };
+        let (forward, backward) = (build(false), build(true));
+        for w in words {
+            let probe = sig(&format!("Harbour strike {w} ends"), &[]);
+            let m = |idx: &StoryIndex| idx.matches(&probe, 1000, 86_400, 0.0);
+            assert!(!m(&forward).is_empty(), "{w}");
+            assert_eq!(m(&forward), m(&backward), "{w}");
+        }
+    }
+
     /// A story before the window of the ingest under way neither counts in
     /// word weights nor matches, and counts and matches again once woken: as
     /// if it had been evicted and read back from the store.

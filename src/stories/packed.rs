@@ -83,7 +83,13 @@ pub struct Packed {
     /// When its item was published, once the index holds it (a story keeps
     /// its earliest reports, in this order).
     pub(super) time: crate::model::Timestamp,
+    /// What orders reports published at the same time: when the item was
+    /// first seen, then its key's hash (see [`Packed::ranked`]).
+    pub(super) tie: (crate::model::Timestamp, u64),
 }
+
+/// A report's place among its story's: published, first seen, key hash.
+pub type Rank = (crate::model::Timestamp, (crate::model::Timestamp, u64));
 
 impl Packed {
     /// Distinct content tokens, the title's first.
@@ -128,6 +134,19 @@ impl Packed {
     /// The language's id, 0 when unknown.
     pub fn language(&self) -> u64 {
         self.language
+    }
+
+    /// The signature of the item with this key, first seen then: reports
+    /// published at the same time are ordered by these, whatever order they
+    /// arrive in (an index built from the store sorts a story's members so).
+    pub fn ranked(mut self, first_seen: crate::model::Timestamp, key: &str) -> Packed {
+        self.tie = (first_seen, xxh3_64(key.as_bytes()));
+        self
+    }
+
+    /// Its place among its story's reports, once the index holds it.
+    pub fn rank(&self) -> Rank {
+        (self.time, self.tie)
     }
 
     /// Whether a token means the same in every language (see
@@ -187,6 +206,7 @@ impl From<&Signature> for Packed {
             source: value(&s.source),
             language: value(&s.language),
             time: 0,
+            tie: (0, 0),
         }
     }
 }
