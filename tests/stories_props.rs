@@ -323,3 +323,50 @@ fn a_restart_during_a_backlog_changes_no_story() {
         assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
     }
 }
+
+/// An edited report (its outlet rewrote the headline) is compared as
+/// edited, restarted or not: a report of what the edit says joins it.
+#[test]
+fn an_edited_report_is_compared_as_edited() {
+    let entry = |guid: &str, title: &str, at: i64| newsdesk::parse::Entry {
+        guid: Some(guid.into()),
+        title: title.into(),
+        link: Some(format!("https://news.example/{guid}")),
+        summary: newsdesk::parse::Summary::from_html("", None),
+        author: None,
+        categories: vec![],
+        language: Some("en".into()),
+        feed_date: Some(at),
+    };
+    let feed = |e| newsdesk::parse::Feed {
+        title: None,
+        language: None,
+        ttl: None,
+        entries: vec![e],
+        dropped: Default::default(),
+    };
+    let run = |restart: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, items) = evalset::load_set(dir.path(), "items.json");
+        let (config, path) = (Arc::new(config), dir.path().join("data"));
+        let (a, b) = (&items[0].source, items.iter().map(|i| &i.source).find(|s| s.id != items[0].source.id).unwrap());
+        let t = items[0].published;
+        let mut desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+        desk.ingest(a, &feed(entry("x1", "Council agenda published for Tuesday's meeting", t)), t + 60).unwrap();
+        let edited = entry("x1", "Harbour bridge closed after cargo ship strikes pylon", t);
+        assert_eq!(desk.ingest(a, &feed(edited), t + 120).unwrap().updated, 1);
+        if restart {
+            drop(desk);
+            desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+        }
+        desk.ingest(b, &feed(entry("y1", "Cargo ship strikes harbour bridge pylon, bridge closed", t + 300)), t + 360)
+            .unwrap();
+        let story = |source: &newsdesk::config::Source, guid: &str| {
+            let key = newsdesk::parse::identity::item_key(&source.id, &format!("g:{guid}"));
+            desk.store.item(&key).unwrap().unwrap().story
+        };
+        story(a, "x1") == story(b, "y1")
+    };
+    assert!(run(true), "after a restart, the report of the edit joins the edited one");
+    assert!(run(false), "without a restart, the same");
+}

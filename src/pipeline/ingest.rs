@@ -62,6 +62,9 @@ struct Batch {
     links: HashMap<String, String>,
     changes: Changes,
     report: IngestReport,
+    /// Stories with an item edited (a new title, summary or date): the
+    /// index holds them again from the store once the batch is applied.
+    refiled: Vec<String>,
 }
 
 /// Where an item went: its story, its filing and whether its title carries a
@@ -95,7 +98,14 @@ impl Desk {
         if let Some(pg) = pg {
             self.catch_up(rt, pg, &mut guard)?;
         }
-        let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|batch| self.apply(&ctx, batch));
+        let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|mut batch| {
+            let refiled = std::mem::take(&mut batch.refiled);
+            self.apply(&ctx, batch).map(|report| (report, refiled))
+        });
+        let applied = applied.map(|(report, refiled)| {
+            self.refresh(&rt.categorizer, &mut guard, &refiled);
+            report
+        });
         match (&applied, pg, guard.as_mut()) {
             // The index took this ingest's placements and merges, the store
             // did not: the next ingest builds the index again from the store.
@@ -105,6 +115,28 @@ impl Desk {
             _ => {}
         }
         applied
+    }
+
+    /// The stories whose items this ingest edited, held again as the store
+    /// now has them (an index built from the store would read the edited
+    /// text; the running one had kept the old). An index that cannot read
+    /// them is dropped, to be built again by the next ingest.
+    fn refresh(&self, categorizer: &crate::categorize::Categorizer, guard: &mut Option<Window>, stories: &[String]) {
+        let Some(window) = guard.as_mut() else { return };
+        for id in stories.iter().collect::<std::collections::BTreeSet<_>>() {
+            if window.index.forget(id) != Some(true) {
+                continue; // not held, or dormant: read when its window comes
+            }
+            let reloaded = self.store.story(id).and_then(|s| match s {
+                Some(story) => self.load_story(categorizer, &mut window.index, &story),
+                None => Ok(()),
+            });
+            if let Err(e) = reloaded {
+                tracing::warn!(story = %id, error = %e, "clustering index: an edited story could not be read again; the index is built again");
+                *guard = None;
+                return;
+            }
+        }
     }
 
     /// Take into the clustering index what other nodes decided since it last
@@ -286,6 +318,7 @@ impl Desk {
         item.language = Some(language_of(ctx, a.entry, item));
         item.updated = ctx.now;
         batch.report.updated += 1;
+        batch.refiled.push(old.story.clone());
         let (filing, _, title_breaking) = file_item(&ctx.rt.categorizer, item);
         Some((old.story.clone(), filing, title_breaking))
     }
@@ -525,7 +558,7 @@ impl Desk {
 
     /// Everything the plan decided, in one atomic commit.
     fn apply(&self, ctx: &Ctx, batch: Batch) -> Result<IngestReport, StoreError> {
-        let Batch { touched, items, links, mut changes, report } = batch;
+        let Batch { touched, items, links, mut changes, report, .. } = batch;
         changes.stories = touched.into_values().map(|t| StoryChange { old: t.old, new: t.story }).collect();
         changes.items = items.into_values().collect();
         changes.links = links.into_iter().collect();

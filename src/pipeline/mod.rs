@@ -189,20 +189,30 @@ impl Desk {
                 continue;
             }
             let Some(story) = self.store.story(&key.story)? else { continue };
-            // Every member, in the order they were published: the index
-            // keeps the earliest few signatures and the words of all, as it
-            // did while they came in (a restart must not change what the
-            // next item is compared with).
-            let mut members = self.store.story_members(&story)?;
-            members.sort_by_cached_key(|m| (m.published, m.first_seen, xxhash_rust::xxh3::xxh3_64(m.key.as_bytes())));
-            for m in &members {
-                if let Some(item) = self.store.item(&m.key)? {
-                    let sig = stories::Packed::from(file_item(categorizer, &item).1).ranked(item.first_seen, &item.key);
-                    window.index.add(&story.id, m.published, sig);
-                }
-            }
+            self.load_story(categorizer, &mut window.index, &story)?;
         }
         window.since = since;
+        Ok(())
+    }
+
+    /// A stored story into the index: every member, in the order they were
+    /// published. The index keeps the earliest few signatures and the words
+    /// of all, as it did while they came in (a restart must not change what
+    /// the next item is compared with).
+    fn load_story(
+        &self,
+        categorizer: &Categorizer,
+        index: &mut StoryIndex,
+        story: &model::Story,
+    ) -> Result<(), StoreError> {
+        let mut members = self.store.story_members(story)?;
+        members.sort_by_cached_key(|m| (m.published, m.first_seen, xxhash_rust::xxh3::xxh3_64(m.key.as_bytes())));
+        for m in &members {
+            if let Some(item) = self.store.item(&m.key)? {
+                let sig = stories::Packed::from(file_item(categorizer, &item).1).ranked(item.first_seen, &item.key);
+                index.add(&story.id, item.published, sig);
+            }
+        }
         Ok(())
     }
 

@@ -546,6 +546,13 @@ impl StoryIndex {
         }
     }
 
+    /// Take `story` out of the index: whether it was awake (not dormant),
+    /// `None` when it was not held.
+    pub fn forget(&mut self, story: &str) -> Option<bool> {
+        let slot = self.slot_of(story)?;
+        self.drop_slot(slot).map(|e| !e.dormant)
+    }
+
     /// Take the story in `slot` out of the index.
     fn drop_slot(&mut self, slot: u32) -> Option<Box<Entry>> {
         self.forget_id(slot);
