@@ -261,27 +261,21 @@ fn live_polling_order_on_the_fourth_and_fifth_sets_changes_few_pairs() {
 fn a_restart_changes_no_story() {
     let sets = ["items.json", "realnews.json", "realnews-heldout.json", "realnews-fresh.json"];
     for file in sets.into_iter().chain(["realnews-blind4.json", "realnews-blind5.json"]) {
-        let run = |restart_every: usize| -> BTreeMap<String, String> {
-            let dir = tempfile::tempdir().unwrap();
-            let (config, items) = evalset::load_set(dir.path(), file);
-            let (config, path) = (Arc::new(config), dir.path().join("data"));
-            let mut desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
-            for (n, minute) in evalset::live_polls(&items, 1).into_iter().enumerate() {
-                if restart_every > 0 && n > 0 && n % restart_every == 0 {
-                    drop(desk);
-                    desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
-                }
-                evalset::ingest_in_order(&desk, minute);
-            }
-            items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
+        let run = |restart_every| {
+            with_restarts(
+                file,
+                |_| {},
+                restart_every,
+                |items| {
+                    let polls = evalset::live_polls(items, 1);
+                    polls
+                        .into_iter()
+                        .map(|minute| Box::new(move |desk: &Desk| evalset::ingest_in_order(desk, minute)) as Step)
+                        .collect()
+                },
+            )
         };
-        let (throughout, restarted) = (run(0), run(7));
-        assert!(
-            throughout.values().collect::<std::collections::BTreeSet<_>>().len() < throughout.len(),
-            "{file}: joins"
-        );
-        let (differ, pairs) = pairs_differing(&throughout, &restarted);
-        assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
+        assert_restarts_change_nothing(file, &run(0), &run(7));
     }
 }
 
@@ -293,35 +287,62 @@ fn a_restart_changes_no_story() {
 #[test]
 fn a_restart_during_a_backlog_changes_no_story() {
     for file in ["items.json", "realnews.json", "realnews-blind5.json"] {
-        let run = |restart_every: usize| -> BTreeMap<String, String> {
-            let dir = tempfile::tempdir().unwrap();
-            let (mut config, items) = evalset::load_set(dir.path(), file);
-            config.dedup.window = std::time::Duration::from_secs(3 * 3600);
-            let (config, path) = (Arc::new(config), dir.path().join("data"));
-            let week_later = items.iter().map(|i| i.published).max().unwrap() + 7 * 86_400;
-            let mut order: Vec<&evalset::EvalItem> = items.iter().collect();
-            let mut rng = evalset::Rng(0x0005_EED0_FBAC_4106);
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
-            let mut desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
-            for (n, i) in order.into_iter().enumerate() {
-                if restart_every > 0 && n > 0 && n % restart_every == 0 {
-                    drop(desk);
-                    desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+        let three_hours = |c: &mut newsdesk::config::Config| c.dedup.window = std::time::Duration::from_secs(3 * 3600);
+        let run = |restart_every| {
+            with_restarts(file, three_hours, restart_every, |items| {
+                let week_later = items.iter().map(|i| i.published).max().unwrap() + 7 * 86_400;
+                let mut order: Vec<&evalset::EvalItem> = items.iter().collect();
+                let mut rng = evalset::Rng(0x0005_EED0_FBAC_4106);
+                for i in (1..order.len()).rev() {
+                    order.swap(i, rng.below(i + 1));
                 }
-                desk.ingest(&i.source, &i.feed(), week_later).unwrap();
-            }
-            items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
+                let ingest = move |desk: &Desk, i: &evalset::EvalItem| {
+                    desk.ingest(&i.source, &i.feed(), week_later).unwrap();
+                };
+                order.into_iter().map(|i| Box::new(move |desk: &Desk| ingest(desk, i)) as Step).collect()
+            })
         };
-        let (throughout, restarted) = (run(0), run(25));
-        assert!(
-            throughout.values().collect::<std::collections::BTreeSet<_>>().len() < throughout.len(),
-            "{file}: joins"
-        );
-        let (differ, pairs) = pairs_differing(&throughout, &restarted);
-        assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
+        assert_restarts_change_nothing(file, &run(0), &run(25));
     }
+}
+
+/// One step of a run: what one poll (or one item) brings, ingested.
+type Step<'a> = Box<dyn FnOnce(&Desk) + 'a>;
+
+/// `file`'s items through the steps `make` gives, into a desk over a fresh
+/// store (its configuration changed by `edit`), dropped and opened again
+/// before every `restart_every`-th step (never when 0). Item key → story.
+fn with_restarts(
+    file: &str,
+    edit: impl Fn(&mut newsdesk::config::Config),
+    restart_every: usize,
+    make: impl for<'a> Fn(&'a [evalset::EvalItem]) -> Vec<Step<'a>>,
+) -> BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, items) = evalset::load_set(dir.path(), file);
+    edit(&mut config);
+    let (config, path) = (Arc::new(config), dir.path().join("data"));
+    let mut desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+    for (n, step) in make(&items).into_iter().enumerate() {
+        if restart_every > 0 && n > 0 && n % restart_every == 0 {
+            drop(desk);
+            desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
+        }
+        step(&desk);
+    }
+    items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
+}
+
+/// A run restarted decided every pair of items as the one that ran throughout.
+fn assert_restarts_change_nothing(
+    file: &str,
+    throughout: &BTreeMap<String, String>,
+    restarted: &BTreeMap<String, String>,
+) {
+    let stories = throughout.values().collect::<std::collections::BTreeSet<_>>().len();
+    assert!(stories < throughout.len(), "{file}: joins");
+    let (differ, pairs) = pairs_differing(throughout, restarted);
+    assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
 }
 
 /// An edited report (its outlet rewrote the headline) is compared as
