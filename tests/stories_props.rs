@@ -30,9 +30,7 @@ fn ingesting_the_same_items_again_changes_nothing() {
         let (config, mut items) = evalset::load(dir.path());
         let mut rng = evalset::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         // A random sample of 40..120 items in random order.
-        for i in (1..items.len()).rev() {
-            items.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut items);
         items.truncate(40 + rng.below(80));
         let now = items.iter().map(|i| i.published).max().unwrap() + 600;
         let config = Arc::new(config);
@@ -153,9 +151,7 @@ fn arrival_order_changes_few_decisions() {
         let (config, mut items) = evalset::load_set(dir.path(), "realnews.json");
         if seed > 0 {
             let mut rng = evalset::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            for i in (1..items.len()).rev() {
-                items.swap(i, rng.below(i + 1));
-            }
+            rng.shuffle(&mut items);
         }
         let now = items.iter().map(|i| i.published).max().unwrap() + 600;
         let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
@@ -292,10 +288,7 @@ fn a_restart_during_a_backlog_changes_no_story() {
             with_restarts(file, three_hours, restart_every, |items| {
                 let week_later = items.iter().map(|i| i.published).max().unwrap() + 7 * 86_400;
                 let mut order: Vec<&evalset::EvalItem> = items.iter().collect();
-                let mut rng = evalset::Rng(0x0005_EED0_FBAC_4106);
-                for i in (1..order.len()).rev() {
-                    order.swap(i, rng.below(i + 1));
-                }
+                evalset::Rng(0x0005_EED0_FBAC_4106).shuffle(&mut order);
                 let ingest = move |desk: &Desk, i: &evalset::EvalItem| {
                     desk.ingest(&i.source, &i.feed(), week_later).unwrap();
                 };

@@ -206,7 +206,7 @@ impl Desk {
         story: &model::Story,
     ) -> Result<(), StoreError> {
         let mut members = self.store.story_members(story)?;
-        members.sort_by_cached_key(|m| (m.published, m.first_seen, xxhash_rust::xxh3::xxh3_64(m.key.as_bytes())));
+        members.sort_by_cached_key(|m| stories::packed::rank_of(m.published, m.first_seen, &m.key));
         for m in &members {
             if let Some(item) = self.store.item(&m.key)? {
                 let sig = stories::Packed::from(file_item(categorizer, &item).1).ranked(item.first_seen, &item.key);

@@ -121,7 +121,7 @@ impl Entry {
         if self.union.is_none() {
             let first = self.signatures.first()?;
             let mut union = Union::default();
-            widen(&mut union, first, first.rank());
+            widen(&mut union, first);
             self.union = Some(Box::new(union));
         }
         self.union.as_deref_mut()
@@ -254,13 +254,13 @@ struct Posting {
 /// The most tokens a story's whole vocabulary keeps.
 const UNION_TOKENS: usize = 160;
 
-/// Add what `sig` (published at `time`) says to a story's whole
-/// vocabulary: its names, places and regions (the story's words are in
-/// [`Entry::vocabulary`]) and the earliest report's language.
-fn widen(union: &mut Union, sig: &Packed, rank: Rank) {
-    let time = rank.0;
+/// Add what `sig` (a report the index holds, so with its time) says to a
+/// story's whole vocabulary: its names, places and regions (the story's
+/// words are in [`Entry::vocabulary`]) and the earliest report's language.
+fn widen(union: &mut Union, sig: &Packed) {
+    let time = sig.time;
     union.note(sig.names(), sig.places().iter().map(|p| (*p, time)), sig.regions().iter().map(|r| (*r, time)));
-    union.note_language(sig.language(), rank);
+    union.note_language(sig.language(), sig.rank());
 }
 
 impl Union {
@@ -436,7 +436,7 @@ impl StoryIndex {
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
         // Before the story's time moves: the first report's places date from it.
         if let Some(union) = entry.union_mut() {
-            widen(union, &sig, sig.rank());
+            widen(union, &sig);
         }
         entry.last = entry.last.max(time);
         if entry.time != time {
@@ -455,15 +455,14 @@ impl StoryIndex {
     /// The slot of `story`, given a new entry (starting at `time`) when it
     /// has none.
     fn slot_for(&mut self, story: &str, time: Timestamp) -> u32 {
-        if let Some(slot) = self.slot_of(story).filter(|s| self.slots[*s as usize].as_ref().is_some_and(|e| e.dormant))
-        {
+        if let Some(slot) = self.slot_of(story) {
+            if self.slots[slot as usize].as_ref().is_some_and(|e| !e.dormant) {
+                return slot;
+            }
             // An item joins (by its link) a story from before the window:
             // it starts afresh, as in an index built from the store, which
             // holds no story from before the window.
             self.drop_slot(slot);
-        }
-        if let Some(slot) = self.slot_of(story) {
-            return slot;
         }
         let entry = Entry {
             id: story.into(),
@@ -590,8 +589,8 @@ impl StoryIndex {
             self.dormant.remove(&(t, slot));
             let Some(entry) = self.slots[slot as usize].as_mut() else { continue };
             entry.dormant = false;
-            for t in entry.posted() {
-                self.postings.entry(t).or_default().live += 1;
+            for word in entry.posted() {
+                self.postings.entry(word).or_default().live += 1;
             }
             self.by_time.insert((t, slot));
         }

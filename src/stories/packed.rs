@@ -91,6 +91,11 @@ pub struct Packed {
 /// A report's place among its story's: published, first seen, key hash.
 pub type Rank = (crate::model::Timestamp, (crate::model::Timestamp, u64));
 
+/// The [`Rank`] of the item with this key, published and first seen then.
+pub fn rank_of(published: crate::model::Timestamp, first_seen: crate::model::Timestamp, key: &str) -> Rank {
+    (published, (first_seen, xxh3_64(key.as_bytes())))
+}
+
 impl Packed {
     /// Distinct content tokens, the title's first.
     pub fn tokens(&self) -> &[u64] {
@@ -140,7 +145,7 @@ impl Packed {
     /// published at the same time are ordered by these, whatever order they
     /// arrive in (an index built from the store sorts a story's members so).
     pub fn ranked(mut self, first_seen: crate::model::Timestamp, key: &str) -> Packed {
-        self.tie = (first_seen, xxh3_64(key.as_bytes()));
+        self.tie = rank_of(0, first_seen, key).1;
         self
     }
 

@@ -117,9 +117,7 @@ fn is_period_gallery(words: &[&str]) -> bool {
         return false;
     }
     static FOLDED: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
-    let galleries = FOLDED.get_or_init(|| {
-        GALLERIES.iter().map(|g| text::split_folded(&text::fold(g)).into_iter().map(String::from).collect()).collect()
-    });
+    let galleries = FOLDED.get_or_init(|| GALLERIES.iter().map(|g| text::tokens(g)).collect());
     galleries.iter().any(|g| words.windows(g.len()).any(|w| w.iter().zip(g).all(|(a, b)| a == b)))
 }
 

@@ -80,6 +80,13 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+
+    /// Shuffle `v` in place (Fisher-Yates).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
 }
 
 /// The polls of a live desk: every source polled every 15 minutes at its
@@ -108,9 +115,7 @@ pub fn live_polls_every(items: &[EvalItem], seed: u64, interval: i64) -> Vec<(i6
     minutes
         .into_iter()
         .map(|(minute, mut due)| {
-            for i in (1..due.len()).rev() {
-                due.swap(i, rng.below(i + 1));
-            }
+            rng.shuffle(&mut due);
             (minute, due)
         })
         .collect()
@@ -120,10 +125,15 @@ pub fn live_polls_every(items: &[EvalItem], seed: u64, interval: i64) -> Vec<(i6
 /// the order given, by one thread.
 pub fn ingest_in_order(desk: &newsdesk::pipeline::Desk, (minute, due): (i64, Vec<Vec<&EvalItem>>)) {
     for batch in due {
-        let mut feed = batch[0].feed();
-        feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
-        desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
+        ingest_batch(desk, &batch, minute);
     }
+}
+
+/// One poll's items (of one source) as one document, ingested at `minute`.
+fn ingest_batch(desk: &newsdesk::pipeline::Desk, batch: &[&EvalItem], minute: i64) {
+    let mut feed = batch[0].feed();
+    feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
+    desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
 }
 
 /// Ingest `polls` minute by minute, each minute's batches by three threads
@@ -138,9 +148,7 @@ pub fn ingest_live(desks: &[&newsdesk::pipeline::Desk], polls: Vec<(i64, Vec<Vec
                 s.spawn(move || loop {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(batch) = due.get(n) else { break };
-                    let mut feed = batch[0].feed();
-                    feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
-                    desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
+                    ingest_batch(desk, batch, minute);
                 });
             }
         });
