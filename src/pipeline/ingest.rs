@@ -17,7 +17,7 @@ use crate::store::pg::PgEngine;
 use crate::store::{Changes, StoreError, StoryChange};
 use crate::stories::{self, StoryIndex};
 use crate::text;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What every step of one ingest reads.
 struct Ctx<'a> {
@@ -62,8 +62,8 @@ struct Batch {
     links: HashMap<String, String>,
     changes: Changes,
     report: IngestReport,
-    /// Stories with an item edited (a new title, summary or date): the
-    /// index holds them again from the store once the batch is applied.
+    /// Items edited (a new title, summary or date): their stories are held
+    /// again from the store once the batch is applied (`Changes::refiled`).
     refiled: Vec<String>,
 }
 
@@ -98,8 +98,8 @@ impl Desk {
         if let Some(pg) = pg {
             self.catch_up(rt, pg, &mut guard)?;
         }
-        let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|mut batch| {
-            let refiled = std::mem::take(&mut batch.refiled);
+        let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|batch| {
+            let refiled = batch.changes.refiled.clone();
             self.apply(&ctx, batch).map(|report| (report, refiled))
         });
         let applied = applied.map(|(report, refiled)| {
@@ -123,45 +123,80 @@ impl Desk {
     /// them is dropped, to be built again by the next ingest.
     fn refresh(&self, categorizer: &crate::categorize::Categorizer, guard: &mut Option<Window>, stories: &[String]) {
         let Some(window) = guard.as_mut() else { return };
-        for id in stories.iter().collect::<std::collections::BTreeSet<_>>() {
-            if window.index.forget(id) != Some(true) {
-                continue; // not held, or dormant: read when its window comes
-            }
-            let reloaded = self.store.story(id).and_then(|s| match s {
-                Some(story) => self.load_story(categorizer, &mut window.index, &story),
-                None => Ok(()),
-            });
-            if let Err(e) = reloaded {
-                tracing::warn!(story = %id, error = %e, "clustering index: an edited story could not be read again; the index is built again");
-                *guard = None;
-                return;
-            }
+        if let Err(e) = self.reread(categorizer, window, stories.iter().collect()) {
+            tracing::warn!(error = %e, "clustering index: an edited story could not be read again; the index is built again");
+            *guard = None;
         }
     }
 
     /// Take into the clustering index what other nodes decided since it last
-    /// looked (the clustering log): their items, added to their stories as
-    /// this node's own ingest would have, and their merges. An index whose
-    /// log entries were trimmed away is built again from the store.
+    /// looked (the clustering log), so that it holds what an index built
+    /// from the store now would. An item that joined a story held awake is
+    /// added to it, as this node's own ingest would have; a story merged
+    /// away leaves; a merge's survivor, a story with an item edited, and one
+    /// asleep here or not held are read again whole (`reread`). An index
+    /// whose log entries were trimmed away is built again from the store.
     fn catch_up(&self, rt: &Runtime, pg: &PgEngine, guard: &mut Option<Window>) -> Result<(), StoreError> {
         let Some(window) = guard.as_mut() else { return Ok(()) };
         let Some(entries) = pg.log_since(window.seen)? else {
             *guard = None;
             return Ok(());
         };
-        for e in entries {
-            match (e.item, e.survivor) {
-                (_, Some(survivor)) => window.index.absorb(&e.story, &survivor),
-                (Some(key), None) => {
-                    if let Some(item) = self.store.item(&key)? {
-                        let (_, sig, _) = super::file_item(&rt.categorizer, &item);
-                        let sig = stories::Packed::from(sig).ranked(item.first_seen, &item.key);
-                        window.index.add(&e.story, item.published, sig);
-                    }
+        let Some(last) = entries.last().map(|e| e.seq) else { return Ok(()) };
+        let (mut gone, mut whole) = (BTreeSet::new(), BTreeSet::new());
+        for e in &entries {
+            match (&e.item, &e.survivor) {
+                (_, Some(survivor)) => {
+                    gone.insert(&e.story);
+                    whole.insert(survivor);
                 }
-                (None, None) => {}
+                (None, None) => {
+                    whole.insert(&e.story);
+                }
+                (Some(_), None) if !window.index.awake(&e.story) => {
+                    whole.insert(&e.story);
+                }
+                (Some(_), None) => {}
             }
-            window.seen = e.seq;
+        }
+        let joins: Vec<(&String, &str)> = entries
+            .iter()
+            .filter(|e| e.survivor.is_none() && !gone.contains(&e.story) && !whole.contains(&e.story))
+            .filter_map(|e| Some((&e.story, e.item.as_deref()?)))
+            .collect();
+        let keys: Vec<&str> = joins.iter().map(|(_, key)| *key).collect();
+        for ((story, _), item) in joins.iter().zip(self.store.items(&keys)?) {
+            if let Some(item) = item {
+                let (_, sig, _) = super::file_item(&rt.categorizer, &item);
+                let sig = stories::Packed::from(sig).ranked(item.first_seen, &item.key);
+                window.index.add(story, item.published, sig);
+            }
+        }
+        for story in &gone {
+            window.index.forget(story);
+        }
+        whole.retain(|s| !gone.contains(s));
+        self.reread(&rt.categorizer, window, whole)?;
+        window.seen = last;
+        Ok(())
+    }
+
+    /// `stories` read again whole from the store, as an index built now
+    /// would hold them: each one held (awake or asleep) or inside the span
+    /// the index holds whole. A story that is asleep by its time goes back
+    /// to sleep when the next ingest sets its window.
+    fn reread(
+        &self,
+        categorizer: &crate::categorize::Categorizer,
+        window: &mut Window,
+        stories: BTreeSet<&String>,
+    ) -> Result<(), StoreError> {
+        for id in stories {
+            let held = window.index.forget(id).is_some();
+            let Some(story) = self.store.story(id)? else { continue };
+            if held || story.time >= window.since {
+                self.load_story(categorizer, &mut window.index, &story)?;
+            }
         }
         Ok(())
     }
@@ -176,6 +211,10 @@ impl Desk {
             self.take(ctx, &mut held.index, &mut batch, arrival)?;
         }
         self.settle(ctx, &mut batch)?;
+        // The stories the edited items are in once the plan is done (a
+        // merge may have moved them).
+        let edited = std::mem::take(&mut batch.refiled);
+        batch.changes.refiled = edited.iter().filter_map(|k| Some(batch.items.get(k)?.story.clone())).collect();
         Ok(batch)
     }
 
@@ -318,7 +357,7 @@ impl Desk {
         item.language = Some(language_of(ctx, a.entry, item));
         item.updated = ctx.now;
         batch.report.updated += 1;
-        batch.refiled.push(old.story.clone());
+        batch.refiled.push(a.key.clone());
         let (filing, _, title_breaking) = file_item(&ctx.rt.categorizer, item);
         Some((old.story.clone(), filing, title_breaking))
     }

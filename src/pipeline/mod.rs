@@ -207,11 +207,11 @@ impl Desk {
     ) -> Result<(), StoreError> {
         let mut members = self.store.story_members(story)?;
         members.sort_by_cached_key(|m| stories::packed::rank_of(m.published, m.first_seen, &m.key));
-        for m in &members {
-            if let Some(item) = self.store.item(&m.key)? {
-                let sig = stories::Packed::from(file_item(categorizer, &item).1).ranked(item.first_seen, &item.key);
-                index.add(&story.id, item.published, sig);
-            }
+        // One read for them all (one round trip on PostgreSQL).
+        let keys: Vec<&str> = members.iter().map(|m| m.key.as_str()).collect();
+        for item in self.store.items(&keys)?.into_iter().flatten() {
+            let sig = stories::Packed::from(file_item(categorizer, &item).1).ranked(item.first_seen, &item.key);
+            index.add(&story.id, item.published, sig);
         }
         Ok(())
     }

@@ -48,9 +48,8 @@ pub struct Writes {
     /// counter name → how much it moves.
     pub counters: BTreeMap<String, i64>,
     /// The clustering changes, for other nodes' indexes (PostgreSQL only):
-    /// (story, an item that joined it, or the story it was absorbed into).
-    /// Joins first, then merges, in that order: a join replayed after its
-    /// story's merge would bring the absorbed id back.
+    /// (story, an item that joined it, or the story it was absorbed into;
+    /// neither: an item of it was edited). Joins, then merges, then edits.
     pub log: Vec<(String, Option<String>, Option<String>)>,
 }
 
@@ -191,7 +190,8 @@ impl Store {
 }
 
 /// What another node's clustering index must learn of these changes: each
-/// item that joined a story (a new story's first item too), then each merge.
+/// item that joined a story (a new story's first item too), each merge, then
+/// each story with an item edited.
 fn log_clustering(w: &mut Writes, changes: &Changes) {
     let firsts = changes
         .stories
@@ -207,6 +207,9 @@ fn log_clustering(w: &mut Writes, changes: &Changes) {
     }
     for (absorbed, survivor) in &changes.absorbed {
         w.log.push((absorbed.id.clone(), None, Some(survivor.clone())));
+    }
+    for story in changes.refiled.iter().collect::<BTreeSet<_>>() {
+        w.log.push((story.clone(), None, None));
     }
 }
 

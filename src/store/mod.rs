@@ -79,6 +79,9 @@ pub struct Changes {
     /// stored, the survivor's id). Its items and members are in the other
     /// fields already, under the survivor.
     pub absorbed: Vec<(Story, String)>,
+    /// Stories with an item edited (a new title, summary or date): other
+    /// nodes read them again whole (the clustering log says so).
+    pub refiled: Vec<String>,
 }
 
 /// The last write the store could not make (the disk full, the device gone),

@@ -424,6 +424,11 @@ impl StoryIndex {
         self.slot_of(story).is_some()
     }
 
+    /// Whether `story` is held and awake (weighed and matched).
+    pub fn awake(&self, story: &str) -> bool {
+        self.slot_of(story).and_then(|s| self.slots[s as usize].as_ref()).is_some_and(|e| !e.dormant)
+    }
+
     /// Record that `story` (at `time`) now has an item with this signature
     /// (a [`Signature`] or one already [`Packed`]).
     pub fn add(&mut self, story: &str, time: Timestamp, sig: impl Into<Packed>) {
