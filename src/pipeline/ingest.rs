@@ -62,9 +62,51 @@ struct Batch {
     links: HashMap<String, String>,
     changes: Changes,
     report: IngestReport,
-    /// Items edited (a new title, summary or date): their stories are held
-    /// again from the store once the batch is applied (`Changes::refiled`).
+    /// Items edited (a new title, summary or date), or joined by their link
+    /// to a story the index does not hold: their stories are read again from
+    /// the store once the batch is applied (`Changes::refiled`).
     refiled: Vec<String>,
+}
+
+/// What the clustering log since an index last looked asks of it.
+struct Logged<'e> {
+    /// Stories merged into another: they leave.
+    gone: BTreeSet<&'e String>,
+    /// Stories read again whole from the store: merge survivors, stories
+    /// with an item edited, and stories an item joined while they were
+    /// asleep here.
+    whole: BTreeSet<&'e String>,
+    /// (story, item) for every other item that joined a story, in log order:
+    /// added as this node's own ingest would have.
+    joins: Vec<(&'e String, &'e str)>,
+}
+
+impl<'e> Logged<'e> {
+    fn of(entries: &'e [crate::store::pg::LogEntry], index: &StoryIndex) -> Logged<'e> {
+        let (mut gone, mut whole) = (BTreeSet::new(), BTreeSet::new());
+        for e in entries {
+            match (&e.item, &e.survivor) {
+                (_, Some(survivor)) => {
+                    gone.insert(&e.story);
+                    whole.insert(survivor);
+                }
+                (None, None) => {
+                    whole.insert(&e.story);
+                }
+                (Some(_), None) if index.contains(&e.story) && !index.awake(&e.story) => {
+                    whole.insert(&e.story);
+                }
+                (Some(_), None) => {}
+            }
+        }
+        whole.retain(|s| !gone.contains(s));
+        let joins = entries
+            .iter()
+            .filter(|e| e.survivor.is_none() && !gone.contains(&e.story) && !whole.contains(&e.story))
+            .filter_map(|e| Some((&e.story, e.item.as_deref()?)))
+            .collect();
+        Logged { gone, whole, joins }
+    }
 }
 
 /// Where an item went: its story, its filing and whether its title carries a
@@ -131,11 +173,8 @@ impl Desk {
 
     /// Take into the clustering index what other nodes decided since it last
     /// looked (the clustering log), so that it holds what an index built
-    /// from the store now would. An item that joined a story held awake is
-    /// added to it, as this node's own ingest would have; a story merged
-    /// away leaves; a merge's survivor, a story with an item edited, and one
-    /// asleep here or not held are read again whole (`reread`). An index
-    /// whose log entries were trimmed away is built again from the store.
+    /// from the store now would: see [`Logged`]. An index whose log entries
+    /// were trimmed away is built again from the store.
     fn catch_up(&self, rt: &Runtime, pg: &PgEngine, guard: &mut Option<Window>) -> Result<(), StoreError> {
         let Some(window) = guard.as_mut() else { return Ok(()) };
         let Some(entries) = pg.log_since(window.seen)? else {
@@ -143,27 +182,8 @@ impl Desk {
             return Ok(());
         };
         let Some(last) = entries.last().map(|e| e.seq) else { return Ok(()) };
-        let (mut gone, mut whole) = (BTreeSet::new(), BTreeSet::new());
-        for e in &entries {
-            match (&e.item, &e.survivor) {
-                (_, Some(survivor)) => {
-                    gone.insert(&e.story);
-                    whole.insert(survivor);
-                }
-                (None, None) => {
-                    whole.insert(&e.story);
-                }
-                (Some(_), None) if !window.index.awake(&e.story) => {
-                    whole.insert(&e.story);
-                }
-                (Some(_), None) => {}
-            }
-        }
-        let joins: Vec<(&String, &str)> = entries
-            .iter()
-            .filter(|e| e.survivor.is_none() && !gone.contains(&e.story) && !whole.contains(&e.story))
-            .filter_map(|e| Some((&e.story, e.item.as_deref()?)))
-            .collect();
+        let logged = Logged::of(&entries, &window.index);
+        let joins = self.joins_held(window, logged.joins)?;
         let keys: Vec<&str> = joins.iter().map(|(_, key)| *key).collect();
         for ((story, _), item) in joins.iter().zip(self.store.items(&keys)?) {
             if let Some(item) = item {
@@ -172,13 +192,38 @@ impl Desk {
                 window.index.add(story, item.published, sig);
             }
         }
-        for story in &gone {
+        for story in &logged.gone {
             window.index.forget(story);
         }
-        whole.retain(|s| !gone.contains(s));
-        self.reread(&rt.categorizer, window, whole)?;
+        self.reread(&rt.categorizer, window, logged.whole)?;
         window.seen = last;
         Ok(())
+    }
+
+    /// The joins an index built from the store now would hold: those into
+    /// stories held awake, and into stories not held that begin inside the
+    /// span the index holds whole (stories new since it last looked: all
+    /// their items are in the log). A story not held from before that span
+    /// stays out.
+    fn joins_held<'e>(
+        &self,
+        window: &Window,
+        joins: Vec<(&'e String, &'e str)>,
+    ) -> Result<Vec<(&'e String, &'e str)>, StoreError> {
+        let unheld: Vec<&str> = joins
+            .iter()
+            .filter(|(story, _)| !window.index.contains(story))
+            .map(|(story, _)| story.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let before: BTreeSet<&str> = unheld
+            .iter()
+            .zip(self.store.stories(&unheld)?)
+            .filter(|(_, story)| story.as_ref().is_none_or(|s| s.time < window.since))
+            .map(|(id, _)| *id)
+            .collect();
+        Ok(joins.into_iter().filter(|(story, _)| !before.contains(story.as_str())).collect())
     }
 
     /// `stories` read again whole from the store, as an index built now
@@ -403,7 +448,14 @@ impl Desk {
             index.absorb(absorbed, &placement.story);
             self.absorb_story(batch, absorbed, &placement.story, ctx.now)?;
         }
-        index.add(&placement.story, item.published, sig);
+        if placement.new || index.contains(&placement.story) {
+            index.add(&placement.story, item.published, sig);
+        } else {
+            // Joined by its link to a story the index does not hold (one
+            // from before the span it holds whole): read again once applied,
+            // if an index built from the store would hold it (`refresh`).
+            batch.refiled.push(a.key.clone());
+        }
         item.story = placement.story.clone();
         batch.report.new += 1;
         batch.changes.new_items += 1;

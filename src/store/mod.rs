@@ -79,8 +79,9 @@ pub struct Changes {
     /// stored, the survivor's id). Its items and members are in the other
     /// fields already, under the survivor.
     pub absorbed: Vec<(Story, String)>,
-    /// Stories with an item edited (a new title, summary or date): other
-    /// nodes read them again whole (the clustering log says so).
+    /// Stories with an item edited (a new title, summary or date), or joined
+    /// by its link while the index did not hold them: other nodes read them
+    /// again whole (the clustering log says so).
     pub refiled: Vec<String>,
 }
 
@@ -215,6 +216,14 @@ impl Store {
 
     fn get<T: DeserializeOwned>(&self, tree: Tree, key: &str) -> Result<Option<T>> {
         self.engine.get(tree, key.as_bytes())?.map(|v| decode(key.as_bytes(), &v)).transpose()
+    }
+
+    /// Several story records at once, in the order of `ids` (one round trip
+    /// on PostgreSQL).
+    pub fn stories(&self, ids: &[&str]) -> Result<Vec<Option<Story>>> {
+        let raw: Vec<&[u8]> = ids.iter().map(|k| k.as_bytes()).collect();
+        let values = self.engine.get_many(Tree::Stories, &raw)?;
+        ids.iter().zip(values).map(|(k, v)| v.map(|v| decode(k.as_bytes(), &v)).transpose()).collect()
     }
 
     pub fn item(&self, key: &str) -> Result<Option<Item>> {

@@ -437,6 +437,17 @@ impl StoryIndex {
 
     fn add_packed(&mut self, story: &str, time: Timestamp, mut sig: Packed) {
         sig.time = time;
+        // A story asleep (before the window) takes the report and sleeps
+        // on: woken, it holds what one read from the store then would.
+        let asleep = self.slot_of(story).and_then(|slot| Some((self.slots[slot as usize].as_ref()?, slot)));
+        if let Some(at) = asleep.filter(|(e, _)| e.dormant).map(|(e, slot)| (e.time, slot)) {
+            self.wake(at);
+            self.add_packed(story, time, sig);
+            if let Some(entry) = self.slots[at.1 as usize].as_ref() {
+                self.retire((entry.time, at.1));
+            }
+            return;
+        }
         let slot = self.slot_for(story, time);
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
         // Before the story's time moves: the first report's places date from it.
@@ -461,13 +472,7 @@ impl StoryIndex {
     /// has none.
     fn slot_for(&mut self, story: &str, time: Timestamp) -> u32 {
         if let Some(slot) = self.slot_of(story) {
-            if self.slots[slot as usize].as_ref().is_some_and(|e| !e.dormant) {
-                return slot;
-            }
-            // An item joins (by its link) a story from before the window:
-            // it starts afresh, as in an index built from the store, which
-            // holds no story from before the window.
-            self.drop_slot(slot);
+            return slot;
         }
         let entry = Entry {
             id: story.into(),
@@ -578,27 +583,37 @@ impl StoryIndex {
     /// whichever windows the ingests before it had.
     pub fn retire_before(&mut self, time: Timestamp) {
         while let Some(&(t, slot)) = self.by_time.first().filter(|(t, _)| *t < time) {
-            self.by_time.pop_first();
-            let Some(mut entry) = self.slots[slot as usize].take() else { continue };
-            self.forget_words(&entry);
-            entry.dormant = true;
-            self.slots[slot as usize] = Some(entry);
-            self.dormant.insert((t, slot));
+            self.retire((t, slot));
         }
+    }
+
+    /// The awake story at (`time`, `slot`) goes to sleep.
+    fn retire(&mut self, (time, slot): (Timestamp, u32)) {
+        self.by_time.remove(&(time, slot));
+        let Some(mut entry) = self.slots[slot as usize].take() else { return };
+        self.forget_words(&entry);
+        entry.dormant = true;
+        self.slots[slot as usize] = Some(entry);
+        self.dormant.insert((time, slot));
     }
 
     /// The dormant stories from `time` on count and match again.
     pub fn wake_from(&mut self, time: Timestamp) {
         let woken: Vec<(Timestamp, u32)> = self.dormant.range((time, 0)..).copied().collect();
-        for (t, slot) in woken {
-            self.dormant.remove(&(t, slot));
-            let Some(entry) = self.slots[slot as usize].as_mut() else { continue };
-            entry.dormant = false;
-            for word in entry.posted() {
-                self.postings.entry(word).or_default().live += 1;
-            }
-            self.by_time.insert((t, slot));
+        for at in woken {
+            self.wake(at);
         }
+    }
+
+    /// The dormant story at (`time`, `slot`) wakes.
+    fn wake(&mut self, (time, slot): (Timestamp, u32)) {
+        self.dormant.remove(&(time, slot));
+        let Some(entry) = self.slots[slot as usize].as_mut() else { return };
+        entry.dormant = false;
+        for word in entry.posted() {
+            self.postings.entry(word).or_default().live += 1;
+        }
+        self.by_time.insert((time, slot));
     }
 
     /// The words of a story leaving the index no longer count in the weights.

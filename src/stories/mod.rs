@@ -640,4 +640,25 @@ mod tests {
         idx.wake_from(0);
         assert_eq!(idx.matches(&probe, 3000, 86_400, 0.0), before);
     }
+
+    /// A report joining a dormant story (by its link) leaves it dormant; woken,
+    /// the story matches on the report too, as one read from the store would.
+    #[test]
+    fn a_dormant_story_takes_a_report_and_sleeps_on() {
+        let mut idx = StoryIndex::default();
+        idx.add("old", 10, sig("Volcano erupts on remote island", &[]));
+        idx.add("recent", 5000, sig("Harbour strike ends after pay deal", &[]));
+        idx.retire_before(100);
+        idx.add("old", 20, sig("Ferry cancelled as ash cloud spreads", &[]));
+        let probe = sig("Ash cloud spreads, ferry cancelled", &[]);
+        assert!(idx.matches(&probe, 3000, 86_400, 0.0).is_empty(), "asleep: no match");
+        let mut read_back = StoryIndex::default();
+        read_back.add("old", 10, sig("Volcano erupts on remote island", &[]));
+        read_back.add("old", 20, sig("Ferry cancelled as ash cloud spreads", &[]));
+        read_back.add("recent", 5000, sig("Harbour strike ends after pay deal", &[]));
+        idx.wake_from(0);
+        let woken = idx.matches(&probe, 3000, 86_400, 0.0);
+        assert!(woken.iter().any(|m| m.story == "old"), "{woken:?}");
+        assert_eq!(woken, read_back.matches(&probe, 3000, 86_400, 0.0));
+    }
 }
