@@ -138,7 +138,11 @@ impl Desk {
         let pg = self.store.postgres();
         let _clustering = pg.map(|pg| pg.lock_clustering()).transpose()?;
         if let Some(pg) = pg {
-            self.catch_up(rt, pg, &mut guard)?;
+            if let Err(e) = self.catch_up(rt, pg, &mut guard) {
+                // Taken in halfway: the next ingest builds it again.
+                *guard = None;
+                return Err(e);
+            }
         }
         let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|batch| {
             let refiled = batch.changes.refiled.clone();
@@ -166,7 +170,7 @@ impl Desk {
     fn refresh(&self, categorizer: &crate::categorize::Categorizer, guard: &mut Option<Window>, stories: &[String]) {
         let Some(window) = guard.as_mut() else { return };
         if let Err(e) = self.reread(categorizer, window, stories.iter().collect()) {
-            tracing::warn!(error = %e, "clustering index: an edited story could not be read again; the index is built again");
+            tracing::warn!(error = %e, "clustering index: a story could not be read again; the index is built again");
             *guard = None;
         }
     }
@@ -236,9 +240,10 @@ impl Desk {
         window: &mut Window,
         stories: BTreeSet<&String>,
     ) -> Result<(), StoreError> {
-        for id in stories {
+        let ids: Vec<&str> = stories.iter().map(|s| s.as_str()).collect();
+        for (id, story) in ids.iter().zip(self.store.stories(&ids)?) {
             let held = window.index.forget(id).is_some();
-            let Some(story) = self.store.story(id)? else { continue };
+            let Some(story) = story else { continue };
             if held || story.time >= window.since {
                 self.load_story(categorizer, &mut window.index, &story)?;
             }

@@ -221,9 +221,13 @@ impl Store {
     /// Several story records at once, in the order of `ids` (one round trip
     /// on PostgreSQL).
     pub fn stories(&self, ids: &[&str]) -> Result<Vec<Option<Story>>> {
-        let raw: Vec<&[u8]> = ids.iter().map(|k| k.as_bytes()).collect();
-        let values = self.engine.get_many(Tree::Stories, &raw)?;
-        ids.iter().zip(values).map(|(k, v)| v.map(|v| decode(k.as_bytes(), &v)).transpose()).collect()
+        self.get_many(Tree::Stories, ids)
+    }
+
+    fn get_many<T: DeserializeOwned>(&self, tree: Tree, keys: &[&str]) -> Result<Vec<Option<T>>> {
+        let raw: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        let values = self.engine.get_many(tree, &raw)?;
+        keys.iter().zip(values).map(|(k, v)| v.map(|v| decode(k.as_bytes(), &v)).transpose()).collect()
     }
 
     pub fn item(&self, key: &str) -> Result<Option<Item>> {
@@ -233,9 +237,7 @@ impl Store {
     /// Several items at once, in the order of `keys` (one round trip on
     /// PostgreSQL).
     pub fn items(&self, keys: &[&str]) -> Result<Vec<Option<Item>>> {
-        let raw: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
-        let values = self.engine.get_many(Tree::Items, &raw)?;
-        keys.iter().zip(values).map(|(k, v)| v.map(|v| decode(k.as_bytes(), &v)).transpose()).collect()
+        self.get_many(Tree::Items, keys)
     }
 
     pub fn story(&self, id: &str) -> Result<Option<Story>> {

@@ -437,10 +437,15 @@ impl StoryIndex {
 
     fn add_packed(&mut self, story: &str, time: Timestamp, mut sig: Packed) {
         sig.time = time;
+        let held = self.slot_of(story).and_then(|slot| Some((slot, self.slots[slot as usize].as_deref()?)));
+        // A report held already adds nothing (a join the clustering log
+        // replays, or one an index built meanwhile read from the store).
+        if held.is_some_and(|(_, e)| e.signatures.iter().any(|s| s.same_report(&sig))) {
+            return;
+        }
         // A story asleep (before the window) takes the report and sleeps
         // on: woken, it holds what one read from the store then would.
-        let asleep = self.slot_of(story).and_then(|slot| Some((self.slots[slot as usize].as_ref()?, slot)));
-        if let Some(at) = asleep.filter(|(e, _)| e.dormant).map(|(e, slot)| (e.time, slot)) {
+        if let Some(at) = held.filter(|(_, e)| e.dormant).map(|(slot, e)| (e.time, slot)) {
             self.wake(at);
             self.add_packed(story, time, sig);
             if let Some(entry) = self.slots[at.1 as usize].as_ref() {
@@ -448,7 +453,10 @@ impl StoryIndex {
             }
             return;
         }
-        let slot = self.slot_for(story, time);
+        let slot = match held {
+            Some((slot, _)) => slot,
+            None => self.new_slot(story, time),
+        };
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
         // Before the story's time moves: the first report's places date from it.
         if let Some(union) = entry.union_mut() {
@@ -468,12 +476,8 @@ impl StoryIndex {
         self.keep_report(slot, sig);
     }
 
-    /// The slot of `story`, given a new entry (starting at `time`) when it
-    /// has none.
-    fn slot_for(&mut self, story: &str, time: Timestamp) -> u32 {
-        if let Some(slot) = self.slot_of(story) {
-            return slot;
-        }
+    /// A new entry for `story`, starting at `time`, and its slot.
+    fn new_slot(&mut self, story: &str, time: Timestamp) -> u32 {
         let entry = Entry {
             id: story.into(),
             time,

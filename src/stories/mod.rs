@@ -641,6 +641,34 @@ mod tests {
         assert_eq!(idx.matches(&probe, 3000, 86_400, 0.0), before);
     }
 
+    /// A report added again (a join the clustering log replays to a node
+    /// that holds it already) is held once: the story is the one built
+    /// from each report once.
+    #[test]
+    fn a_report_added_again_is_held_once() {
+        let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"];
+        let report = |i: usize| {
+            let s = sig(&format!("Harbour strike {} talks resume", words[i]), &[]);
+            Packed::from(s).ranked(1000, &format!("item-{i}"))
+        };
+        let build = |again: bool| {
+            let mut idx = index_with(&[]);
+            for i in 0..words.len() {
+                idx.add("strike", 1000 + i as i64, report(i));
+                if again {
+                    idx.add("strike", 1000, report(0));
+                }
+            }
+            idx
+        };
+        let (once, twice) = (build(false), build(true));
+        for w in words {
+            let probe = sig(&format!("Harbour strike {w} talks resume"), &[]);
+            let m = |idx: &StoryIndex| idx.matches(&probe, 1000, 86_400, 0.0);
+            assert_eq!(m(&once), m(&twice), "{w}");
+        }
+    }
+
     /// A report joining a dormant story (by its link) leaves it dormant; woken,
     /// the story matches on the report too, as one read from the store would.
     #[test]

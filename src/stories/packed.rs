@@ -154,6 +154,12 @@ impl Packed {
         (self.time, self.tie)
     }
 
+    /// Whether `other` is the same report of the same item (both
+    /// [`Packed::ranked`]): the same rank.
+    pub fn same_report(&self, other: &Packed) -> bool {
+        self.tie != (0, 0) && self.rank() == other.rank()
+    }
+
     /// Whether a token means the same in every language (see
     /// [`Signature::is_portable`]).
     pub fn is_portable(&self, token: u64) -> bool {
