@@ -169,7 +169,7 @@ impl Desk {
     /// them is dropped, to be built again by the next ingest.
     fn refresh(&self, categorizer: &crate::categorize::Categorizer, guard: &mut Option<Window>, stories: &[String]) {
         let Some(window) = guard.as_mut() else { return };
-        if let Err(e) = self.reread(categorizer, window, stories.iter().collect()) {
+        if let Err(e) = self.reread(categorizer, window, stories.iter().map(String::as_str).collect()) {
             tracing::warn!(error = %e, "clustering index: a story could not be read again; the index is built again");
             *guard = None;
         }
@@ -199,7 +199,10 @@ impl Desk {
         for story in &logged.gone {
             window.index.forget(story);
         }
-        self.reread(&rt.categorizer, window, logged.whole)?;
+        // And those the joins left with other words than the store gives.
+        let stale = window.index.take_stale();
+        let whole = logged.whole.into_iter().map(String::as_str).chain(stale.iter().map(String::as_str)).collect();
+        self.reread(&rt.categorizer, window, whole)?;
         window.seen = last;
         Ok(())
     }
@@ -238,9 +241,9 @@ impl Desk {
         &self,
         categorizer: &crate::categorize::Categorizer,
         window: &mut Window,
-        stories: BTreeSet<&String>,
+        stories: BTreeSet<&str>,
     ) -> Result<(), StoreError> {
-        let ids: Vec<&str> = stories.iter().map(|s| s.as_str()).collect();
+        let ids: Vec<&str> = stories.into_iter().collect();
         for (id, story) in ids.iter().zip(self.store.stories(&ids)?) {
             let held = window.index.forget(id).is_some();
             let Some(story) = story else { continue };
@@ -262,9 +265,11 @@ impl Desk {
         }
         self.settle(ctx, &mut batch)?;
         // The stories the edited items are in once the plan is done (a
-        // merge may have moved them).
+        // merge may have moved them), and those the index may hold other
+        // words of than the store will give.
         let edited = std::mem::take(&mut batch.refiled);
         batch.changes.refiled = edited.iter().filter_map(|k| Some(batch.items.get(k)?.story.clone())).collect();
+        batch.changes.refiled.extend(held.index.take_stale());
         Ok(batch)
     }
 

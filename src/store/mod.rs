@@ -79,9 +79,11 @@ pub struct Changes {
     /// stored, the survivor's id). Its items and members are in the other
     /// fields already, under the survivor.
     pub absorbed: Vec<(Story, String)>,
-    /// Stories with an item edited (a new title, summary or date), or joined
-    /// by its link while the index did not hold them: other nodes read them
-    /// again whole (the clustering log says so).
+    /// Stories to read again whole into the clustering index: with an item
+    /// edited (a new title, summary or date), joined by its link while the
+    /// index did not hold them, or holding other words there than the store
+    /// gives (`StoryIndex::take_stale`). Other nodes read them again too (the
+    /// clustering log says so).
     pub refiled: Vec<String>,
 }
 

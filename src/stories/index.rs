@@ -162,6 +162,17 @@ impl Entry {
         self.widen_vocabulary(tokens);
     }
 
+    /// Whether `sig`, added after a later report, could leave the story
+    /// other than one read from the store in publication order: its words,
+    /// names, places or regions are at their bound, and `sig` brings one
+    /// they lack, which a read in order would have kept in place of a later
+    /// report's.
+    fn overflows(&self, sig: &Packed) -> bool {
+        let words = self.vocabulary.len() >= UNION_TOKENS
+            && sig.tokens().iter().any(|t| self.vocabulary.binary_search(t).is_err());
+        words || self.union.as_ref().is_some_and(|u| u.overflows(sig))
+    }
+
     /// Add `tokens` to the vocabulary, while it has room.
     fn widen_vocabulary(&mut self, tokens: &[u64]) {
         self.vocabulary.reserve_exact(tokens.len().min(UNION_TOKENS.saturating_sub(self.vocabulary.len())));
@@ -291,6 +302,21 @@ impl Union {
         }
     }
 
+    /// Whether `sig` names someone or somewhere this union, at its bound,
+    /// lacks.
+    fn overflows(&self, sig: &Packed) -> bool {
+        let full = |len: usize| len >= UNION_TOKENS;
+        let lacks = |all: &[(u64, Timestamp)], p: &u64| !all.iter().any(|(q, _)| q == p);
+        (full(self.names.len()) && sig.names().iter().any(|n| !self.names.contains(n)))
+            || (full(self.places.len()) && sig.places().iter().any(|p| lacks(&self.places, p)))
+            || (full(self.regions.len()) && sig.regions().iter().any(|r| lacks(&self.regions, r)))
+    }
+
+    /// Whether any of its lists is at its bound.
+    fn full(&self) -> bool {
+        [self.names.len(), self.places.len(), self.regions.len()].iter().any(|n| *n >= UNION_TOKENS)
+    }
+
     /// Take what another story's reports said (a merge).
     fn merge(&mut self, other: &Union) {
         self.note(&other.names, other.places.iter().copied(), other.regions.iter().copied());
@@ -395,6 +421,9 @@ pub struct StoryIndex {
     free: Vec<u32>,
     /// Stories evicted since the posting lists were last swept.
     evicted: usize,
+    /// Stories that may hold other words than one read from the store would
+    /// (see [`StoryIndex::take_stale`]).
+    stale: Vec<Box<str>>,
 }
 
 impl StoryIndex {
@@ -418,6 +447,17 @@ impl StoryIndex {
 
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+
+    /// The stories whose words, names or places may differ from what a read
+    /// from the store would give (a report came after a later one while they
+    /// were at their bound, or a merge reached it): the caller reads them
+    /// again, so that the index stays what a restart would build.
+    pub fn take_stale(&mut self) -> Vec<String> {
+        let mut stale: Vec<String> = self.stale.drain(..).map(String::from).collect();
+        stale.sort_unstable();
+        stale.dedup();
+        stale
     }
 
     pub fn contains(&self, story: &str) -> bool {
@@ -458,6 +498,9 @@ impl StoryIndex {
             None => self.new_slot(story, time),
         };
         let Some(entry) = self.slots[slot as usize].as_mut() else { return };
+        if time < entry.last && entry.overflows(&sig) {
+            self.stale.push(story.into());
+        }
         // Before the story's time moves: the first report's places date from it.
         if let Some(union) = entry.union_mut() {
             widen(union, &sig);
@@ -756,6 +799,11 @@ impl StoryIndex {
         }
         if let (Some(theirs), Some(ours)) = (union, into.union_mut()) {
             ours.merge(&theirs);
+        }
+        // Two stories' words merged past the bound keep the survivor's
+        // first; a read in publication order may keep others.
+        if into.vocabulary.len() >= UNION_TOKENS || into.union.as_ref().is_some_and(|u| u.full()) {
+            self.stale.push(survivor.into());
         }
     }
 

@@ -669,6 +669,36 @@ mod tests {
         }
     }
 
+    /// A story keeps at most 160 words: reports that come in publication
+    /// order keep the first ones, as a read from the store does. A report
+    /// that comes after a later one, once the words are at their bound,
+    /// marks the story to be read again (`take_stale`); in order, none is.
+    #[test]
+    fn a_late_report_to_a_story_at_its_bound_asks_to_be_read_again() {
+        let word = |i: usize, w: usize| format!("zor{}{}", (b'a' + i as u8) as char, (b'a' + w as u8) as char);
+        let report = |i: usize| {
+            let title: Vec<String> = (0..16).map(|w| word(i, w)).collect();
+            Packed::from(sig(&title.join(" "), &[])).ranked(0, &format!("item-{i}"))
+        };
+        let build = |order: &mut dyn Iterator<Item = usize>| {
+            let mut idx = index_with(&[]);
+            for i in order {
+                idx.add("big", 1000 + i as i64, report(i));
+            }
+            idx
+        };
+        let (mut forward, mut backward) = (build(&mut (0..12)), build(&mut (0..12).rev()));
+        assert_eq!(forward.take_stale(), Vec::<String>::new(), "in order: nothing to read again");
+        assert_eq!(backward.take_stale(), vec!["big".to_string()]);
+        assert!(backward.take_stale().is_empty(), "taken once");
+        // What the words kept change: the eleventh report's words are past
+        // the bound in publication order (the first report's find the story).
+        let words: Vec<String> = (0..2).map(|w| word(0, w)).chain((0..14).map(|w| word(10, w))).collect();
+        let probe = sig(&words.join(" "), &[]);
+        let m = |idx: &StoryIndex| idx.matches(&probe, 1000, 86_400, 0.0);
+        assert_ne!(m(&forward), m(&backward), "the bound decides which words a story keeps");
+    }
+
     /// A report joining a dormant story (by its link) leaves it dormant; woken,
     /// the story matches on the report too, as one read from the store would.
     #[test]
