@@ -257,7 +257,14 @@ impl Desk {
     /// Every change of one ingest, decided against the index and what is
     /// stored (read only): new and updated items, joins, merges, story
     /// records with their first items, sources and breaking marks.
-    fn plan(&self, ctx: &Ctx, guard: &mut Option<Window>, arrivals: Vec<Arrival>) -> Result<Batch, StoreError> {
+    fn plan(&self, ctx: &Ctx, guard: &mut Option<Window>, mut arrivals: Vec<Arrival>) -> Result<Batch, StoreError> {
+        // In the order they were published, as the index ranks reports (a
+        // feed lists its newest first): the entries of a document in any
+        // order make the same stories.
+        arrivals.sort_by_cached_key(|a| {
+            let seen = a.existing.as_ref().map_or(ctx.now, |i| i.first_seen);
+            stories::packed::rank_of(published_time(a.entry.feed_date, seen), seen, &a.key)
+        });
         let held = self.window_for(ctx, guard, &arrivals)?;
         let mut batch = Batch::default();
         for arrival in arrivals {
