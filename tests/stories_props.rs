@@ -508,3 +508,70 @@ fn the_order_of_a_documents_entries_changes_no_story() {
         assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise");
     }
 }
+
+/// A desk that was down: the polls due from `from` to `to` (minutes) are
+/// not made, and at `to` every source is polled once, bringing all it
+/// published meanwhile in one document (newest first); the sources in the
+/// order a seed gives.
+fn with_downtime(
+    polls: Vec<(i64, Vec<Vec<&evalset::EvalItem>>)>,
+    (from, to): (i64, i64),
+    seed: u64,
+) -> Vec<(i64, Vec<Vec<&evalset::EvalItem>>)> {
+    let mut missed: BTreeMap<String, Vec<&evalset::EvalItem>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (minute, due) in polls {
+        if (from..to).contains(&minute) {
+            for batch in due {
+                missed.entry(batch[0].source.id.clone()).or_default().extend(batch);
+            }
+            continue;
+        }
+        if minute >= to && !missed.is_empty() {
+            let mut catch_up: Vec<Vec<&evalset::EvalItem>> = std::mem::take(&mut missed).into_values().collect();
+            evalset::Rng(seed).shuffle(&mut catch_up);
+            // Newest first, as feeds list them.
+            catch_up.iter_mut().for_each(|document| document.reverse());
+            out.push((to, catch_up));
+        }
+        out.push((minute, due));
+    }
+    out
+}
+
+/// How much a desk that was down for a day or three, then catches up
+/// (see `with_downtime`), decides otherwise than one that polled live
+/// throughout: printed, and bounded so that a change making it worse is
+/// caught. Measured in session 13: none after a day down; after three,
+/// 14 of realnews.json's 38,781 pairs (25 with each document's entries
+/// placed newest first, as they came before that session) and 22 of the
+/// fifth set's 35,511, most of them reports the catch-up joined and the
+/// live desk left just under the threshold. The stories issue asks for
+/// none: not reached (README, "How items cluster into stories", Order).
+#[test]
+fn a_catch_up_after_downtime_changes_few_decisions() {
+    for file in ["realnews.json", "realnews-blind5.json"] {
+        let run = |downtime: Option<i64>| {
+            let dir = tempfile::tempdir().unwrap();
+            let (config, items) = evalset::load_set(dir.path(), file);
+            let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
+            let polls = evalset::live_polls(&items, 1);
+            let start = items[0].published / 60 + 12 * 60;
+            let polls = match downtime {
+                Some(days) => with_downtime(polls, (start, start + days * 24 * 60), 7),
+                None => polls,
+            };
+            for minute in polls {
+                evalset::ingest_in_order(&desk, minute);
+            }
+            items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
+        };
+        let live: BTreeMap<String, String> = run(None);
+        for days in [1, 3] {
+            let caught: BTreeMap<String, String> = run(Some(days));
+            let (differ, pairs) = pairs_differing(&live, &caught);
+            println!("{file}, down {days} day(s): {differ} of {pairs} item pairs decided otherwise");
+            assert!(differ * 100 < pairs, "{file}, down {days} day(s): {differ} of {pairs} pairs");
+        }
+    }
+}
