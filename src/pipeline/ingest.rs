@@ -163,10 +163,12 @@ impl Desk {
         applied
     }
 
-    /// The stories whose items this ingest edited, held again as the store
-    /// now has them (an index built from the store would read the edited
-    /// text; the running one had kept the old). An index that cannot read
-    /// them is dropped, to be built again by the next ingest.
+    /// The stories this ingest asks to read again (`Changes::refiled`: an
+    /// item edited, a link join to a story not held, words past their
+    /// bound), held as the store now has them, as an index built from the
+    /// store would (it reads the edited text; the running one had kept the
+    /// old). An index that cannot read them is dropped, to be built again by
+    /// the next ingest.
     fn refresh(&self, categorizer: &crate::categorize::Categorizer, guard: &mut Option<Window>, stories: &[String]) {
         let Some(window) = guard.as_mut() else { return };
         if let Err(e) = self.reread(categorizer, window, stories.iter().map(String::as_str).collect()) {

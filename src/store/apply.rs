@@ -49,7 +49,7 @@ pub struct Writes {
     pub counters: BTreeMap<String, i64>,
     /// The clustering changes, for other nodes' indexes (PostgreSQL only):
     /// (story, an item that joined it, or the story it was absorbed into;
-    /// neither: an item of it was edited). Joins, then merges, then edits.
+    /// neither: read it again whole, see `Changes::refiled`).
     pub log: Vec<(String, Option<String>, Option<String>)>,
 }
 
@@ -190,8 +190,8 @@ impl Store {
 }
 
 /// What another node's clustering index must learn of these changes: each
-/// item that joined a story (a new story's first item too), each merge, then
-/// each story with an item edited.
+/// item that joined a story (a new story's first item too), each merge, and
+/// each story to read again whole.
 fn log_clustering(w: &mut Writes, changes: &Changes) {
     let firsts = changes
         .stories
