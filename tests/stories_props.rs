@@ -388,12 +388,14 @@ fn one_story_either_way(
             desk = Desk::new(Store::open(&path).unwrap(), config.clone()).unwrap();
         }
         then(&desk, &sources, t);
-        let story = |(source, guid): (usize, &str)| {
-            let key = newsdesk::parse::identity::item_key(&sources[source].id, &format!("g:{guid}"));
-            desk.store.item(&key).unwrap().unwrap().story
-        };
-        story(x) == story(y)
+        story_of(&desk, sources[x.0], x.1) == story_of(&desk, sources[y.0], y.1)
     })
+}
+
+/// The story `guid` of `source` is in.
+fn story_of(desk: &Desk, source: &newsdesk::config::Source, guid: &str) -> String {
+    let key = newsdesk::parse::identity::item_key(&source.id, &format!("g:{guid}"));
+    desk.store.item(&key).unwrap().unwrap().story
 }
 
 /// An edited report (its outlet rewrote the headline) is compared as
@@ -431,6 +433,7 @@ fn a_link_join_to_an_old_story_is_held_as_after_a_restart() {
             desk.ingest(s[0], &feed(old), t + 60).unwrap();
             let late = entry("y1", "shared", "Harbour bridge closed after cargo ship strikes pylon", t + nine_hours);
             desk.ingest(s[1], &feed(late), t + nine_hours + 60).unwrap();
+            assert_eq!(story_of(desk, s[0], "x1"), story_of(desk, s[1], "y1"), "joined by the link");
         },
         |desk, s, t| {
             let next =
@@ -446,9 +449,11 @@ fn a_link_join_to_an_old_story_is_held_as_after_a_restart() {
 /// A story keeps at most 160 words, the first in publication order, as a
 /// read from the store gives them: twelve reports of one event, each with a
 /// lead of its own words, come in reverse order, and a report that shares
-/// only the eleventh's lead (and two words of the headline) is judged
-/// alike whether or not the desk restarted. (Without the story being read
-/// again, the running desk kept the first words that came: the eleventh's.)
+/// only the eleventh's lead (and two words of the headline) is judged the
+/// same way whether or not the desk restarted. (Without the story being
+/// read again, the running desk kept the first words that came, the
+/// eleventh's among them, and the report joined it; after a restart it did
+/// not.)
 #[test]
 fn a_story_past_its_word_bound_is_held_as_after_a_restart() {
     let made_up = |i: usize, w: usize| format!("zor{}{}", (b'a' + i as u8) as char, (b'a' + w as u8) as char);
@@ -461,6 +466,7 @@ fn a_story_past_its_word_bound_is_held_as_after_a_restart() {
                 e.summary = newsdesk::parse::Summary::from_html(&format!("<p>{}.</p>", lead(i)), None);
                 desk.ingest(s[i % 2], &feed(e), t + 900).unwrap();
             }
+            assert_eq!(story_of(desk, s[1], "r11"), story_of(desk, s[0], "r0"), "the twelve reports are one story");
         },
         |desk, s, t| {
             let words: Vec<String> = (0..14).map(|w| made_up(10, w)).collect();
