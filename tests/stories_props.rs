@@ -372,12 +372,7 @@ fn one_story_either_way(
         let (mut config, items) = evalset::load_set(dir.path(), "items.json");
         config.dedup.window = std::time::Duration::from_secs(3 * 3600);
         let (config, path) = (Arc::new(config), dir.path().join("data"));
-        let mut sources: Vec<&newsdesk::config::Source> = Vec::new();
-        for i in &items {
-            if !sources.iter().any(|s| s.id == i.source.id) {
-                sources.push(&i.source);
-            }
-        }
+        let mut sources = evalset::sources(&items);
         // English ones first: reports compared in one language.
         sources.sort_by_key(|s| s.language.as_deref() != Some("en"));
         let t = items[0].published;
@@ -492,13 +487,7 @@ fn the_order_of_a_documents_entries_changes_no_story() {
             let (config, items) = evalset::load_set(dir.path(), file);
             let now = items.iter().map(|i| i.published).max().unwrap() + 600;
             let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
-            let mut sources: Vec<&newsdesk::config::Source> = Vec::new();
-            for i in &items {
-                if !sources.iter().any(|s| s.id == i.source.id) {
-                    sources.push(&i.source);
-                }
-            }
-            for source in sources {
+            for source in evalset::sources(&items) {
                 let mut feed = items[0].feed();
                 feed.entries =
                     items.iter().filter(|i| i.source.id == source.id).flat_map(|i| i.feed().entries).collect();

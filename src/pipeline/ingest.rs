@@ -93,7 +93,7 @@ impl<'e> Logged<'e> {
                 (None, None) => {
                     whole.insert(&e.story);
                 }
-                (Some(_), None) if index.contains(&e.story) && !index.awake(&e.story) => {
+                (Some(_), None) if index.asleep(&e.story) => {
                     whole.insert(&e.story);
                 }
                 (Some(_), None) => {}

@@ -464,9 +464,9 @@ impl StoryIndex {
         self.slot_of(story).is_some()
     }
 
-    /// Whether `story` is held and awake (weighed and matched).
-    pub fn awake(&self, story: &str) -> bool {
-        self.slot_of(story).and_then(|s| self.slots[s as usize].as_ref()).is_some_and(|e| !e.dormant)
+    /// Whether `story` is held but dormant (neither weighed nor matched).
+    pub fn asleep(&self, story: &str) -> bool {
+        self.slot_of(story).and_then(|s| self.slots[s as usize].as_ref()).is_some_and(|e| e.dormant)
     }
 
     /// Record that `story` (at `time`) now has an item with this signature

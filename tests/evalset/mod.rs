@@ -89,6 +89,17 @@ impl Rng {
     }
 }
 
+/// The sources of `items`, in the order they first appear.
+pub fn sources(items: &[EvalItem]) -> Vec<&Source> {
+    let mut sources: Vec<&Source> = Vec::new();
+    for i in items {
+        if !sources.iter().any(|s| s.id == i.source.id) {
+            sources.push(&i.source);
+        }
+    }
+    sources
+}
+
 /// The polls of a live desk: every source polled every 15 minutes at its
 /// own phase (a seed picks the phases and the order of the sources due in
 /// the same minute), each poll bringing what the source published since its
