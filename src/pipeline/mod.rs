@@ -4,6 +4,7 @@
 //! Publishing the changed feeds is the caller's next step.
 
 mod ingest;
+mod round;
 
 use crate::categorize::{self, Categorizer};
 use crate::config::{Config, Source};

@@ -140,11 +140,25 @@ pub fn ingest_in_order(desk: &newsdesk::pipeline::Desk, (minute, due): (i64, Vec
     }
 }
 
-/// One poll's items (of one source) as one document, ingested at `minute`.
-fn ingest_batch(desk: &newsdesk::pipeline::Desk, batch: &[&EvalItem], minute: i64) {
+/// One minute's polls stored as one round (`Desk::ingest_round`: a
+/// catch-up after downtime), each poll's report checked.
+pub fn ingest_as_round(desk: &newsdesk::pipeline::Desk, (minute, due): (i64, Vec<Vec<&EvalItem>>)) {
+    let docs = due.iter().map(|batch| (batch[0].source.clone(), document(batch))).collect();
+    for report in desk.ingest_round(&desk.runtime(), docs, minute * 60) {
+        report.unwrap();
+    }
+}
+
+/// One poll's items (of one source) as one document.
+fn document(batch: &[&EvalItem]) -> Feed {
     let mut feed = batch[0].feed();
     feed.entries = batch.iter().flat_map(|i| i.feed().entries).collect();
-    desk.ingest(&batch[0].source, &feed, minute * 60).unwrap();
+    feed
+}
+
+/// One poll's items (of one source) as one document, ingested at `minute`.
+fn ingest_batch(desk: &newsdesk::pipeline::Desk, batch: &[&EvalItem], minute: i64) {
+    desk.ingest(&batch[0].source, &document(batch), minute * 60).unwrap();
 }
 
 /// Ingest `polls` minute by minute, each minute's batches by three threads
