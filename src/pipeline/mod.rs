@@ -38,7 +38,7 @@ pub struct Desk {
     /// This node's part in a cluster (PostgreSQL store), set once at start.
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// Polls parsing or ingesting at once: see [`WORKING_POLLS`].
-    working: tokio::sync::Semaphore,
+    pub(crate) working: tokio::sync::Semaphore,
 }
 
 /// The clustering index and the span of story times it holds whole: every
@@ -333,14 +333,136 @@ pub async fn refresh_source(desk: &Arc<Desk>, fetcher: &Fetcher, source: &Source
 
 /// [`refresh_source`] by the rules of `rt`, start to end.
 pub async fn refresh(desk: &Arc<Desk>, rt: &Arc<Runtime>, fetcher: &Fetcher, source: &Source) -> PollOutcome {
-    let started = std::time::Instant::now();
-    let config = &rt.config;
+    match fetch(desk, rt, fetcher, source).await {
+        Ok(poll) => store_alone(desk, rt, poll).await,
+        Err(ended) => ended,
+    }
+}
+
+/// A poll's document (if it brought one) stored as a document of its own,
+/// and the poll ended.
+pub async fn store_alone(desk: &Arc<Desk>, rt: &Arc<Runtime>, mut poll: Poll) -> PollOutcome {
+    if let Some(feed) = poll.take_feed() {
+        // Never closed: acquiring only waits.
+        let _working = desk.working.acquire().await;
+        let ingest = {
+            let (desk, rt, source, now) = (desk.clone(), rt.clone(), poll.source.clone(), poll.now);
+            tokio::task::spawn_blocking(move || {
+                let report = desk.ingest_with(&rt, &source, &feed, now)?;
+                desk.store.flush()?;
+                Ok::<_, StoreError>(report)
+            })
+            .await
+        };
+        poll.stored(
+            ingest.map_err(|e| format!("ingest crashed: {e}")).and_then(|r| r.map_err(|e| format!("store: {e}"))),
+        );
+    }
+    poll.conclude(desk, &rt.config)
+}
+
+/// A poll under way: its source's state as it will be saved, what it
+/// reports, and the document it fetched and parsed, until stored.
+pub struct Poll {
+    source: Source,
+    state: SourceState,
+    outcome: PollOutcome,
+    started: std::time::Instant,
+    /// When it started (the time its new items are first seen).
+    pub now: Timestamp,
+    /// The response's `Cache-Control: max-age` (of a document only once
+    /// it is stored).
+    max_age: Option<u64>,
+    document: Option<Document>,
+}
+
+/// A document fetched and parsed, and what its source's state takes from it
+/// once it is stored.
+struct Document {
+    feed: Option<parse::Feed>,
+    title: Option<String>,
+    ttl: Option<u32>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    hash: u64,
+    permanent_redirect: Option<url::Url>,
+    hints: hints::FeedHints,
+    max_age: Option<u64>,
+}
+
+/// A poll up to its parsed document (see [`Poll`]); `Err` with its outcome
+/// when it ends before a fetch (its state unreadable or unwritable, or the
+/// source gone).
+pub async fn fetch(
+    desk: &Arc<Desk>,
+    rt: &Arc<Runtime>,
+    fetcher: &Fetcher,
+    source: &Source,
+) -> Result<Poll, PollOutcome> {
     let now = now();
-    let mut state = match load_state(&desk.store, source) {
-        Ok(s) => s,
-        Err(e) => return failed(source, SourceStatus::Error, e.to_string()),
-    };
-    let mut outcome = PollOutcome {
+    let mut poll = start(desk, &rt.config, source, now).map_err(|ended| *ended)?;
+    let url = url::Url::parse(&poll.state.url).unwrap_or_else(|_| source.url.clone());
+    let validators = Validators { etag: poll.state.etag.clone(), last_modified: poll.state.last_modified.clone() };
+    match fetcher.fetch(&url, &validators).await {
+        Ok(Fetched::NotModified { headers, permanent_redirect }) => poll.unchanged(permanent_redirect, headers.max_age),
+        Ok(Fetched::Body { body, etag, last_modified, permanent_redirect, headers, .. })
+            if poll.state.body_hash.is_some_and(|h| h == body_hash(&body)) =>
+        {
+            // The very bytes the last successful poll stored, from a server that
+            // sent no validators (or ignored them): not modified, without
+            // parsing, sanitising or looking up a single item again.
+            tracing::debug!(source = %source.id, bytes = body.len(), "same document as the last poll: not parsed again");
+            poll.unchanged(permanent_redirect, headers.max_age);
+            poll.state.etag = etag;
+            poll.state.last_modified = last_modified;
+        }
+        Ok(Fetched::Body { body, etag, last_modified, final_url, permanent_redirect, headers }) => {
+            let (hash, max_age) = (body_hash(&body), headers.max_age);
+            // Never closed: acquiring only waits.
+            let _working = desk.working.acquire().await;
+            let parsed =
+                tokio::task::spawn_blocking(move || (parse::parse_feed(&body, Some(&final_url)), hints::scan(&body)))
+                    .await;
+            match parsed {
+                Ok((Ok(feed), hints)) => {
+                    log_dropped(&source.id, &feed.dropped);
+                    let (title, ttl, feed) = (feed.title.clone(), feed.ttl, Some(feed));
+                    poll.document = Some(Document {
+                        feed,
+                        title,
+                        ttl,
+                        etag,
+                        last_modified,
+                        hash,
+                        permanent_redirect,
+                        hints,
+                        max_age,
+                    });
+                }
+                Ok((Err(e), _)) => fail(&mut poll.state, SourceStatus::Error, format!("parse: {e}")),
+                Err(e) => fail(&mut poll.state, SourceStatus::Error, format!("parse crashed: {e}")),
+            }
+        }
+        Err(FetchError::Gone) => fail(&mut poll.state, SourceStatus::Gone, FetchError::Gone.to_string()),
+        Err(e @ FetchError::Refused(_)) => fail(&mut poll.state, SourceStatus::Refused, e.to_string()),
+        Err(e) => {
+            if let FetchError::Status { status: 429 | 503, retry_after: Some(ra) } = &e {
+                poll.outcome.hold_host_until = schedule::retry_after(ra, now);
+            }
+            fail(&mut poll.state, SourceStatus::Error, e.to_string())
+        }
+    }
+    Ok(poll)
+}
+
+/// A poll's start: its source's state read, and saved with the fetch's time
+/// and the next due time before the fetch (a crash mid-fetch does not make
+/// it due at once).
+fn start(desk: &Desk, config: &Config, source: &Source, now: Timestamp) -> Result<Poll, Box<PollOutcome>> {
+    let started = std::time::Instant::now();
+    let failed = |e: StoreError| Box::new(failed(source, SourceStatus::Error, e.to_string()));
+    let mut state = load_state(&desk.store, source).map_err(failed)?;
+    let outcome = PollOutcome {
         source: source.id.clone(),
         status: state.status,
         report: IngestReport::default(),
@@ -350,107 +472,85 @@ pub async fn refresh(desk: &Arc<Desk>, rt: &Arc<Runtime>, fetcher: &Fetcher, sou
         next_due: None,
     };
     if state.status == SourceStatus::Gone {
-        return outcome;
+        return Err(Box::new(outcome));
     }
-    // Written before the fetch, so a crash mid-fetch does not make it due at once.
     state.last_fetch = Some(now);
     state.next_due = Some(schedule::next_due(&plan_for(config, source, &state), now));
-    if let Err(e) = desk.store.put_source_state(&state) {
-        return failed(source, SourceStatus::Error, e.to_string());
+    desk.store.put_source_state(&state).map_err(failed)?;
+    Ok(Poll { source: source.clone(), state, outcome, started, now, max_age: None, document: None })
+}
+
+impl Poll {
+    /// The source polled.
+    pub fn source(&self) -> &Source {
+        &self.source
     }
-    let url = url::Url::parse(&state.url).unwrap_or_else(|_| source.url.clone());
-    let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
-    let fetched = fetcher.fetch(&url, &validators).await;
-    let mut max_age = None;
-    match fetched {
-        Ok(Fetched::NotModified { headers, permanent_redirect }) => {
-            track_redirect(&mut state, permanent_redirect);
-            succeeded(&mut state, SourceStatus::NotModified, now);
-            adapt(&mut state, false);
-            max_age = headers.max_age;
-        }
-        Ok(Fetched::Body { body, etag, last_modified, permanent_redirect, headers, .. })
-            if state.body_hash.is_some_and(|h| h == body_hash(&body)) =>
-        {
-            // The very bytes the last successful poll stored, from a server that
-            // sent no validators (or ignored them): not modified, without
-            // parsing, sanitising or looking up a single item again.
-            tracing::debug!(source = %source.id, bytes = body.len(), "same document as the last poll: not parsed again");
-            track_redirect(&mut state, permanent_redirect);
-            succeeded(&mut state, SourceStatus::NotModified, now);
-            state.etag = etag;
-            state.last_modified = last_modified;
-            adapt(&mut state, false);
-            max_age = headers.max_age;
-        }
-        Ok(Fetched::Body { body, etag, last_modified, final_url, permanent_redirect, headers }) => {
-            let hash = body_hash(&body);
-            // Never closed: acquiring only waits.
-            let _working = desk.working.acquire().await;
-            let parsed = {
-                let base = final_url.clone();
-                tokio::task::spawn_blocking(move || (parse::parse_feed(&body, Some(&base)), hints::scan(&body))).await
-            };
-            match parsed {
-                Ok((Ok(feed), hints)) => {
-                    log_dropped(&source.id, &feed.dropped);
-                    let ingest = {
-                        let (desk, rt, source) = (desk.clone(), rt.clone(), source.clone());
-                        tokio::task::spawn_blocking(move || {
-                            let report = desk.ingest_with(&rt, &source, &feed, now)?;
-                            desk.store.flush()?;
-                            Ok::<_, StoreError>((report, feed.title, feed.ttl))
-                        })
-                        .await
-                    };
-                    match ingest {
-                        Ok(Ok((report, title, ttl))) => {
-                            succeeded(&mut state, SourceStatus::Ok, now);
-                            state.etag = etag;
-                            state.last_modified = last_modified;
-                            state.body_hash = Some(hash);
-                            state.items += report.new as u64;
-                            if title.is_some() {
-                                state.title = title;
-                            }
-                            track_redirect(&mut state, permanent_redirect);
-                            state.hints = hints::FeedHints { ttl_minutes: hints.ttl_minutes.or(ttl), ..hints };
-                            adapt(&mut state, report.new > 0);
-                            if report.updated > 0 && report.new == 0 {
-                                state.unchanged_polls = 0;
-                            }
-                            max_age = headers.max_age;
-                            outcome.report = report;
-                        }
-                        Ok(Err(e)) => fail(&mut state, SourceStatus::Error, format!("store: {e}")),
-                        Err(e) => fail(&mut state, SourceStatus::Error, format!("ingest crashed: {e}")),
-                    }
-                }
-                Ok((Err(e), _)) => fail(&mut state, SourceStatus::Error, format!("parse: {e}")),
-                Err(e) => fail(&mut state, SourceStatus::Error, format!("parse crashed: {e}")),
-            }
-        }
-        Err(FetchError::Gone) => fail(&mut state, SourceStatus::Gone, FetchError::Gone.to_string()),
-        Err(e @ FetchError::Refused(_)) => fail(&mut state, SourceStatus::Refused, e.to_string()),
-        Err(e) => {
-            if let FetchError::Status { status: 429 | 503, retry_after: Some(ra) } = &e {
-                outcome.hold_host_until = schedule::retry_after(ra, now);
-            }
-            fail(&mut state, SourceStatus::Error, e.to_string())
-        }
+
+    /// When the host asked (Retry-After) not to be polled again before.
+    pub fn hold_host_until(&self) -> Option<Timestamp> {
+        self.outcome.hold_host_until
     }
-    let plan = Plan { max_age, ..plan_for(config, source, &state) };
-    // Retry-After wins over every bound: the server said when.
-    state.next_due = Some(schedule::next_due(&plan, now).max(outcome.hold_host_until.unwrap_or(i64::MIN)));
-    outcome.status = state.status;
-    outcome.error = state.last_error.clone();
-    outcome.next_due = state.next_due;
-    if let Err(e) = desk.store.put_source_state(&state) {
-        outcome.error = Some(format!("saving source state: {e}"));
+
+    /// The parsed document to store, if the poll brought one (taken once).
+    pub fn take_feed(&mut self) -> Option<parse::Feed> {
+        self.document.as_mut()?.feed.take()
     }
-    outcome.elapsed = started.elapsed();
-    log_outcome(&outcome, &state);
-    outcome
+
+    /// Not modified (by the server's word, or the same bytes as last time).
+    fn unchanged(&mut self, permanent_redirect: Option<url::Url>, max_age: Option<u64>) {
+        track_redirect(&mut self.state, permanent_redirect);
+        succeeded(&mut self.state, SourceStatus::NotModified, self.now);
+        adapt(&mut self.state, false);
+        self.max_age = max_age;
+    }
+
+    /// Its document stored, or why not, into the source's state.
+    pub fn stored(&mut self, result: Result<IngestReport, String>) {
+        let Some(doc) = self.document.take() else { return };
+        let report = match result {
+            Ok(report) => report,
+            Err(e) => return fail(&mut self.state, SourceStatus::Error, e),
+        };
+        let state = &mut self.state;
+        succeeded(state, SourceStatus::Ok, self.now);
+        state.etag = doc.etag;
+        state.last_modified = doc.last_modified;
+        state.body_hash = Some(doc.hash);
+        state.items += report.new as u64;
+        if doc.title.is_some() {
+            state.title = doc.title;
+        }
+        track_redirect(state, doc.permanent_redirect);
+        state.hints = hints::FeedHints { ttl_minutes: doc.hints.ttl_minutes.or(doc.ttl), ..doc.hints };
+        adapt(state, report.new > 0);
+        if report.updated > 0 && report.new == 0 {
+            state.unchanged_polls = 0;
+        }
+        self.max_age = doc.max_age;
+        self.outcome.report = report;
+    }
+
+    /// The poll's end: when its source is due next, the state saved, one
+    /// log line.
+    pub fn conclude(mut self, desk: &Desk, config: &Config) -> PollOutcome {
+        if self.document.is_some() {
+            // Parsed and never stored: its source's next poll brings it again.
+            self.stored(Err("document not stored".to_string()));
+        }
+        let (state, mut outcome) = (&mut self.state, self.outcome);
+        let plan = Plan { max_age: self.max_age, ..plan_for(config, &self.source, state) };
+        // Retry-After wins over every bound: the server said when.
+        state.next_due = Some(schedule::next_due(&plan, self.now).max(outcome.hold_host_until.unwrap_or(i64::MIN)));
+        outcome.status = state.status;
+        outcome.error = state.last_error.clone();
+        outcome.next_due = state.next_due;
+        if let Err(e) = desk.store.put_source_state(state) {
+            outcome.error = Some(format!("saving source state: {e}"));
+        }
+        outcome.elapsed = self.started.elapsed();
+        log_outcome(&outcome, state);
+        outcome
+    }
 }
 
 /// One line for every field of one document dropped for being over its size

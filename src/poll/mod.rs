@@ -111,19 +111,8 @@ async fn poll_in(
     // Per-host first, so a slow host's queue does not hold overall slots.
     let _h = host.acquire_owned().await;
     let _o = limits.overall.clone().acquire_owned().await;
-    let now = pipeline::now();
-    if let Some(until) = limits.held_until(source, now) {
-        let error = format!("held back: its host asked (Retry-After) not to be polled for {}s", until - now);
-        tracing::info!(source = %source.id, until, "host held back by Retry-After: poll skipped");
-        return PollOutcome {
-            source: source.id.clone(),
-            status: SourceStatus::Pending,
-            report: Default::default(),
-            error: Some(error),
-            hold_host_until: Some(until),
-            elapsed: Default::default(),
-            next_due: Some(until),
-        };
+    if let Some(held) = held_back(limits, source) {
+        return held;
     }
     // Boxed: the fetch's and the ingest's state is most of a poll's future
     // (several KB), and every source's task exists from the start, waiting
@@ -138,6 +127,139 @@ async fn poll_in(
         limits.hold(source, until);
     }
     outcome
+}
+
+/// The outcome of a poll not made because its host asked (Retry-After)
+/// to be left alone until later, if it did.
+fn held_back(limits: &Limits, source: &Source) -> Option<PollOutcome> {
+    let now = pipeline::now();
+    let until = limits.held_until(source, now)?;
+    let error = format!("held back: its host asked (Retry-After) not to be polled for {}s", until - now);
+    tracing::info!(source = %source.id, until, "host held back by Retry-After: poll skipped");
+    Some(PollOutcome {
+        source: source.id.clone(),
+        status: SourceStatus::Pending,
+        report: Default::default(),
+        error: Some(error),
+        hold_host_until: Some(until),
+        elapsed: Default::default(),
+        next_due: Some(until),
+    })
+}
+
+/// The most sources one round polls (see [`poll_round`]): their parsed
+/// documents wait in memory for the round's last fetch.
+pub const ROUND_SOURCES: usize = 256;
+
+/// How long a round waits for its fetches in all, and, once one has ended,
+/// for the next to end: those still under way then (a host that drips its
+/// bytes until the fetch times out) are stored alone when they end, so
+/// that no source holds the others' items back for long.
+const ROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+const ROUND_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Poll `sources` together (at most [`ROUND_SOURCES`] of them), each
+/// fetched and parsed within the limits as alone, then store the documents
+/// they brought as one round (`Desk::ingest_round`): every entry of every
+/// document in the order it was published, as live polls would have
+/// brought them. Stored one document after another, a catch-up after
+/// downtime clustered each source's backlog before the next one's, and its
+/// stories came out otherwise than live polls' (`pipeline::round`). The
+/// round is stored once its fetches end or pause (see [`ROUND_WAIT`]);
+/// `report` hears each poll's outcome as it ends.
+pub async fn poll_round(
+    desk: &Arc<Desk>,
+    rt: &Arc<Runtime>,
+    fetcher: &Fetcher,
+    limits: &Arc<Limits>,
+    sources: &[Source],
+    mut report: impl FnMut(PollOutcome),
+) {
+    let mut fetches = tokio::task::JoinSet::new();
+    for source in sources {
+        let (desk, rt, fetcher, limits, source) =
+            (desk.clone(), rt.clone(), fetcher.clone(), limits.clone(), source.clone());
+        fetches.spawn(async move { fetch_in(&desk, &rt, &fetcher, &limits, &source).await });
+    }
+    let mut polls = Vec::new();
+    let deadline = tokio::time::Instant::now() + ROUND_WAIT;
+    let mut wait_until = deadline;
+    while let Ok(Some(fetched)) = tokio::time::timeout_at(wait_until, fetches.join_next()).await {
+        match fetched {
+            Ok(Ok(poll)) => polls.push(poll),
+            Ok(Err(ended)) => report(ended),
+            Err(e) => tracing::error!(error = %e, "a poll of a round crashed"),
+        }
+        wait_until = deadline.min(tokio::time::Instant::now() + ROUND_QUIET);
+    }
+    store_round(desk, rt, &mut polls).await;
+    polls.into_iter().for_each(|p| report(p.conclude(desk, &rt.config)));
+    if !fetches.is_empty() {
+        tracing::info!(polls = fetches.len(), "fetches still under way when the round was stored: stored alone");
+    }
+    while let Some(fetched) = fetches.join_next().await {
+        match fetched {
+            Ok(Ok(poll)) => report(pipeline::store_alone(desk, rt, poll).await),
+            Ok(Err(ended)) => report(ended),
+            Err(e) => tracing::error!(error = %e, "a poll of a round crashed"),
+        }
+    }
+}
+
+/// A round's poll up to its parsed document, within the limits (released
+/// before it is stored: the round waits for all its fetches).
+async fn fetch_in(
+    desk: &Arc<Desk>,
+    rt: &Arc<Runtime>,
+    fetcher: &Fetcher,
+    limits: &Limits,
+    source: &Source,
+) -> Result<pipeline::Poll, PollOutcome> {
+    let host = limits.host_semaphore(source);
+    let _h = host.acquire_owned().await;
+    let _o = limits.overall.clone().acquire_owned().await;
+    if let Some(held) = held_back(limits, source) {
+        return Err(held);
+    }
+    let poll = Box::pin(pipeline::fetch(desk, rt, fetcher, source)).await?;
+    if let Some(until) = poll.hold_host_until() {
+        limits.hold(source, until);
+    }
+    Ok(poll)
+}
+
+/// The documents `polls` brought, stored as one round, and each poll told
+/// how its own went.
+async fn store_round(desk: &Arc<Desk>, rt: &Arc<Runtime>, polls: &mut [pipeline::Poll]) {
+    let mut brought = Vec::new();
+    let mut docs = Vec::new();
+    for (n, poll) in polls.iter_mut().enumerate() {
+        if let Some(feed) = poll.take_feed() {
+            brought.push(n);
+            docs.push((poll.source().clone(), feed));
+        }
+    }
+    if docs.is_empty() {
+        return;
+    }
+    tracing::info!(documents = docs.len(), "storing a round: every entry in the order it was published");
+    let _working = desk.working.acquire().await;
+    let stored = {
+        let (desk, rt) = (desk.clone(), rt.clone());
+        tokio::task::spawn_blocking(move || {
+            let reports = desk.ingest_round(&rt, docs, pipeline::now());
+            (reports, desk.store.flush())
+        })
+        .await
+    };
+    let results: Vec<Result<pipeline::IngestReport, String>> = match stored {
+        Ok((reports, Ok(()))) => reports.into_iter().map(|r| r.map_err(|e| format!("store: {e}"))).collect(),
+        Ok((_, Err(e))) => brought.iter().map(|_| Err(format!("store: {e}"))).collect(),
+        Err(e) => brought.iter().map(|_| Err(format!("ingest crashed: {e}"))).collect(),
+    };
+    for (n, result) in brought.into_iter().zip(results) {
+        polls[n].stored(result);
+    }
 }
 
 /// A poll inside one of the host's cluster-wide slots (all nodes together
@@ -178,22 +300,17 @@ async fn refresh_in_cluster(
     outcome
 }
 
-/// Poll every source once, now, reporting each outcome as it finishes.
+/// Poll every source once, now, in rounds of [`ROUND_SOURCES`] (see
+/// [`poll_round`]), reporting each outcome as it ends.
 pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::UnboundedSender<PollOutcome>) {
-    let config = desk.config();
-    let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
-    let mut tasks = tokio::task::JoinSet::new();
-    // Each task reads its source from the one configuration (no copy of
-    // every source for the length of the poll).
-    for i in 0..config.sources.len() {
-        let (desk, fetcher, limits, tx, config) =
-            (desk.clone(), fetcher.clone(), limits.clone(), outcomes.clone(), config.clone());
-        tasks.spawn(async move {
-            let o = poll_limited(&desk, &fetcher, &limits, &config.sources[i]).await;
-            let _ = tx.send(o);
-        });
+    let rt = desk.runtime();
+    let limits = Arc::new(Limits::new(rt.config.poll.concurrency, rt.config.poll.per_host));
+    for sources in rt.config.sources.chunks(ROUND_SOURCES) {
+        poll_round(&desk, &rt, &fetcher, &limits, sources, |o| {
+            let _ = outcomes.send(o);
+        })
+        .await;
     }
-    while tasks.join_next().await.is_some() {}
 }
 
 /// Tells the poll loop a source's poll has ended, when dropped.
@@ -241,6 +358,7 @@ impl Poller {
         let mut started_at = pipeline::now();
         let mut schedule = Schedule::new();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let mut first_turn = true;
         loop {
             // A finished poll leaves the in-flight set and the cache together,
             // here, so its stale due time is never seen without it.
@@ -255,11 +373,26 @@ impl Poller {
                 (rt, started_at) = (current, now);
             }
             let mut next_wake: Timestamp = now + 60;
+            let mut due_now = Vec::new();
             for source in &rt.config.sources {
                 let Some(due) = self.due(&rt, &mut schedule, source, started_at, now) else { continue };
                 if due > now {
                     next_wake = next_wake.min(due);
                 } else if in_flight.insert(source.id.clone()) {
+                    due_now.push(source);
+                }
+            }
+            // The sources due when the daemon starts (all of them after a
+            // downtime, or on a first start) are polled as rounds: their
+            // entries are stored in the order published, as live polls
+            // would have brought them (`poll_round`).
+            if std::mem::take(&mut first_turn) && due_now.len() > 1 {
+                for round in due_now.chunks(ROUND_SOURCES) {
+                    let done = round.iter().map(|s| Done(done_tx.clone(), s.id.clone())).collect();
+                    self.spawn_round(&tracker, &rt, round.iter().map(|s| (*s).clone()).collect(), &cancel, done);
+                }
+            } else {
+                for source in due_now {
                     self.spawn(&tracker, &rt, source, &cancel, Done(done_tx.clone(), source.id.clone()));
                 }
             }
@@ -327,6 +460,29 @@ impl Poller {
             let _done = done;
             tokio::select! {
                 o = poll_in(&desk, &rt, &rt.fetcher, &rt.limits, &source) => sink.polled(o),
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
+}
+
+impl Poller {
+    /// Poll `sources` as one round (see [`poll_round`]) on its own task with
+    /// the runtime `rt`; abandoned on shutdown.
+    fn spawn_round(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+        rt: &Arc<Runtime>,
+        sources: Vec<Source>,
+        cancel: &CancellationToken,
+        done: Vec<Done>,
+    ) {
+        let (desk, rt, sink, cancel) = (self.desk.clone(), rt.clone(), self.sink.clone(), cancel.clone());
+        tracker.spawn(async move {
+            // Reported on drop, as for a poll alone.
+            let _done = done;
+            tokio::select! {
+                _ = poll_round(&desk, &rt, &rt.fetcher, &rt.limits, &sources, |o| sink.polled(o)) => {}
                 _ = cancel.cancelled() => {}
             }
         });
