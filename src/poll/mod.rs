@@ -151,10 +151,10 @@ fn held_back(limits: &Limits, source: &Source) -> Option<PollOutcome> {
 /// documents wait in memory for the round's last fetch.
 pub const ROUND_SOURCES: usize = 256;
 
-/// How long a round waits for its fetches in all, and, once one has ended,
-/// for the next to end: those still under way then (a host that drips its
-/// bytes until the fetch times out) are stored alone when they end, so
-/// that no source holds the others' items back for long.
+/// How long a round waits for its fetches once the first has ended, in
+/// all and for the next one to end: those still under way then (a host
+/// that drips its bytes until the fetch times out) are stored alone when
+/// they end, so that no source holds the others' items back for long.
 const ROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 const ROUND_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -182,15 +182,25 @@ pub async fn poll_round(
         fetches.spawn(async move { fetch_in(&desk, &rt, &fetcher, &limits, &source).await });
     }
     let mut polls = Vec::new();
-    let deadline = tokio::time::Instant::now() + ROUND_WAIT;
-    let mut wait_until = deadline;
-    while let Ok(Some(fetched)) = tokio::time::timeout_at(wait_until, fetches.join_next()).await {
+    // Timed from the first fetch to end: a round's fetches may wait a long
+    // while for the limits (many rounds at once, after a long downtime).
+    let mut deadline = None;
+    loop {
+        let next = fetches.join_next();
+        let fetched = match deadline {
+            None => next.await,
+            Some(deadline) => {
+                let quiet = tokio::time::Instant::now() + ROUND_QUIET;
+                tokio::time::timeout_at(quiet.min(deadline), next).await.ok().flatten()
+            }
+        };
+        let Some(fetched) = fetched else { break };
+        deadline.get_or_insert_with(|| tokio::time::Instant::now() + ROUND_WAIT);
         match fetched {
             Ok(Ok(poll)) => polls.push(poll),
             Ok(Err(ended)) => report(ended),
             Err(e) => tracing::error!(error = %e, "a poll of a round crashed"),
         }
-        wait_until = deadline.min(tokio::time::Instant::now() + ROUND_QUIET);
     }
     store_round(desk, rt, &mut polls).await;
     polls.into_iter().for_each(|p| report(p.conclude(desk, &rt.config)));
