@@ -52,8 +52,9 @@ fn store(docs: &[(Source, Feed)], as_round: bool, run: usize) -> (Duration, usiz
     let now = newsdesk::pipeline::now();
     let start = Instant::now();
     let items = if as_round {
-        let reports = desk.ingest_round(&desk.runtime(), docs.to_vec(), now);
-        reports.into_iter().map(|r| r.expect("stored").new).sum()
+        let docs = docs.iter().map(|(s, f)| (s.clone(), f.clone(), now)).collect();
+        let reports = desk.ingest_round(&desk.runtime(), docs);
+        reports.into_iter().map(|(r, e)| if let Some(e) = e { panic!("{e}") } else { r.new }).sum()
     } else {
         docs.iter().map(|(s, f)| desk.ingest(s, f, now).expect("stored").new).sum()
     };

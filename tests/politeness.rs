@@ -293,3 +293,42 @@ fn a_failing_host_does_not_slow_the_others() {
         }
     }
 }
+
+/// `once` polls its sources as a round (`poll::poll_round`): the documents
+/// that came are stored together, a document slower than the round's pause
+/// is stored alone when it comes (the others are not held back for it), a
+/// source that fails is reported, and every source is reported once.
+#[test]
+fn a_round_stores_a_late_document_alone_and_reports_every_source_once() {
+    let server = RawServer::start(&[A]);
+    let mut sources = Vec::new();
+    for n in 0..3 {
+        server.set(&format!("/fast{n}.xml"), Act::ok(feed(n)));
+        sources.push((format!("fast{n}"), server.url(A, &format!("/fast{n}.xml"))));
+    }
+    let late = Duration::from_secs(4);
+    server.set("/late.xml", Act::ok(feed(7)).after(late));
+    sources.push(("late".to_string(), server.url(A, "/late.xml")));
+    server.set("/missing.xml", Act::status(404));
+    sources.push(("missing".to_string(), server.url(A, "/missing.xml")));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &sources, "per_host = 8\ntimeout = \"10s\"");
+    let rt = rt();
+    let desk = desk(&config);
+    let outcomes = poll_all(&rt, &desk, &config);
+    let mut reported: Vec<&str> = outcomes.iter().map(|(o, _)| o.source.as_str()).collect();
+    reported.sort_unstable();
+    assert_eq!(reported, ["fast0", "fast1", "fast2", "late", "missing"], "each source reported once");
+    for (o, at) in &outcomes {
+        match o.source.as_str() {
+            "missing" => assert_eq!(o.status, SourceStatus::Error, "{o:?}"),
+            "late" => {
+                assert_eq!((o.status, o.report.new), (SourceStatus::Ok, 1), "stored alone: {o:?}");
+                assert!(*at >= late, "{o:?} at {at:?}");
+            }
+            // Stored before the late document was even sent.
+            _ => assert!(o.status == SourceStatus::Ok && o.report.new == 1 && *at < late, "{o:?} at {at:?}"),
+        }
+    }
+    assert_eq!(desk.store.item_count().unwrap(), 4, "every document's item stored");
+}

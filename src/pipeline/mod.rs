@@ -63,6 +63,10 @@ const INDEX_STORIES_KEPT: usize = 10_000;
 /// run (32 by default) waited for that lock on a blocking thread of its own,
 /// and each thread keeps its own allocator pages: a first poll of 100,000
 /// sources ran 44 blocking threads, and peaked 35-45 MiB higher at 30,000.
+/// A poll takes a permit to parse and another to store (a round's
+/// documents are parsed one by one, then stored at once): the documents
+/// parsed and waiting to be stored are bounded by the polls running
+/// (`poll.concurrency`), and by a round's size for rounds.
 const WORKING_POLLS: usize = 4;
 
 fn working_polls() -> usize {
@@ -354,9 +358,11 @@ pub async fn store_alone(desk: &Arc<Desk>, rt: &Arc<Runtime>, mut poll: Poll) ->
             })
             .await
         };
-        poll.stored(
-            ingest.map_err(|e| format!("ingest crashed: {e}")).and_then(|r| r.map_err(|e| format!("store: {e}"))),
-        );
+        match ingest {
+            Ok(Ok(report)) => poll.stored(report, None),
+            Ok(Err(e)) => poll.stored(IngestReport::default(), Some(format!("store: {e}"))),
+            Err(e) => poll.stored(IngestReport::default(), Some(format!("ingest crashed: {e}"))),
+        }
     }
     poll.conclude(desk, &rt.config)
 }
@@ -368,7 +374,8 @@ pub struct Poll {
     state: SourceState,
     outcome: PollOutcome,
     started: std::time::Instant,
-    /// When it started (the time its new items are first seen).
+    /// When it started: the time its new items are first seen, stored
+    /// alone or in a round.
     pub now: Timestamp,
     /// The response's `Cache-Control: max-age` (of a document only once
     /// it is stored).
@@ -496,6 +503,16 @@ impl Poll {
         self.document.as_mut()?.feed.take()
     }
 
+    /// Whether it brought a document still to be stored.
+    pub fn brought_document(&self) -> bool {
+        self.document.as_ref().is_some_and(|d| d.feed.is_some())
+    }
+
+    /// How long it has taken since its fetch began.
+    pub fn took(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     /// Not modified (by the server's word, or the same bytes as last time).
     fn unchanged(&mut self, permanent_redirect: Option<url::Url>, max_age: Option<u64>) {
         track_redirect(&mut self.state, permanent_redirect);
@@ -504,13 +521,17 @@ impl Poll {
         self.max_age = max_age;
     }
 
-    /// Its document stored, or why not, into the source's state.
-    pub fn stored(&mut self, result: Result<IngestReport, String>) {
+    /// What of its document was stored (`report`: the feeds it changed and
+    /// the stories it made breaking are told even when not all of it was),
+    /// and why not all of it, into the source's state: its next poll
+    /// fetches the whole document again.
+    pub fn stored(&mut self, report: IngestReport, error: Option<String>) {
         let Some(doc) = self.document.take() else { return };
-        let report = match result {
-            Ok(report) => report,
-            Err(e) => return fail(&mut self.state, SourceStatus::Error, e),
-        };
+        if let Some(e) = error {
+            self.state.items += report.new as u64;
+            self.outcome.report = report;
+            return fail(&mut self.state, SourceStatus::Error, e);
+        }
         let state = &mut self.state;
         succeeded(state, SourceStatus::Ok, self.now);
         state.etag = doc.etag;
@@ -535,7 +556,7 @@ impl Poll {
     pub fn conclude(mut self, desk: &Desk, config: &Config) -> PollOutcome {
         if self.document.is_some() {
             // Parsed and never stored: its source's next poll brings it again.
-            self.stored(Err("document not stored".to_string()));
+            self.stored(IngestReport::default(), Some("document not stored".to_string()));
         }
         let (state, mut outcome) = (&mut self.state, self.outcome);
         let plan = Plan { max_age: self.max_age, ..plan_for(config, &self.source, state) };

@@ -16,45 +16,49 @@ use crate::config::Source;
 use crate::model::Timestamp;
 use crate::parse::{self, identity};
 use crate::store::StoreError;
+use crate::stories::packed::{rank_of, Rank};
 use std::collections::HashSet;
 
 /// One entry of a round: where it sorts, and which document it is from.
 struct Placed {
-    published: Timestamp,
-    key: String,
+    rank: Rank,
     doc: usize,
     entry: parse::Entry,
 }
 
 impl Desk {
-    /// Store `docs` (each a source and the document one poll of it brought)
-    /// as one round: every entry of every document, in the order they were
-    /// published (then by item key), each stored as a document of its own.
-    /// Returns each document's report, in the order given: a document whose
-    /// entry could not be stored stops there with that error (its source's
-    /// next poll brings the rest again), and the others go on.
+    /// Store `docs` (each a source, the document one poll of it brought and
+    /// when that poll began) as one round: every entry of every document, in
+    /// the order they were published (as the clustering index ranks
+    /// reports), each stored as a document of its own. Returns, for each
+    /// document in the order given, what of it was stored, and the error
+    /// that stopped it: a document whose entry could not be stored stops
+    /// there (its source's next poll brings the rest again), and the others
+    /// go on.
     pub fn ingest_round(
         &self,
         rt: &Runtime,
-        docs: Vec<(Source, parse::Feed)>,
-        now: Timestamp,
-    ) -> Vec<Result<IngestReport, StoreError>> {
+        docs: Vec<(Source, parse::Feed, Timestamp)>,
+    ) -> Vec<(IngestReport, Option<StoreError>)> {
         let mut shells = Vec::with_capacity(docs.len());
         let mut all = Vec::new();
-        for (doc, (source, mut feed)) in docs.into_iter().enumerate() {
+        for (doc, (source, mut feed, now)) in docs.into_iter().enumerate() {
             all.extend(entries_of(doc, &source, std::mem::take(&mut feed.entries), now));
-            shells.push((source, feed));
+            shells.push((source, feed, now));
         }
-        all.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.key.cmp(&b.key)));
-        let mut reports: Vec<Result<IngestReport, StoreError>> =
-            shells.iter().map(|_| Ok(IngestReport::default())).collect();
+        all.sort_by_key(|p| p.rank);
+        let mut reports: Vec<(IngestReport, Option<StoreError>)> =
+            shells.iter().map(|_| (IngestReport::default(), None)).collect();
         for p in all {
-            let Ok(report) = &mut reports[p.doc] else { continue };
-            let (source, shell) = &shells[p.doc];
+            let (report, error) = &mut reports[p.doc];
+            if error.is_some() {
+                continue;
+            }
+            let (source, shell, now) = &shells[p.doc];
             let one = parse::Feed { entries: vec![p.entry], ..shell.clone() };
-            match self.ingest_with(rt, source, &one, now) {
+            match self.ingest_with(rt, source, &one, *now) {
                 Ok(r) => report.add(r),
-                Err(e) => reports[p.doc] = Err(e),
+                Err(e) => *error = Some(e),
             }
         }
         reports
@@ -62,19 +66,16 @@ impl Desk {
 }
 
 /// A document's entries as a round places them: each identity once (the
-/// first wins, as in a document stored alone).
+/// first wins, as in a document stored alone), ranked as new reports (first
+/// seen `now`) are in the clustering index.
 fn entries_of(doc: usize, source: &Source, entries: Vec<parse::Entry>, now: Timestamp) -> Vec<Placed> {
     let mut seen = HashSet::new();
     entries
         .into_iter()
         .filter_map(|entry| {
             let key = identity::item_key(&source.id, &identity::identity(&entry));
-            seen.insert(key.clone()).then(|| Placed {
-                published: published_time(entry.feed_date, now),
-                key,
-                doc,
-                entry,
-            })
+            let rank = rank_of(published_time(entry.feed_date, now), now, &key);
+            seen.insert(key).then_some(Placed { rank, doc, entry })
         })
         .collect()
 }

@@ -4,7 +4,10 @@
 pub mod fetch;
 pub mod guard;
 pub mod hints;
+mod round;
 pub mod schedule;
+
+pub use round::{poll_round, ROUND_SOURCES};
 
 use crate::cluster::Cluster;
 use crate::config::Source;
@@ -50,7 +53,7 @@ impl Limits {
         Arc::new(next)
     }
 
-    fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
+    pub(super) fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         hosts.entry(host_key(source)).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
     }
@@ -131,7 +134,7 @@ async fn poll_in(
 
 /// The outcome of a poll not made because its host asked (Retry-After)
 /// to be left alone until later, if it did.
-fn held_back(limits: &Limits, source: &Source) -> Option<PollOutcome> {
+pub(super) fn held_back(limits: &Limits, source: &Source) -> Option<PollOutcome> {
     let now = pipeline::now();
     let until = limits.held_until(source, now)?;
     let error = format!("held back: its host asked (Retry-After) not to be polled for {}s", until - now);
@@ -145,131 +148,6 @@ fn held_back(limits: &Limits, source: &Source) -> Option<PollOutcome> {
         elapsed: Default::default(),
         next_due: Some(until),
     })
-}
-
-/// The most sources one round polls (see [`poll_round`]): their parsed
-/// documents wait in memory for the round's last fetch.
-pub const ROUND_SOURCES: usize = 256;
-
-/// How long a round waits for its fetches once the first has ended, in
-/// all and for the next one to end: those still under way then (a host
-/// that drips its bytes until the fetch times out) are stored alone when
-/// they end, so that no source holds the others' items back for long.
-const ROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
-const ROUND_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Poll `sources` together (at most [`ROUND_SOURCES`] of them), each
-/// fetched and parsed within the limits as alone, then store the documents
-/// they brought as one round (`Desk::ingest_round`): every entry of every
-/// document in the order it was published, as live polls would have
-/// brought them. Stored one document after another, a catch-up after
-/// downtime clustered each source's backlog before the next one's, and its
-/// stories came out otherwise than live polls' (`pipeline::round`). The
-/// round is stored once its fetches end or pause (see [`ROUND_WAIT`]);
-/// `report` hears each poll's outcome as it ends.
-pub async fn poll_round(
-    desk: &Arc<Desk>,
-    rt: &Arc<Runtime>,
-    fetcher: &Fetcher,
-    limits: &Arc<Limits>,
-    sources: &[Source],
-    mut report: impl FnMut(PollOutcome),
-) {
-    let mut fetches = tokio::task::JoinSet::new();
-    for source in sources {
-        let (desk, rt, fetcher, limits, source) =
-            (desk.clone(), rt.clone(), fetcher.clone(), limits.clone(), source.clone());
-        fetches.spawn(async move { fetch_in(&desk, &rt, &fetcher, &limits, &source).await });
-    }
-    let mut polls = Vec::new();
-    // Timed from the first fetch to end: a round's fetches may wait a long
-    // while for the limits (many rounds at once, after a long downtime).
-    let mut deadline = None;
-    loop {
-        let next = fetches.join_next();
-        let fetched = match deadline {
-            None => next.await,
-            Some(deadline) => {
-                let quiet = tokio::time::Instant::now() + ROUND_QUIET;
-                tokio::time::timeout_at(quiet.min(deadline), next).await.ok().flatten()
-            }
-        };
-        let Some(fetched) = fetched else { break };
-        deadline.get_or_insert_with(|| tokio::time::Instant::now() + ROUND_WAIT);
-        match fetched {
-            Ok(Ok(poll)) => polls.push(poll),
-            Ok(Err(ended)) => report(ended),
-            Err(e) => tracing::error!(error = %e, "a poll of a round crashed"),
-        }
-    }
-    store_round(desk, rt, &mut polls).await;
-    polls.into_iter().for_each(|p| report(p.conclude(desk, &rt.config)));
-    if !fetches.is_empty() {
-        tracing::info!(polls = fetches.len(), "fetches still under way when the round was stored: stored alone");
-    }
-    while let Some(fetched) = fetches.join_next().await {
-        match fetched {
-            Ok(Ok(poll)) => report(pipeline::store_alone(desk, rt, poll).await),
-            Ok(Err(ended)) => report(ended),
-            Err(e) => tracing::error!(error = %e, "a poll of a round crashed"),
-        }
-    }
-}
-
-/// A round's poll up to its parsed document, within the limits (released
-/// before it is stored: the round waits for all its fetches).
-async fn fetch_in(
-    desk: &Arc<Desk>,
-    rt: &Arc<Runtime>,
-    fetcher: &Fetcher,
-    limits: &Limits,
-    source: &Source,
-) -> Result<pipeline::Poll, PollOutcome> {
-    let host = limits.host_semaphore(source);
-    let _h = host.acquire_owned().await;
-    let _o = limits.overall.clone().acquire_owned().await;
-    if let Some(held) = held_back(limits, source) {
-        return Err(held);
-    }
-    let poll = Box::pin(pipeline::fetch(desk, rt, fetcher, source)).await?;
-    if let Some(until) = poll.hold_host_until() {
-        limits.hold(source, until);
-    }
-    Ok(poll)
-}
-
-/// The documents `polls` brought, stored as one round, and each poll told
-/// how its own went.
-async fn store_round(desk: &Arc<Desk>, rt: &Arc<Runtime>, polls: &mut [pipeline::Poll]) {
-    let mut brought = Vec::new();
-    let mut docs = Vec::new();
-    for (n, poll) in polls.iter_mut().enumerate() {
-        if let Some(feed) = poll.take_feed() {
-            brought.push(n);
-            docs.push((poll.source().clone(), feed));
-        }
-    }
-    if docs.is_empty() {
-        return;
-    }
-    tracing::info!(documents = docs.len(), "storing a round: every entry in the order it was published");
-    let _working = desk.working.acquire().await;
-    let stored = {
-        let (desk, rt) = (desk.clone(), rt.clone());
-        tokio::task::spawn_blocking(move || {
-            let reports = desk.ingest_round(&rt, docs, pipeline::now());
-            (reports, desk.store.flush())
-        })
-        .await
-    };
-    let results: Vec<Result<pipeline::IngestReport, String>> = match stored {
-        Ok((reports, Ok(()))) => reports.into_iter().map(|r| r.map_err(|e| format!("store: {e}"))).collect(),
-        Ok((_, Err(e))) => brought.iter().map(|_| Err(format!("store: {e}"))).collect(),
-        Err(e) => brought.iter().map(|_| Err(format!("ingest crashed: {e}"))).collect(),
-    };
-    for (n, result) in brought.into_iter().zip(results) {
-        polls[n].stored(result);
-    }
 }
 
 /// A poll inside one of the host's cluster-wide slots (all nodes together
@@ -311,16 +189,26 @@ async fn refresh_in_cluster(
 }
 
 /// Poll every source once, now, in rounds of [`ROUND_SOURCES`] (see
-/// [`poll_round`]), reporting each outcome as it ends.
+/// [`poll_round`]; the rounds at once, within the limits), reporting each
+/// outcome as it ends.
 pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::UnboundedSender<PollOutcome>) {
     let rt = desk.runtime();
     let limits = Arc::new(Limits::new(rt.config.poll.concurrency, rt.config.poll.per_host));
-    for sources in rt.config.sources.chunks(ROUND_SOURCES) {
-        poll_round(&desk, &rt, &fetcher, &limits, sources, |o| {
-            let _ = outcomes.send(o);
-        })
-        .await;
+    let mut rounds = tokio::task::JoinSet::new();
+    for start in (0..rt.config.sources.len()).step_by(ROUND_SOURCES) {
+        let (desk, rt, fetcher, limits, tx) =
+            (desk.clone(), rt.clone(), fetcher.clone(), limits.clone(), outcomes.clone());
+        rounds.spawn(async move {
+            // Each round reads its sources from the one configuration (no
+            // copy of every source for the length of the poll).
+            let sources = &rt.config.sources[start..(start + ROUND_SOURCES).min(rt.config.sources.len())];
+            poll_round(&desk, &rt, &fetcher, &limits, sources, |o| {
+                let _ = tx.send(o);
+            })
+            .await
+        });
     }
+    while rounds.join_next().await.is_some() {}
 }
 
 /// Tells the poll loop a source's poll has ended, when dropped.
@@ -478,7 +366,8 @@ impl Poller {
 
 impl Poller {
     /// Poll `sources` as one round (see [`poll_round`]) on its own task with
-    /// the runtime `rt`; abandoned on shutdown.
+    /// the runtime `rt`; abandoned on shutdown. Each source leaves the
+    /// in-flight set (`done`) as its outcome is reported.
     fn spawn_round(
         &self,
         tracker: &tokio_util::task::TaskTracker,
@@ -489,10 +378,16 @@ impl Poller {
     ) {
         let (desk, rt, sink, cancel) = (self.desk.clone(), rt.clone(), self.sink.clone(), cancel.clone());
         tracker.spawn(async move {
-            // Reported on drop, as for a poll alone.
-            let _done = done;
+            // Reported on drop, as for a poll alone (the rest when the task
+            // ends, also if it panics or is cancelled).
+            let mut done: HashMap<String, Done> = done.into_iter().map(|d| (d.1.clone(), d)).collect();
+            let report = |o: PollOutcome| {
+                let id = o.source.clone();
+                sink.polled(o);
+                done.remove(&id);
+            };
             tokio::select! {
-                _ = poll_round(&desk, &rt, &rt.fetcher, &rt.limits, &sources, |o| sink.polled(o)) => {}
+                _ = poll_round(&desk, &rt, &rt.fetcher, &rt.limits, &sources, report) => {}
                 _ = cancel.cancelled() => {}
             }
         });

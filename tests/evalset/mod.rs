@@ -143,9 +143,9 @@ pub fn ingest_in_order(desk: &newsdesk::pipeline::Desk, (minute, due): (i64, Vec
 /// One minute's polls stored as one round (`Desk::ingest_round`: a
 /// catch-up after downtime), each poll's report checked.
 pub fn ingest_as_round(desk: &newsdesk::pipeline::Desk, (minute, due): (i64, Vec<Vec<&EvalItem>>)) {
-    let docs = due.iter().map(|batch| (batch[0].source.clone(), document(batch))).collect();
-    for report in desk.ingest_round(&desk.runtime(), docs, minute * 60) {
-        report.unwrap();
+    let docs = due.iter().map(|batch| (batch[0].source.clone(), document(batch), minute * 60)).collect();
+    for (_, error) in desk.ingest_round(&desk.runtime(), docs) {
+        assert!(error.is_none(), "{error:?}");
     }
 }
 
