@@ -125,3 +125,34 @@ fn one_change_is_announced_once_across_reloads() {
 fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// Sources a reload adds are first polled as one round, as the sources due
+/// at a start are (`poll::poll_round`): their backlogs are stored in the
+/// order published, not one source's after the other's.
+#[test]
+fn sources_a_reload_adds_are_polled_as_a_round() {
+    let fixtures = FixtureServer::start();
+    let first =
+        rss("First", &[("f1", "Tram line opens to the airport", "https://first.example/1", common::hours_ago(5))]);
+    fixtures.set("/first.xml", Fixture::feed(first));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let alone = [("first", fixtures.url("/first.xml"))];
+    let config = write_config(dir.path(), &config_text(port, &alone, ""));
+    let d = Daemon::start(&config, port);
+    d.wait_for(|| served(&d, "Tram line opens"), "the first source's item to be served");
+    assert!(!d.log().contains("storing a round"), "one source due at the start: no round");
+
+    let mut sources = alone.to_vec();
+    for (id, title, hours) in
+        [("east", "Dock workers vote on new contract", 3), ("west", "Ferry fares frozen for winter", 2)]
+    {
+        let feed = rss(id, &[(&format!("{id}1"), title, &format!("https://{id}.example/1"), common::hours_ago(hours))]);
+        fixtures.set(&format!("/{id}.xml"), Fixture::feed(feed));
+        sources.push((id, fixtures.url(&format!("/{id}.xml"))));
+    }
+    write_config(dir.path(), &config_text(port, &sources, ""));
+    d.signal("HUP");
+    d.wait_for(|| served(&d, "Dock workers vote") && served(&d, "Ferry fares frozen"), "the added sources' items");
+    assert!(d.log().contains("storing a round"), "the added sources were one round:\n{}", d.log());
+}

@@ -256,7 +256,7 @@ impl Poller {
         let mut started_at = pipeline::now();
         let mut schedule = Schedule::new();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
-        let mut first_turn = true;
+        let mut first_turn = true; // a start, or a reload
         loop {
             // A finished poll leaves the in-flight set and the cache together,
             // here, so its stale due time is never seen without it.
@@ -269,6 +269,8 @@ impl Poller {
             let current = self.desk.runtime();
             if !Arc::ptr_eq(&current, &rt) {
                 (rt, started_at) = (current, now);
+                // Sources a reload adds are first due together, as at a start.
+                first_turn = true;
             }
             let mut next_wake: Timestamp = now + 60;
             let mut due_now = Vec::new();
@@ -281,9 +283,10 @@ impl Poller {
                 }
             }
             // The sources due when the daemon starts (all of them after a
-            // downtime, or on a first start) are polled as rounds: their
-            // entries are stored in the order published, as live polls
-            // would have brought them (`poll_round`).
+            // downtime, or on a first start) or a reload comes in (those it
+            // adds) are polled as rounds: their entries are stored in the
+            // order published, as live polls would have brought them
+            // (`poll_round`).
             if std::mem::take(&mut first_turn) && due_now.len() > 1 {
                 for round in due_now.chunks(ROUND_SOURCES) {
                     let done = round.iter().map(|s| Done(done_tx.clone(), s.id.clone())).collect();
