@@ -188,27 +188,31 @@ async fn refresh_in_cluster(
     outcome
 }
 
-/// Poll every source once, now, in rounds of [`ROUND_SOURCES`] (see
-/// [`poll_round`]; the rounds at once, within the limits), reporting each
-/// outcome as it ends.
+/// Poll every source once, now, reporting each outcome as it ends: as one
+/// round (see [`poll_round`]) when there are at most [`ROUND_SOURCES`].
 pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::UnboundedSender<PollOutcome>) {
-    let rt = desk.runtime();
-    let limits = Arc::new(Limits::new(rt.config.poll.concurrency, rt.config.poll.per_host));
-    let mut rounds = tokio::task::JoinSet::new();
-    for start in (0..rt.config.sources.len()).step_by(ROUND_SOURCES) {
-        let (desk, rt, fetcher, limits, tx) =
-            (desk.clone(), rt.clone(), fetcher.clone(), limits.clone(), outcomes.clone());
-        rounds.spawn(async move {
-            // Each round reads its sources from the one configuration (no
-            // copy of every source for the length of the poll).
-            let sources = &rt.config.sources[start..(start + ROUND_SOURCES).min(rt.config.sources.len())];
-            poll_round(&desk, &rt, &fetcher, &limits, sources, |o| {
-                let _ = tx.send(o);
-            })
-            .await
+    let config = desk.config();
+    let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
+    if config.sources.len() <= ROUND_SOURCES {
+        let rt = desk.runtime();
+        poll_round(&desk, &rt, &fetcher, &limits, &config.sources, |o| {
+            let _ = outcomes.send(o);
+        })
+        .await;
+        return;
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    // Each task reads its source from the one configuration (no copy of
+    // every source for the length of the poll).
+    for i in 0..config.sources.len() {
+        let (desk, fetcher, limits, tx, config) =
+            (desk.clone(), fetcher.clone(), limits.clone(), outcomes.clone(), config.clone());
+        tasks.spawn(async move {
+            let o = poll_limited(&desk, &fetcher, &limits, &config.sources[i]).await;
+            let _ = tx.send(o);
         });
     }
-    while rounds.join_next().await.is_some() {}
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Tells the poll loop a source's poll has ended, when dropped.
@@ -284,14 +288,12 @@ impl Poller {
             }
             // The sources due when the daemon starts (all of them after a
             // downtime, or on a first start) or a reload comes in (those it
-            // adds) are polled as rounds: their entries are stored in the
-            // order published, as live polls would have brought them
-            // (`poll_round`).
-            if std::mem::take(&mut first_turn) && due_now.len() > 1 {
-                for round in due_now.chunks(ROUND_SOURCES) {
-                    let done = round.iter().map(|s| Done(done_tx.clone(), s.id.clone())).collect();
-                    self.spawn_round(&tracker, &rt, round.iter().map(|s| (*s).clone()).collect(), &cancel, done);
-                }
+            // adds) are polled as a round, up to `ROUND_SOURCES` of them:
+            // their entries are stored in the order published, as live
+            // polls would have brought them (`poll_round`).
+            if std::mem::take(&mut first_turn) && (2..=ROUND_SOURCES).contains(&due_now.len()) {
+                let done = due_now.iter().map(|s| Done(done_tx.clone(), s.id.clone())).collect();
+                self.spawn_round(&tracker, &rt, due_now.into_iter().cloned().collect(), &cancel, done);
             } else {
                 for source in due_now {
                     self.spawn(&tracker, &rt, source, &cancel, Done(done_tx.clone(), source.id.clone()));

@@ -1,8 +1,9 @@
 //! Rounds: several sources polled together, their documents stored as one
 //! (`Desk::ingest_round`: every entry of every document in the order it was
 //! published, as live polls would have brought them). The daemon polls the
-//! sources due when it starts as rounds (all of them after a downtime), and
-//! `newsdesk once` polls every source so. Stored one document after another,
+//! sources due when it starts (all of them after a downtime) or that a
+//! reload adds as a round, and `newsdesk once` every source, up to
+//! [`ROUND_SOURCES`] of them. Stored one document after another,
 //! a catch-up clustered each source's backlog before the next one's, and its
 //! stories came out otherwise than live polls' (`pipeline::round`).
 
@@ -15,11 +16,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The most sources one round polls: its parsed documents wait in memory
-/// for its last fetch. Rounds spawned together queue for the limits in
-/// order, so the first fetches the others wait on are its own: about one
-/// round at a time holds documents.
-pub const ROUND_SOURCES: usize = 256;
+/// The most sources polled as one round. More are polled one at a time,
+/// as before rounds: in rounds of this many (tried in session 14), their
+/// entries were in publication order within each round only, and a first
+/// poll of 10,000 sources (`scripts/poll-10k.sh`) peaked at 220-255 MiB
+/// instead of 144 MiB (12.4 s instead of 10.7 s), with every round's
+/// documents waiting on blocking threads; the cause was not found (rounds
+/// of 64, two at once, or flushed as often as documents alone: the same).
+/// A deployment of a few hundred sources, a catch-up's usual case, is one
+/// round.
+pub const ROUND_SOURCES: usize = 512;
 
 /// How long a round waits for its documents, from the first that comes.
 const ROUND_WAIT: Duration = Duration::from_secs(15);
