@@ -16,7 +16,7 @@ use crate::pipeline::{self, Desk, PollOutcome, Runtime};
 use fetch::Fetcher;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Concurrency limits: overall and per host.
@@ -53,7 +53,7 @@ impl Limits {
         Arc::new(next)
     }
 
-    pub(super) fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
+    fn host_semaphore(&self, source: &Source) -> Arc<Semaphore> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         hosts.entry(host_key(source)).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
     }
@@ -110,10 +110,7 @@ async fn poll_in(
     limits: &Limits,
     source: &Source,
 ) -> PollOutcome {
-    let host = limits.host_semaphore(source);
-    // Per-host first, so a slow host's queue does not hold overall slots.
-    let _h = host.acquire_owned().await;
-    let _o = limits.overall.clone().acquire_owned().await;
+    let _slots = slots(limits, source).await;
     if let Some(held) = held_back(limits, source) {
         return held;
     }
@@ -130,6 +127,14 @@ async fn poll_in(
         limits.hold(source, until);
     }
     outcome
+}
+
+/// A fetch's slots: its host's, then one of all: per-host first, so a slow
+/// host's queue does not hold overall slots.
+pub(super) async fn slots(limits: &Limits, source: &Source) -> [Option<OwnedSemaphorePermit>; 2] {
+    // Never closed: acquiring only waits.
+    let host = limits.host_semaphore(source).acquire_owned().await.ok();
+    [host, limits.overall.clone().acquire_owned().await.ok()]
 }
 
 /// The outcome of a poll not made because its host asked (Retry-After)

@@ -8,7 +8,7 @@
 //! stories came out otherwise than live polls' (`pipeline::round`).
 
 use super::fetch::Fetcher;
-use super::{held_back, Limits};
+use super::{held_back, slots, Limits};
 use crate::config::Source;
 use crate::pipeline::{self, Desk, IngestReport, Poll, PollOutcome, Runtime};
 use std::collections::HashMap;
@@ -123,9 +123,7 @@ async fn fetch_in(
     limits: &Limits,
     source: &Source,
 ) -> Result<Poll, PollOutcome> {
-    let host = limits.host_semaphore(source);
-    let _h = host.acquire_owned().await;
-    let _o = limits.overall.clone().acquire_owned().await;
+    let _slots = slots(limits, source).await;
     if let Some(held) = held_back(limits, source) {
         return Err(held);
     }
