@@ -196,10 +196,10 @@ async fn refresh_in_cluster(
 /// Poll every source once, now, reporting each outcome as it ends: as one
 /// round (see [`poll_round`]) when there are at most [`ROUND_SOURCES`].
 pub async fn poll_all_once(desk: Arc<Desk>, fetcher: Fetcher, outcomes: mpsc::UnboundedSender<PollOutcome>) {
-    let config = desk.config();
+    let rt = desk.runtime();
+    let config = rt.config.clone();
     let limits = Arc::new(Limits::new(config.poll.concurrency, config.poll.per_host));
     if config.sources.len() <= ROUND_SOURCES {
-        let rt = desk.runtime();
         poll_round(&desk, &rt, &fetcher, &limits, &config.sources, |o| {
             let _ = outcomes.send(o);
         })

@@ -59,6 +59,9 @@ pub async fn poll_round(
         let task = fetches.spawn(async move { fetch_in(&desk, &rt, &fetcher, &limits, &s).await });
         ids.insert(task.id(), source.id.clone());
     }
+    let crashed = |e: tokio::task::JoinError| {
+        tracing::error!(source = ids.get(&e.id()).map_or("", String::as_str), error = %e, "poll crashed");
+    };
     let mut polls = Vec::new();
     let mut timer: Option<Timer> = None;
     loop {
@@ -76,7 +79,7 @@ pub async fn poll_round(
                 polls.push(poll);
             }
             Ok((_, Err(ended))) => report(ended),
-            Err(e) => tracing::error!(source = ids.get(&e.id()).map_or("", String::as_str), error = %e, "poll crashed"),
+            Err(e) => crashed(e),
         }
     }
     store_round(desk, rt, &mut polls).await;
@@ -88,7 +91,7 @@ pub async fn poll_round(
         match fetched {
             Ok((_, Ok(poll))) => report(pipeline::store_alone(desk, rt, poll).await),
             Ok((_, Err(ended))) => report(ended),
-            Err(e) => tracing::error!(source = ids.get(&e.id()).map_or("", String::as_str), error = %e, "poll crashed"),
+            Err(e) => crashed(e),
         }
     }
 }
