@@ -39,6 +39,10 @@ fn evaluate_set(file: &str) -> Outcome {
         // Polled ten minutes after publication.
         desk.ingest(&i.source, &i.feed(), i.published + 600).unwrap();
     }
+    // `EVAL_SETTLE=1`: the figures once settled (`Desk::settle`).
+    if std::env::var_os("EVAL_SETTLE").is_some() {
+        desk.settle(eval.iter().map(|i| i.published).max().unwrap_or(0) + 600).unwrap();
+    }
     // The stories as they stand at the end (merges move items).
     for i in &eval {
         let item = desk.store.item(&i.key()).unwrap().expect("stored");

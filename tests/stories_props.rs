@@ -162,7 +162,7 @@ fn arrival_order_changes_few_decisions() {
     };
     let base = run(0);
     for seed in 1..=3 {
-        let (differ, pairs) = pairs_differing(&base, &run(seed));
+        let (differ, pairs) = evalset::pairs_differing(&base, &run(seed));
         let share = differ as f64 / pairs as f64;
         println!("seed {seed}: {differ} of {pairs} item pairs decided otherwise ({:.4})", share);
         // Measured 0.0019-0.0032 (72-123 pairs, against about 560 pairs
@@ -170,19 +170,6 @@ fn arrival_order_changes_few_decisions() {
         // threshold was calibrated again.
         assert!(share < 0.01, "seed {seed}: {differ} of {pairs} pairs depend on the order");
     }
-}
-
-/// Item pairs decided otherwise in `b` than in `a` (together or apart), of all pairs.
-fn pairs_differing(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> (usize, usize) {
-    let keys: Vec<&String> = a.keys().collect();
-    let (mut differ, mut pairs) = (0usize, 0usize);
-    for (n, x) in keys.iter().enumerate() {
-        for y in &keys[n + 1..] {
-            pairs += 1;
-            differ += usize::from((a[*x] == a[*y]) != (b[*x] == b[*y]));
-        }
-    }
-    (differ, pairs)
 }
 
 /// The realistic set as a live desk meets it, every source polled every
@@ -205,7 +192,7 @@ fn live_differences(file: &str, interval: i64) -> Vec<(usize, usize)> {
     assert!(stories < base.len() * 2 / 3, "{file}: few joins");
     (2..=4)
         .map(|seed| {
-            let (differ, pairs) = pairs_differing(&base, &live_run(file, seed, interval));
+            let (differ, pairs) = evalset::pairs_differing(&base, &live_run(file, seed, interval));
             println!("{file}, polls every {interval} s, seed {seed}: {differ} of {pairs} item pairs decided otherwise");
             (differ, pairs)
         })
@@ -334,7 +321,7 @@ fn assert_restarts_change_nothing(
 ) {
     let stories = throughout.values().collect::<std::collections::BTreeSet<_>>().len();
     assert!(stories < throughout.len(), "{file}: joins");
-    let (differ, pairs) = pairs_differing(throughout, restarted);
+    let (differ, pairs) = evalset::pairs_differing(throughout, restarted);
     assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise after restarts");
 }
 
@@ -499,7 +486,7 @@ fn the_order_of_a_documents_entries_changes_no_story() {
             items.iter().map(|i| (i.key(), desk.store.item(&i.key()).unwrap().unwrap().story)).collect()
         };
         let (oldest_first, newest_first) = (run(false), run(true));
-        let (differ, pairs) = pairs_differing(&oldest_first, &newest_first);
+        let (differ, pairs) = evalset::pairs_differing(&oldest_first, &newest_first);
         assert_eq!(differ, 0, "{file}: {differ} of {pairs} pairs decided otherwise");
     }
 }
@@ -572,12 +559,12 @@ fn a_catch_up_after_downtime_decides_as_live_polls_did() {
         };
         let live: BTreeMap<String, String> = run(None, false);
         for days in [1, 3] {
-            let (differ, pairs) = pairs_differing(&live, &run(Some(days), true));
+            let (differ, pairs) = evalset::pairs_differing(&live, &run(Some(days), true));
             println!(
                 "{file}, down {days} day(s), caught up as a round: {differ} of {pairs} item pairs decided otherwise"
             );
             assert_eq!(differ, 0, "{file}, down {days} day(s): {differ} of {pairs} pairs");
-            let (differ, pairs) = pairs_differing(&live, &run(Some(days), false));
+            let (differ, pairs) = evalset::pairs_differing(&live, &run(Some(days), false));
             println!("{file}, down {days} day(s), one document after another: {differ} of {pairs} decided otherwise");
             assert!(differ * 100 < pairs, "{file}, down {days} day(s), one by one: {differ} of {pairs} pairs");
             one_by_one += differ;

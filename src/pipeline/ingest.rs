@@ -9,7 +9,7 @@ use super::{
     INDEX_STORIES_KEPT, SOURCE_STRIPES,
 };
 use crate::categorize::Filing;
-use crate::config::Source;
+use crate::config::{Breaking, Source};
 use crate::model::{self, Item, Member, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::publish::FeedName;
@@ -272,7 +272,7 @@ impl Desk {
         for arrival in arrivals {
             self.take(ctx, &mut held.index, &mut batch, arrival)?;
         }
-        self.settle(ctx, &mut batch)?;
+        self.finish_stories(ctx, &mut batch)?;
         // The stories the edited items are in once the plan is done (a
         // merge may have moved them), and those the index may hold other
         // words of than the store will give.
@@ -516,7 +516,7 @@ impl Desk {
 
     /// Each touched story's first item, time, sources, members to write,
     /// breaking mark and announcement, and the feeds it changes.
-    fn settle(&self, ctx: &Ctx, batch: &mut Batch) -> Result<(), StoreError> {
+    fn finish_stories(&self, ctx: &Ctx, batch: &mut Batch) -> Result<(), StoreError> {
         let Batch { touched, items, changes, report, .. } = batch;
         for t in touched.values_mut() {
             let was_breaking = t.story.breaking;
@@ -572,29 +572,7 @@ impl Desk {
         all.retain(|m| !t.joined.iter().any(|j| j.key == m.key));
         all.extend(t.joined.iter().cloned());
         all.sort_by(|a, b| a.order().cmp(&b.order()));
-        story.size = all.len() as u32;
-        story.first = all.first().cloned();
-        story.time = all.first().map(|m| m.published).unwrap_or(story.time);
-        story.sources.clear();
-        story.early_sources.clear();
-        let coverage_window = model::secs(ctx.rt.config.breaking.window);
-        let mut distinct: HashSet<&str> = HashSet::new();
-        for m in &all {
-            if distinct.insert(&m.source) && story.sources.len() < Story::SOURCES_KEPT {
-                story.sources.push(m.source.clone());
-            }
-            if m.published - story.time <= coverage_window && !story.early_sources.contains(&m.source) {
-                story.early_sources.push(m.source.clone());
-            }
-            story.breaking |= m.flagged;
-        }
-        story.early_sources.truncate(ctx.rt.config.breaking.min_sources);
-        story.source_count = distinct.len() as u32;
-        // The story-sources table is needed (and complete) only once the
-        // record's list is not.
-        if distinct.len() > story.sources.len() {
-            changes.story_sources.extend(distinct.iter().map(|s| (story.id.clone(), s.to_string())));
-        }
+        changes.story_sources.extend(count_members(story, &all, &ctx.rt.config.breaking));
         Ok(())
     }
 
@@ -770,6 +748,36 @@ impl Desk {
     }
 }
 
+/// A story's size, first item, time, sources, early coverage and breaking
+/// flag from all its members (`all`, first first). Returns the story-source
+/// rows to write: every source, once the record cannot list them all.
+pub(super) fn count_members(story: &mut Story, all: &[Member], breaking: &Breaking) -> Vec<(String, String)> {
+    story.size = all.len() as u32;
+    story.first = all.first().cloned();
+    story.time = all.first().map(|m| m.published).unwrap_or(story.time);
+    story.sources.clear();
+    story.early_sources.clear();
+    let coverage_window = model::secs(breaking.window);
+    let mut distinct: HashSet<&str> = HashSet::new();
+    for m in all {
+        if distinct.insert(&m.source) && story.sources.len() < Story::SOURCES_KEPT {
+            story.sources.push(m.source.clone());
+        }
+        if m.published - story.time <= coverage_window && !story.early_sources.contains(&m.source) {
+            story.early_sources.push(m.source.clone());
+        }
+        story.breaking |= m.flagged;
+    }
+    story.early_sources.truncate(breaking.min_sources);
+    story.source_count = distinct.len() as u32;
+    // The story-sources table is needed (and complete) only once the
+    // record's list is not.
+    match distinct.len() > story.sources.len() {
+        true => distinct.iter().map(|s| (story.id.clone(), s.to_string())).collect(),
+        false => Vec::new(),
+    }
+}
+
 /// The members a story's change writes. A story of one item keeps it in its
 /// record alone (`first`); the members table has a story's items once it has
 /// two, so the item that was alone is written with the one that joins it.
@@ -796,7 +804,7 @@ fn language_of(ctx: &Ctx, entry: &parse::Entry, item: &Item) -> String {
 }
 
 /// A story record before its first item is counted in.
-fn new_story(id: &str, time: Timestamp, now: Timestamp) -> Story {
+pub(super) fn new_story(id: &str, time: Timestamp, now: Timestamp) -> Story {
     Story {
         id: id.to_string(),
         time,

@@ -5,6 +5,8 @@
 
 mod ingest;
 mod round;
+mod settle;
+pub use settle::SettleReport;
 
 use crate::categorize::{self, Categorizer};
 use crate::config::{Config, Source};
@@ -158,6 +160,18 @@ impl Desk {
             cluster: std::sync::OnceLock::new(),
             working: tokio::sync::Semaphore::new(working_polls()),
         })
+    }
+
+    /// A desk over a scratch store, by the rules of `rt` (a settle's).
+    fn scratch(store: Store, rt: Arc<Runtime>) -> Desk {
+        Desk {
+            store,
+            runtime: ArcSwap::new(rt),
+            index: Mutex::new(None),
+            sources: std::array::from_fn(|_| Mutex::new(())),
+            cluster: std::sync::OnceLock::new(),
+            working: tokio::sync::Semaphore::new(1),
+        }
     }
 
     /// Build the clustering index now, if no ingest has yet (idempotent).

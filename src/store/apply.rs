@@ -78,6 +78,7 @@ impl Store {
     /// counters, then what is left of each absorbed story moved and deleted.
     pub(super) fn plan_writes(&self, changes: &Changes) -> Result<Writes> {
         let mut w = Writes::default();
+        self.clear_settled(&mut w, changes)?;
         for (story, survivor) in &changes.absorbed {
             w.tree(Tree::Redirects).put(story.id.as_bytes(), survivor.as_bytes().to_vec());
         }
@@ -114,6 +115,35 @@ impl Store {
             log_clustering(&mut w, changes);
         }
         Ok(w)
+    }
+
+    /// A settle's stories made again lose every member and story-source row
+    /// stored under them (those they keep are written again after), and the
+    /// stories it emptied are deleted, their id led to where most of their
+    /// items went.
+    fn clear_settled(&self, w: &mut Writes, changes: &Changes) -> Result<()> {
+        let emptied = changes.emptied.iter().map(|(story, _)| &story.id);
+        for id in changes.rebuilt.iter().chain(emptied) {
+            for tree in [Tree::Members, Tree::StorySources] {
+                for k in self.stored_keys_under(w, tree, &member_prefix(id))? {
+                    w.tree(tree).remove(k);
+                }
+            }
+        }
+        for (story, to) in &changes.emptied {
+            w.tree(Tree::Redirects).put(story.id.as_bytes(), to.as_bytes().to_vec());
+            for k in keys::feed_keys(story) {
+                w.tree(Tree::Feeds).remove(k);
+            }
+            w.tree(Tree::Stories).remove(story.id.as_bytes());
+            w.count("stories", -1);
+        }
+        // A story a settle starts under an id that once was absorbed is that
+        // story again: its id no longer leads elsewhere.
+        for c in changes.stories.iter().filter(|c| c.old.is_none()) {
+            w.tree(Tree::Redirects).remove(c.new.id.as_bytes());
+        }
+        Ok(())
     }
 
     /// Move whatever of `absorbed` is still stored under its own id to
@@ -205,7 +235,8 @@ fn log_clustering(w: &mut Writes, changes: &Changes) {
             w.log.push((story.clone(), Some(item.clone()), None));
         }
     }
-    for (absorbed, survivor) in &changes.absorbed {
+    let gone = changes.absorbed.iter().chain(&changes.emptied);
+    for (absorbed, survivor) in gone {
         w.log.push((absorbed.id.clone(), None, Some(survivor.clone())));
     }
     for story in changes.refiled.iter().collect::<BTreeSet<_>>() {

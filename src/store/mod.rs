@@ -85,6 +85,14 @@ pub struct Changes {
     /// gives (`StoryIndex::take_stale`). Other nodes read them again too (the
     /// clustering log says so).
     pub refiled: Vec<String>,
+    /// Stories a settle made again (`pipeline::settle`): every member and
+    /// story-source row stored under them is replaced by those in `members`
+    /// and `story_sources`.
+    pub rebuilt: Vec<String>,
+    /// Stories a settle emptied: (the story as stored, the story most of its
+    /// items went to). Deleted, and their id redirected; their items are in
+    /// `items` already, under their new stories.
+    pub emptied: Vec<(Story, String)>,
 }
 
 /// The last write the store could not make (the disk full, the device gone),
@@ -240,6 +248,11 @@ impl Store {
     /// PostgreSQL).
     pub fn items(&self, keys: &[&str]) -> Result<Vec<Option<Item>>> {
         self.get_many(Tree::Items, keys)
+    }
+
+    /// Every stored item (a settle clusters them all again).
+    pub fn all_items(&self) -> Result<Vec<Item>> {
+        self.engine.scan_all(Tree::Items)?.iter().map(|(k, v)| decode(k, v)).collect()
     }
 
     pub fn story(&self, id: &str) -> Result<Option<Story>> {

@@ -179,3 +179,20 @@ pub fn ingest_live(desks: &[&newsdesk::pipeline::Desk], polls: Vec<(i64, Vec<Vec
         });
     }
 }
+
+/// Item pairs decided otherwise in `b` than in `a` (together or apart), of
+/// all pairs (`a` and `b`: item key → story id).
+pub fn pairs_differing(
+    a: &std::collections::BTreeMap<String, String>,
+    b: &std::collections::BTreeMap<String, String>,
+) -> (usize, usize) {
+    let keys: Vec<&String> = a.keys().collect();
+    let (mut differ, mut pairs) = (0usize, 0usize);
+    for (n, x) in keys.iter().enumerate() {
+        for y in &keys[n + 1..] {
+            pairs += 1;
+            differ += usize::from((a[*x] == a[*y]) != (b[*x] == b[*y]));
+        }
+    }
+    (differ, pairs)
+}

@@ -1,0 +1,139 @@
+//! A settle (`Desk::settle`): every stored item clustered again in
+//! publication order, and the stored stories made to match. Whatever order
+//! the items came in, settled they make the same stories, and the store
+//! stays whole: every item in the story that lists it, emptied ids leading
+//! to live stories, a restart reading the same.
+
+mod evalset;
+
+use newsdesk::pipeline::Desk;
+use newsdesk::store::Store;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// The labelled set `file` ingested item by item in publication order
+/// (`seed` 0) or shuffled by `seed`, each item at its own time as a replay
+/// brings it, into a desk over `dir`. Returns the desk, item key → story id,
+/// and the time of the last ingest.
+fn replay(dir: &std::path::Path, file: &str, seed: u64) -> (Desk, Vec<String>, i64) {
+    let (config, mut items) = evalset::load_set(dir, file);
+    if seed > 0 {
+        evalset::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).shuffle(&mut items);
+    }
+    let now = items.iter().map(|i| i.published).max().unwrap() + 600;
+    let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
+    for i in &items {
+        desk.ingest(&i.source, &i.feed(), now).unwrap();
+    }
+    (desk, items.iter().map(|i| i.key()).collect(), now)
+}
+
+/// Item key → story id, for `keys`.
+fn stories_of(store: &Store, keys: &[String]) -> BTreeMap<String, String> {
+    keys.iter().map(|k| (k.clone(), store.item(k).unwrap().expect("every item stored").story)).collect()
+}
+
+/// Settled, the same items in publication order and in three shuffled
+/// orders make exactly the same stories, on the tuning set and the fifth
+/// set; unsettled they did not (the test tells the two apart).
+#[test]
+fn any_arrival_order_settles_into_the_same_stories() {
+    for file in ["realnews.json", "realnews-blind5.json"] {
+        let mut before = 0;
+        let settled: Vec<BTreeMap<String, String>> = (0..=3)
+            .map(|seed| {
+                let dir = tempfile::tempdir().unwrap();
+                let (desk, keys, now) = replay(dir.path(), file, seed);
+                let live = stories_of(&desk.store, &keys);
+                let report = desk.settle(now).unwrap();
+                assert_eq!(report.items, keys.len(), "{file}, seed {seed}: every item settled");
+                let settled = stories_of(&desk.store, &keys);
+                let (moved, pairs) = evalset::pairs_differing(&live, &settled);
+                println!("{file}, seed {seed}: the settle moved {} items, {moved} of {pairs} pairs", report.moved);
+                before += moved;
+                settled
+            })
+            .collect();
+        for (seed, other) in settled.iter().enumerate().skip(1) {
+            let (differ, pairs) = evalset::pairs_differing(&settled[0], other);
+            assert_eq!(differ, 0, "{file}, seed {seed}: {differ} of {pairs} pairs settled otherwise");
+        }
+        assert!(before > 0, "{file}: the replays had made other stories");
+    }
+}
+
+/// Live polls of the fifth set every hour, at other phases, in another
+/// order, on three threads, settle into the stories of a replay in
+/// publication order (with hourly polls, 20 of its pairs depended on the
+/// order before settling: `tests/stories_props.rs`).
+#[test]
+fn live_polls_settle_into_the_stories_of_publication_order() {
+    let file = "realnews-blind5.json";
+    let dir = tempfile::tempdir().unwrap();
+    let (desk, keys, now) = replay(dir.path(), file, 0);
+    desk.settle(now).unwrap();
+    let canonical = stories_of(&desk.store, &keys);
+    for seed in 1..=3 {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, items) = evalset::load_set(dir.path(), file);
+        let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
+        evalset::ingest_live(&[&desk], evalset::live_polls_every(&items, seed, 3600));
+        desk.settle(now).unwrap();
+        let (differ, pairs) = evalset::pairs_differing(&canonical, &stories_of(&desk.store, &keys));
+        assert_eq!(differ, 0, "seed {seed}: {differ} of {pairs} pairs settled otherwise");
+    }
+}
+
+/// After a settle that moved items, the store is whole: each item is a
+/// member of the story it names and of no other, each story's size and
+/// sources are its items', an emptied id leads to a live story, stories no
+/// item moved into or out of keep their ids, a second settle moves nothing,
+/// and a restart reads the same stories; the desk then ingests as before.
+#[test]
+fn a_settle_leaves_the_store_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (desk, keys, now) = replay(dir.path(), "realnews.json", 2);
+    let live = stories_of(&desk.store, &keys);
+    let report = desk.settle(now).unwrap();
+    assert!(report.moved > 0 && report.rebuilt > 0, "{report:?}");
+    let settled = stories_of(&desk.store, &keys);
+    assert_whole(&desk.store, &settled);
+    for id in live.values().filter(|id| !settled.values().any(|s| s == *id)) {
+        let to = desk.store.redirect(id).unwrap().unwrap_or_else(|| panic!("emptied {id} leads nowhere"));
+        assert!(desk.store.story(&to).unwrap().is_some(), "{id} leads to {to}, which is gone");
+    }
+    let moved: BTreeSet<&String> = keys.iter().filter(|k| live[*k] != settled[*k]).collect();
+    let untouched = keys.iter().filter(|k| !moved.contains(k) && !moved.iter().any(|m| live[*m] == live[*k]));
+    for k in untouched {
+        assert_eq!(live[k], settled[k], "a story no item left or joined keeps its id");
+    }
+    let again = desk.settle(now).unwrap();
+    assert_eq!((again.moved, again.rebuilt, again.emptied), (0, 0, 0), "a second settle changes nothing");
+    let config = desk.config();
+    drop(desk);
+    let reopened = Store::open(&config.storage.path).unwrap();
+    assert_eq!(stories_of(&reopened, &keys), settled, "a restart reads the settled stories");
+    let desk = Desk::new(reopened, config).unwrap();
+    let (_, items) = evalset::load_set(dir.path(), "realnews.json");
+    let report = desk.ingest(&items[0].source, &items[0].feed(), now).unwrap();
+    assert_eq!((report.new, report.unchanged), (0, 1), "a re-poll after a settle changes nothing");
+}
+
+/// Every item is listed by the story it names, every story lists exactly
+/// the items that name it, with their sources and count.
+fn assert_whole(store: &Store, stories: &BTreeMap<String, String>) {
+    let mut by_story: BTreeMap<&String, BTreeSet<&String>> = BTreeMap::new();
+    for (key, story) in stories {
+        by_story.entry(story).or_default().insert(key);
+    }
+    let listed: BTreeSet<String> = store.page("all", None, 100_000).unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(listed, by_story.keys().map(|s| s.to_string()).collect(), "the all feed lists every story once");
+    for (id, keys) in by_story {
+        let story = store.story(id).unwrap().unwrap_or_else(|| panic!("{id} is gone"));
+        let members: BTreeSet<String> = store.story_members(&story).unwrap().into_iter().map(|m| m.key).collect();
+        assert_eq!(members, keys.iter().map(|k| k.to_string()).collect(), "{id}: its members");
+        assert_eq!(story.size as usize, keys.len(), "{id}: its size");
+        let sources: BTreeSet<String> = keys.iter().map(|k| store.item(k).unwrap().unwrap().source).collect();
+        assert_eq!(story.distinct_sources(), sources.len(), "{id}: its sources");
+    }
+}
