@@ -173,6 +173,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     tokio::spawn(crate::publish::websub::run(topics_rx, publisher.clone(), cancel.clone()));
     let publisher_task = tokio::spawn(publish_loop(publisher.clone(), dirty.clone(), cancel.clone()));
     tokio::spawn(prune_loop(desk.clone(), dirty.clone(), cancel.clone()));
+    tokio::spawn(settle_loop(desk.clone(), dirty.clone(), cancel.clone()));
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -379,6 +380,40 @@ async fn prune_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationToke
         if total > 0 {
             tracing::info!(stories = total, "pruned stories older than the retention");
             dirty.feeds.lock().unwrap_or_else(|p| p.into_inner()).insert(FeedName::All);
+            dirty.notify.notify_one();
+        }
+    }
+}
+
+/// Settling (`Desk::settle`): 10 s after start, then every minute, whether
+/// `dedup.settle_every` has passed since the last settle (of any node on the
+/// store) and items came since; if so, the stories are settled and the feeds
+/// they change rendered again. A settle that fails is tried again a period
+/// later, not each minute.
+async fn settle_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationToken) {
+    let mut wait = Duration::from_secs(10);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = Duration::from_secs(60);
+        let d = desk.clone();
+        let report = match tokio::task::spawn_blocking(move || d.settle_if_due(pipeline::now())).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "settling the stories failed");
+                wait = desk.config().dedup.settle_every.max(wait);
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "settling the stories crashed");
+                wait = desk.config().dedup.settle_every.max(wait);
+                continue;
+            }
+        };
+        if let Some(report) = report.filter(|r| !r.feeds.is_empty()) {
+            dirty.feeds.lock().unwrap_or_else(|p| p.into_inner()).extend(report.feeds);
             dirty.notify.notify_one();
         }
     }

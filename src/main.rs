@@ -237,7 +237,7 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
     let fetcher = desk.runtime().fetcher.clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let total = config.sources.len();
-    let poll = tokio::spawn(poll::poll_all_once(desk, fetcher, tx));
+    let poll = tokio::spawn(poll::poll_all_once(desk.clone(), fetcher, tx));
     // On a terminal: a progress bar, with each source's line printed above it.
     let bar = std::io::stdout().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stdout());
@@ -271,6 +271,8 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
         bar.finish_with_message(format!("{ok} of {total} sources polled"));
     }
     poll.await?;
+    // Settled when due, as the daemon would (`dedup.settle_every`).
+    tokio::task::spawn_blocking(move || desk.settle_if_due(newsdesk::pipeline::now())).await??;
     tokio::task::spawn_blocking(move || store.flush()).await??;
     Ok(if ok > 0 || total == 0 { 0 } else { 1 })
 }

@@ -167,3 +167,45 @@ fn once_stores_backlogs_as_live_polls_did() {
     assert_eq!(printed.lines().filter(|l| l.contains(" ok ")).count(), evalset::sources(&items).len(), "{printed}");
     assert_decided_as_live(file, &live, &dir.path().join("data"), &items);
 }
+
+/// The set `items` ingested item by item in the order given, at `now`, into
+/// a desk over `dir` (by `config`'s rules).
+fn replayed(dir: &std::path::Path, config: &newsdesk::config::Config, items: &[&evalset::EvalItem], now: i64) {
+    let config = newsdesk::config::Config {
+        storage: newsdesk::config::Storage { path: dir.join("data"), ..config.storage.clone() },
+        ..config.clone()
+    };
+    let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config)).unwrap();
+    for i in items {
+        desk.ingest(&i.source, &i.feed(), now).unwrap();
+    }
+}
+
+/// A daemon starting on stories that items arriving in random order made
+/// (a store filled by a replay, its sources serving what it holds) settles
+/// them (`dedup.settle_every`, checked 10 s after start): they become,
+/// exactly, the stories of the same items in publication order.
+#[test]
+fn a_daemon_settles_stories_made_out_of_order() {
+    let file = "realnews.json";
+    let dir = tempfile::tempdir().unwrap();
+    let (config, items) = dated_now(dir.path(), file);
+    let now = newsdesk::pipeline::now();
+    let canonical_dir = tempfile::tempdir().unwrap();
+    replayed(canonical_dir.path(), &config, &items.iter().collect::<Vec<_>>(), now);
+    let canonical = stories_in(&canonical_dir.path().join("data"), &items);
+    let mut shuffled: Vec<&evalset::EvalItem> = items.iter().collect();
+    evalset::Rng(7).shuffle(&mut shuffled);
+    replayed(dir.path(), &config, &shuffled, now);
+    let (differ, _) = pairs_differing(&canonical, &stories_in(&dir.path().join("data"), &items));
+    assert!(differ > 0, "the shuffled replay made other stories");
+    let server = serve_backlogs(&items);
+    let port = free_port();
+    let config = common::write_config(dir.path(), &daemon_config(dir.path(), &server, port, &items));
+    let mut daemon = Daemon::start(&config, port);
+    daemon.wait_for(|| daemon.log().contains("stories settled"), "the stories to be settled");
+    daemon.signal("TERM");
+    daemon.child.wait().unwrap();
+    let (differ, _) = pairs_differing(&canonical, &stories_in(&dir.path().join("data"), &items));
+    assert_eq!(differ, 0, "{differ} pairs settled otherwise than in publication order:\n{}", daemon.log());
+}

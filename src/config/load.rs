@@ -466,6 +466,7 @@ fn read_config(cx: &mut Cx, doc: &DeTable, doc_span: Range<usize>) -> Config {
 
     if let Some(mut t) = root.table(cx, "dedup") {
         config.dedup.window = t.duration_or(cx, "window", config.dedup.window);
+        config.dedup.settle_every = t.duration_or(cx, "settle_every", config.dedup.settle_every);
         let (sim, span) = t.float_or(cx, "similarity", config.dedup.similarity);
         if (0.0..=1.0).contains(&sim) {
             config.dedup.similarity = sim;

@@ -111,6 +111,9 @@ pub struct Poll {
 pub struct Dedup {
     pub window: Duration,
     pub similarity: f64,
+    /// How often the daemon settles the stories (`Desk::settle`), when items
+    /// came since the last settle; zero: never.
+    pub settle_every: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -204,7 +207,7 @@ impl Default for Poll {
 
 impl Default for Dedup {
     fn default() -> Self {
-        Dedup { window: Duration::from_secs(48 * 3600), similarity: 0.6 }
+        Dedup { window: Duration::from_secs(48 * 3600), similarity: 0.6, settle_every: Duration::from_secs(3600) }
     }
 }
 

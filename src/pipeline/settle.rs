@@ -39,6 +39,8 @@ use std::sync::Arc;
 /// What a settle changed.
 #[derive(Debug, Default)]
 pub struct SettleReport {
+    /// Items stored when the settle began.
+    pub stored: usize,
     /// Items clustered again (every stored item inside the retention).
     pub items: usize,
     /// Items moved to another story.
@@ -58,17 +60,22 @@ type Canonical = HashMap<String, String>;
 impl Desk {
     /// Cluster every stored item again, in publication order, and move the
     /// items the stored stories hold otherwise (see the module doc). Ingests
-    /// wait meanwhile (the clustering lock is held, on PostgreSQL the
-    /// cluster's), so that the set of items settled is the set stored.
+    /// wait meanwhile (every source's lock and the clustering lock are held,
+    /// on PostgreSQL the cluster's too), so that the set of items settled is
+    /// the set stored.
     pub fn settle(&self, now: Timestamp) -> Result<SettleReport, StoreError> {
         let rt = self.runtime();
+        // Every source's lock first, as an ingest takes its own before the
+        // clustering lock: an ingest identifies its stored items before
+        // that lock, and a settle moves items of every source.
+        let _sources: Vec<_> = self.sources.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner())).collect();
         let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let pg = self.store.postgres();
         let _clustering = pg.map(|pg| pg.lock_clustering()).transpose()?;
         let items = self.store.all_items()?;
         let canonical = canonical_stories(&rt, &items, now)?;
         let (changes, mut report) = self.plan_settle(&rt, &items, &canonical, now)?;
-        report.items = canonical.len();
+        (report.stored, report.items) = (items.len(), canonical.len());
         if changes.items.is_empty() {
             return Ok(report);
         }
@@ -85,6 +92,25 @@ impl Desk {
             "stories settled"
         );
         Ok(report)
+    }
+
+    /// [`Desk::settle`], when `dedup.settle_every` (not zero) has passed
+    /// since the last settle of any node sharing the store, and items were
+    /// stored or pruned since; `None` when it was not due.
+    pub fn settle_if_due(&self, now: Timestamp) -> Result<Option<SettleReport>, StoreError> {
+        let every = model::secs(self.config().dedup.settle_every);
+        if every == 0 {
+            return Ok(None);
+        }
+        let items = self.store.item_count()?;
+        if let Some((at, settled)) = self.store.last_settle()? {
+            if now < at.saturating_add(every) || settled == items {
+                return Ok(None);
+            }
+        }
+        let report = self.settle(now)?;
+        self.store.note_settle(now, report.stored as u64)?;
+        Ok(Some(report))
     }
 
     /// The changes that make the stored stories those of `canonical`.
@@ -161,9 +187,10 @@ impl Desk {
             (std::cmp::Reverse(*n), times.get(s).copied().unwrap_or(Timestamp::MAX), *s, *c)
         });
         let mut ids: HashMap<String, String> = HashMap::new();
-        let mut taken: HashSet<&str> = HashSet::new();
+        let mut taken: HashSet<String> = HashSet::new();
         for ((c, s), _) in pairs {
-            if times.contains_key(s) && !ids.contains_key(c) && taken.insert(s) {
+            if times.contains_key(s) && !ids.contains_key(c) && !taken.contains(s) {
+                taken.insert(s.to_string());
                 ids.insert(c.to_string(), s.to_string());
             }
         }
@@ -172,9 +199,10 @@ impl Desk {
                 let mut id = stories::new_story_id(&first.key);
                 // A stored story has that id (its first item started it, then
                 // went elsewhere): another id, from the same item.
-                while taken.contains(id.as_str()) || times.contains_key(id.as_str()) {
+                while taken.contains(&id) || times.contains_key(id.as_str()) || self.store.story(&id)?.is_some() {
                     id = stories::new_story_id(&format!("{id}/settled"));
                 }
+                taken.insert(id.clone());
                 ids.insert(c.to_string(), id);
             }
         }
@@ -321,9 +349,24 @@ impl Scratch {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!("newsdesk-settle-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
+        remove_abandoned();
         // Left by a process that died mid-settle with this same pid.
         let _ = std::fs::remove_dir_all(&path);
         Ok(Scratch { store: Some(Store::open(&path)?), path })
+    }
+}
+
+/// Scratch stores of processes that are gone (stopped mid-settle).
+fn remove_abandoned() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("newsdesk-settle-")?.split('-').next()) else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -501,6 +501,21 @@ impl Store {
         Ok(self.engine.number("items")?.unwrap_or(0))
     }
 
+    /// When the stories were last settled (`Desk::settle`), by any node,
+    /// and how many items were stored then.
+    pub fn last_settle(&self) -> Result<Option<(Timestamp, u64)>> {
+        let at = self.engine.number("settled_at")?;
+        let items = self.engine.number("settled_items")?.unwrap_or(0);
+        Ok(at.map(|at| (at as Timestamp, items)))
+    }
+
+    /// Note a settle at `at`, with `items` stored.
+    pub fn note_settle(&self, at: Timestamp, items: u64) -> Result<()> {
+        self.engine.set_number("settled_items", items)?;
+        let noted = self.engine.set_number("settled_at", at.max(0) as u64);
+        self.noted(noted)
+    }
+
     /// How many items of one source are stored.
     pub fn source_item_count(&self, source: &str) -> Result<u64> {
         Ok(self.engine.number(&source_items_key(source))?.unwrap_or(0))
