@@ -364,7 +364,7 @@ async fn prune_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationToke
         let mut total = 0;
         loop {
             let d = desk.clone();
-            match tokio::task::spawn_blocking(move || d.store.prune(cutoff, 500)).await {
+            match tokio::task::spawn_blocking(move || d.prune(cutoff, 500)).await {
                 Ok(Ok(0)) => break,
                 Ok(Ok(n)) => total += n,
                 Ok(Err(e)) => {

@@ -271,8 +271,11 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
         bar.finish_with_message(format!("{ok} of {total} sources polled"));
     }
     poll.await?;
-    // Settled when due, as the daemon would (`dedup.settle_every`).
-    tokio::task::spawn_blocking(move || desk.settle_if_due(newsdesk::pipeline::now())).await??;
+    // Settled when due, as the daemon would (`dedup.settle_every`); the
+    // polls are stored either way.
+    if let Err(e) = tokio::task::spawn_blocking(move || desk.settle_if_due(newsdesk::pipeline::now())).await? {
+        tracing::error!(error = %e, "settling the stories failed");
+    }
     tokio::task::spawn_blocking(move || store.flush()).await??;
     Ok(if ok > 0 || total == 0 { 0 } else { 1 })
 }

@@ -94,8 +94,9 @@ fn a_settle_leaves_the_store_whole() {
     let dir = tempfile::tempdir().unwrap();
     let (desk, keys, now) = replay(dir.path(), "realnews.json", 2);
     let live = stories_of(&desk.store, &keys);
+    assert_whole(&desk.store, &live);
     let report = desk.settle(now).unwrap();
-    assert!(report.moved > 0 && report.rebuilt > 0, "{report:?}");
+    assert!(report.moved > 0 && report.rebuilt > 0 && report.emptied > 0, "{report:?}");
     let settled = stories_of(&desk.store, &keys);
     assert_whole(&desk.store, &settled);
     for id in live.values().filter(|id| !settled.values().any(|s| s == *id)) {
@@ -120,7 +121,9 @@ fn a_settle_leaves_the_store_whole() {
 }
 
 /// Every item is listed by the story it names, every story lists exactly
-/// the items that name it, with their sources and count.
+/// the items that name it, with their sources and count, in every feed it
+/// is filed under; each item's link leads to its story; the counters count
+/// what is stored; no merge is left marked unfinished.
 fn assert_whole(store: &Store, stories: &BTreeMap<String, String>) {
     let mut by_story: BTreeMap<&String, BTreeSet<&String>> = BTreeMap::new();
     for (key, story) in stories {
@@ -128,12 +131,25 @@ fn assert_whole(store: &Store, stories: &BTreeMap<String, String>) {
     }
     let listed: BTreeSet<String> = store.page("all", None, 100_000).unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(listed, by_story.keys().map(|s| s.to_string()).collect(), "the all feed lists every story once");
+    assert_eq!(store.story_count().unwrap(), by_story.len() as u64, "the stories counter");
+    assert_eq!(store.item_count().unwrap(), stories.len() as u64, "the items counter");
+    let tables: BTreeMap<_, _> = store.table_sizes().unwrap().into_iter().collect();
+    assert_eq!(tables.get(&newsdesk::store::Tree::Merging).copied().unwrap_or(0), 0, "no merge left marked");
     for (id, keys) in by_story {
         let story = store.story(id).unwrap().unwrap_or_else(|| panic!("{id} is gone"));
+        assert!(store.redirect(id).unwrap().is_none(), "{id} is a story and leads elsewhere");
         let members: BTreeSet<String> = store.story_members(&story).unwrap().into_iter().map(|m| m.key).collect();
         assert_eq!(members, keys.iter().map(|k| k.to_string()).collect(), "{id}: its members");
         assert_eq!(story.size as usize, keys.len(), "{id}: its size");
-        let sources: BTreeSet<String> = keys.iter().map(|k| store.item(k).unwrap().unwrap().source).collect();
+        let items: Vec<_> = keys.iter().map(|k| store.item(k).unwrap().unwrap()).collect();
+        let sources: BTreeSet<&String> = items.iter().map(|i| &i.source).collect();
         assert_eq!(story.distinct_sources(), sources.len(), "{id}: its sources");
+        for link in items.iter().filter_map(|i| i.link.as_ref()) {
+            assert_eq!(store.story_for_link(link).unwrap().as_deref(), Some(id.as_str()), "{link} leads to {id}");
+        }
+        for feed in newsdesk::store::story_feeds(&story) {
+            let page = store.page(&feed, None, 100_000).unwrap();
+            assert_eq!(page.iter().filter(|s| s.id == *id).count(), 1, "{id} listed once in {feed}");
+        }
     }
 }

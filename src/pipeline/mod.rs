@@ -41,6 +41,9 @@ pub struct Desk {
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// Polls parsing or ingesting at once: see [`WORKING_POLLS`].
     pub(crate) working: tokio::sync::Semaphore,
+    /// Held by a settle and by pruning: one at a time (a settle would write
+    /// back what pruning deleted meanwhile).
+    upkeep: Mutex<()>,
 }
 
 /// The clustering index and the span of story times it holds whole: every
@@ -159,6 +162,7 @@ impl Desk {
             sources: std::array::from_fn(|_| Mutex::new(())),
             cluster: std::sync::OnceLock::new(),
             working: tokio::sync::Semaphore::new(working_polls()),
+            upkeep: Mutex::new(()),
         })
     }
 
@@ -171,6 +175,7 @@ impl Desk {
             sources: std::array::from_fn(|_| Mutex::new(())),
             cluster: std::sync::OnceLock::new(),
             working: tokio::sync::Semaphore::new(1),
+            upkeep: Mutex::new(()),
         }
     }
 

@@ -31,7 +31,10 @@ use crate::model::{self, Item, Member, Story, Timestamp};
 use crate::parse::{self, identity};
 use crate::publish::FeedName;
 use crate::store::{Changes, Store, StoreError, StoryChange};
-use crate::stories::{self, packed::rank_of};
+use crate::stories::{
+    self,
+    packed::{rank_of, Rank},
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,45 +56,33 @@ pub struct SettleReport {
     pub feeds: HashSet<FeedName>,
 }
 
-/// The stories a settle makes: item key → its story there (a scratch id,
-/// which only groups items).
-type Canonical = HashMap<String, String>;
+/// What a settle holds of each stored item: enough to order and group it
+/// (the items themselves are read a few hundred at a time).
+struct Held {
+    key: String,
+    /// Its story as stored.
+    story: String,
+    /// Where it sorts in a settle (as a new report first seen at the
+    /// settle's time: its publication time, then its key's hash).
+    rank: Rank,
+    /// Its key in the scratch store (its own key unless its identity
+    /// cannot be given again: see [`entry_of`]).
+    scratch: String,
+    /// Its story in the scratch store; `None` when older than the retention.
+    settled: Option<String>,
+}
+
+/// How many items a settle reads at once.
+const READ_AT_ONCE: usize = 256;
 
 impl Desk {
     /// Cluster every stored item again, in publication order, and move the
     /// items the stored stories hold otherwise (see the module doc). Ingests
     /// wait meanwhile (every source's lock and the clustering lock are held,
     /// on PostgreSQL the cluster's too), so that the set of items settled is
-    /// the set stored.
+    /// the set stored; so does pruning.
     pub fn settle(&self, now: Timestamp) -> Result<SettleReport, StoreError> {
-        let rt = self.runtime();
-        // Every source's lock first, as an ingest takes its own before the
-        // clustering lock: an ingest identifies its stored items before
-        // that lock, and a settle moves items of every source.
-        let _sources: Vec<_> = self.sources.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner())).collect();
-        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        let pg = self.store.postgres();
-        let _clustering = pg.map(|pg| pg.lock_clustering()).transpose()?;
-        let items = self.store.all_items()?;
-        let canonical = canonical_stories(&rt, &items, now)?;
-        let (changes, mut report) = self.plan_settle(&rt, &items, &canonical, now)?;
-        (report.stored, report.items) = (items.len(), canonical.len());
-        if changes.items.is_empty() {
-            return Ok(report);
-        }
-        let committed = self.store.commit(&changes);
-        // Built again from the store by the next ingest, whether the settle
-        // landed or not.
-        *guard = None;
-        committed?;
-        tracing::info!(
-            items = report.items,
-            moved = report.moved,
-            rebuilt = report.rebuilt,
-            emptied = report.emptied,
-            "stories settled"
-        );
-        Ok(report)
+        Ok(self.settle_when(now, None)?.unwrap_or_default())
     }
 
     /// [`Desk::settle`], when `dedup.settle_every` (not zero) has passed
@@ -99,89 +90,217 @@ impl Desk {
     /// stored or pruned since; `None` when it was not due.
     pub fn settle_if_due(&self, now: Timestamp) -> Result<Option<SettleReport>, StoreError> {
         let every = model::secs(self.config().dedup.settle_every);
-        if every == 0 {
+        // Asked first without the locks (most minutes it is not due), then
+        // again under them (another node may have settled meanwhile).
+        if every == 0 || !self.settle_due(now, every)? {
             return Ok(None);
         }
-        let items = self.store.item_count()?;
-        if let Some((at, settled)) = self.store.last_settle()? {
-            if now < at.saturating_add(every) || settled == items {
+        self.settle_when(now, Some(every))
+    }
+
+    /// Whether a settle is due at `now`, one every `every` seconds.
+    fn settle_due(&self, now: Timestamp, every: Timestamp) -> Result<bool, StoreError> {
+        let Some((at, settled)) = self.store.last_settle()? else { return Ok(true) };
+        Ok(now >= at.saturating_add(every) && settled != self.store.item_count()?)
+    }
+
+    /// A settle under the locks, if it is due then (`every`: see
+    /// [`Desk::settle_due`]; `None`: whenever asked). Each group of stories
+    /// that exchange items is committed as one change, so that a change
+    /// stays small (see `store::sled_engine`) and each leaves the store
+    /// whole.
+    fn settle_when(&self, now: Timestamp, every: Option<Timestamp>) -> Result<Option<SettleReport>, StoreError> {
+        let rt = self.runtime();
+        let _upkeep = self.upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        // Every source's lock first, as an ingest takes its own before the
+        // clustering lock: an ingest identifies its stored items before
+        // that lock, and a settle moves items of every source.
+        let _sources: Vec<_> = self.sources.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner())).collect();
+        let mut guard = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        let pg = self.store.postgres();
+        let _clustering = pg.map(|pg| pg.lock_clustering()).transpose()?;
+        if let Some(every) = every {
+            if !self.settle_due(now, every)? {
                 return Ok(None);
             }
         }
-        let report = self.settle(now)?;
+        let mut held = self.held(now)?;
+        self.cluster_afresh(&rt, &mut held, now)?;
+        let mut report = SettleReport {
+            stored: held.len(),
+            items: held.iter().filter(|h| h.settled.is_some()).count(),
+            ..Default::default()
+        };
+        let committed = self.commit_settle(&rt, &held, now, &mut report);
+        if report.moved > 0 {
+            // Built again from the store by the next ingest.
+            *guard = None;
+        }
+        committed?;
         self.store.note_settle(now, report.stored as u64)?;
+        tracing::info!(
+            items = report.items,
+            moved = report.moved,
+            rebuilt = report.rebuilt,
+            emptied = report.emptied,
+            "stories settled"
+        );
         Ok(Some(report))
     }
 
-    /// The changes that make the stored stories those of `canonical`.
-    fn plan_settle(
+    /// Delete up to `limit` stories older than `before` (`Store::prune`),
+    /// never while a settle runs (it would write them back).
+    pub fn prune(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let _upkeep = self.upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        self.store.prune(before, limit)
+    }
+
+    /// Every stored item as a settle holds it, in the order it places them.
+    fn held(&self, now: Timestamp) -> Result<Vec<Held>, StoreError> {
+        let mut held = Vec::new();
+        self.store.each_item(|item| {
+            let (_, scratch) = entry_of(&item);
+            let rank = rank_of(item.published, now, &scratch);
+            held.push(Held { key: item.key, story: item.story, rank, scratch, settled: None });
+        })?;
+        held.sort_by_key(|h| h.rank);
+        Ok(held)
+    }
+
+    /// Each of `held` (in the order they sort) ingested alone, as a document
+    /// of its own, into an empty scratch store at `now`, through the
+    /// ordinary ingest; then each one's story there noted. Items older than
+    /// the retention are not stored there (pruning takes them).
+    fn cluster_afresh(&self, rt: &Arc<Runtime>, held: &mut [Held], now: Timestamp) -> Result<(), StoreError> {
+        let scratch = Scratch::new()?;
+        let Some(store) = scratch.store.clone() else { unreachable!("dropped only with the scratch") };
+        let desk = Desk::scratch(store, rt.clone());
+        for chunk in held.chunks(READ_AT_ONCE) {
+            let keys: Vec<&str> = chunk.iter().map(|h| h.key.as_str()).collect();
+            for item in self.store.items(&keys)?.into_iter().flatten() {
+                let (source, feed) = document_of(rt, &item);
+                desk.ingest_with(rt, &source, &feed, now)?;
+            }
+        }
+        // Read once all are in: a merge moves items placed before it.
+        for chunk in held.chunks_mut(READ_AT_ONCE) {
+            let keys: Vec<&str> = chunk.iter().map(|h| h.scratch.as_str()).collect();
+            let placed = desk.store.items(&keys)?;
+            for (h, item) in chunk.iter_mut().zip(placed) {
+                h.settled = item.map(|i| i.story);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit the changes that make the stored stories those the scratch
+    /// store made: one commit for each group of stories that exchange items
+    /// (stories joined by an item moving from one to the other).
+    fn commit_settle(
         &self,
         rt: &Runtime,
-        items: &[Item],
-        canonical: &Canonical,
+        held: &[Held],
         now: Timestamp,
-    ) -> Result<(Changes, SettleReport), StoreError> {
-        let ids = self.settled_ids(items, canonical)?;
-        let mut report = SettleReport::default();
+        report: &mut SettleReport,
+    ) -> Result<(), StoreError> {
+        let ids = self.settled_ids(held)?;
+        // Every story's items once settled; the items that move.
+        let mut placed: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut moves: HashMap<&str, &str> = HashMap::new();
+        let mut from: HashMap<&str, &str> = HashMap::new();
+        for h in held {
+            let story = h.settled.as_ref().and_then(|c| ids.get(c)).map_or(h.story.as_str(), String::as_str);
+            placed.entry(story).or_default().push(&h.key);
+            if story != h.story {
+                moves.insert(&h.key, story);
+                from.insert(&h.key, &h.story);
+            }
+        }
+        let settled = Settled { placed, moves, from };
+        for group in settled.groups() {
+            let changes = self.group_changes(rt, &settled, &group, now)?;
+            self.store.commit(&changes)?;
+            report.moved += changes.items.len();
+            report.rebuilt += changes.rebuilt.len();
+            report.emptied += changes.emptied.len();
+            let records = changes.stories.iter().flat_map(|c| c.old.iter().chain([&c.new]));
+            for story in records.chain(changes.emptied.iter().map(|(s, _)| s)) {
+                report.feeds.extend(crate::store::story_feeds(story).iter().filter_map(|f| FeedName::from_index(f)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes of one group of stories that exchange items: the items
+    /// that move, the stories written again, those emptied.
+    fn group_changes(
+        &self,
+        rt: &Runtime,
+        settled: &Settled,
+        group: &[&str],
+        now: Timestamp,
+    ) -> Result<Changes, StoreError> {
         let mut changes = Changes::default();
-        // Every item's story once settled; the stories whose items change.
-        let mut placed: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
-        let mut touched: BTreeSet<&str> = BTreeSet::new();
-        for item in items {
-            let story = canonical.get(&item.key).and_then(|c| ids.get(c)).map_or(item.story.as_str(), String::as_str);
-            placed.entry(story).or_default().push(item);
-            if story != item.story {
-                touched.extend([story, item.story.as_str()]);
-                let moved = Item { story: story.to_string(), ..item.clone() };
+        let moving: Vec<&str> = settled.moves.keys().copied().filter(|k| group.contains(&settled.from[k])).collect();
+        self.move_settled(&mut changes, &moving, &settled.moves)?;
+        let stored = self.store.stories(group)?;
+        // A story the group's items were in when it was breaking passes
+        // that moment on to where they go.
+        let breaking_since = stored.iter().flatten().filter_map(|s| s.breaking_since).min();
+        for (id, old) in group.iter().zip(stored) {
+            match (settled.placed.get(id), old) {
+                (Some(keys), old) => self.rebuild(rt, &mut changes, id, old, keys, breaking_since, now)?,
+                (None, Some(old)) => {
+                    let to = settled.most_went_to(&old.id);
+                    changes.emptied.push((old, to));
+                }
+                (None, None) => {}
+            }
+        }
+        // Other nodes read these again whole (the clustering log).
+        changes.refiled = changes.rebuilt.clone();
+        Ok(changes)
+    }
+
+    /// The items `keys` under their new stories (`moves`), with their links.
+    fn move_settled(
+        &self,
+        changes: &mut Changes,
+        keys: &[&str],
+        moves: &HashMap<&str, &str>,
+    ) -> Result<(), StoreError> {
+        for chunk in keys.chunks(READ_AT_ONCE) {
+            for item in self.store.items(chunk)?.into_iter().flatten() {
+                let Some(story) = moves.get(item.key.as_str()) else { continue };
+                let moved = Item { story: story.to_string(), ..item };
                 if let Some(link) = &moved.link {
                     changes.links.push((link.clone(), story.to_string()));
                 }
                 changes.items.push(moved);
-                report.moved += 1;
             }
         }
-        let touched: Vec<&str> = touched.into_iter().collect();
-        let stored = self.store.stories(&touched)?;
-        let mut emptied = Vec::new();
-        for (id, old) in touched.iter().zip(stored) {
-            match (placed.get(id), old) {
-                (Some(members), old) => self.rebuild(rt, &mut changes, id, old, members, now),
-                (None, Some(old)) => emptied.push(old),
-                (None, None) => {}
-            }
-        }
-        for old in emptied {
-            let to = most_went_to(&old.id, items, &changes.items);
-            changes.emptied.push((old, to));
-        }
-        report.rebuilt = changes.rebuilt.len();
-        report.emptied = changes.emptied.len();
-        let records = changes.stories.iter().flat_map(|c| c.old.iter().chain([&c.new]));
-        for story in records.chain(changes.emptied.iter().map(|(s, _)| s)) {
-            report.feeds.extend(crate::store::story_feeds(story).iter().filter_map(|f| FeedName::from_index(f)));
-        }
-        changes.refiled = changes.rebuilt.clone();
-        Ok((changes, report))
+        Ok(())
     }
 
     /// The stored id each settled story takes: the id of the stored story
     /// it shares most items with (the older story on a tie), each id taken
     /// once; else the id its first item gives a new story (as an ingest
     /// would), unless a stored story has it.
-    fn settled_ids(&self, items: &[Item], canonical: &Canonical) -> Result<HashMap<String, String>, StoreError> {
+    fn settled_ids(&self, held: &[Held]) -> Result<HashMap<String, String>, StoreError> {
         let mut shared: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut firsts: HashMap<&str, &Item> = HashMap::new();
-        for item in items {
-            let Some(c) = canonical.get(&item.key) else { continue };
-            *shared.entry((c.as_str(), item.story.as_str())).or_default() += 1;
-            let first = firsts.entry(c.as_str()).or_insert(item);
-            if (item.published, item.first_seen, &item.key) < (first.published, first.first_seen, &first.key) {
-                *first = item;
-            }
+        // Each settled story's first item: `held` is in the order they sort.
+        let mut firsts: BTreeMap<&str, &str> = BTreeMap::new();
+        for h in held {
+            let Some(c) = h.settled.as_deref() else { continue };
+            *shared.entry((c, h.story.as_str())).or_default() += 1;
+            firsts.entry(c).or_insert(&h.key);
         }
         let stored: Vec<&str> = shared.keys().map(|(_, s)| *s).collect::<BTreeSet<_>>().into_iter().collect();
-        let times: HashMap<&str, Timestamp> =
-            stored.iter().zip(self.store.stories(&stored)?).filter_map(|(id, s)| Some((*id, s?.time))).collect();
+        let mut times: HashMap<&str, Timestamp> = HashMap::new();
+        for chunk in stored.chunks(READ_AT_ONCE) {
+            let found = chunk.iter().zip(self.store.stories(chunk)?);
+            times.extend(found.filter_map(|(id, s)| Some((*id, s?.time))));
+        }
         let mut pairs: Vec<((&str, &str), usize)> = shared.into_iter().collect();
         pairs.sort_by_key(|((c, s), n)| {
             (std::cmp::Reverse(*n), times.get(s).copied().unwrap_or(Timestamp::MAX), *s, *c)
@@ -196,10 +315,10 @@ impl Desk {
         }
         for (c, first) in firsts {
             if !ids.contains_key(c) {
-                let mut id = stories::new_story_id(&first.key);
+                let mut id = stories::new_story_id(first);
                 // A stored story has that id (its first item started it, then
                 // went elsewhere): another id, from the same item.
-                while taken.contains(&id) || times.contains_key(id.as_str()) || self.store.story(&id)?.is_some() {
+                while taken.contains(&id) || times.contains_key(id.as_str()) || self.id_used(&id)? {
                     id = stories::new_story_id(&format!("{id}/settled"));
                 }
                 taken.insert(id.clone());
@@ -209,88 +328,107 @@ impl Desk {
         Ok(ids)
     }
 
+    /// Whether a stored story has the id `id`, or had it and leads elsewhere
+    /// now (an absorbed id keeps leading to its survivor).
+    fn id_used(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.store.story(id)?.is_some() || self.store.redirect(id)?.is_some())
+    }
+
     /// The record, members and story sources of story `id` as settled, with
-    /// `items` (its items once settled).
+    /// `keys` (its items once settled). It is breaking when its items make
+    /// it so (since `breaking_since`, when the stories they came from were).
+    #[allow(clippy::too_many_arguments)]
     fn rebuild(
         &self,
         rt: &Runtime,
         changes: &mut Changes,
         id: &str,
         old: Option<Story>,
-        items: &[&Item],
+        keys: &[&str],
+        breaking_since: Option<Timestamp>,
         now: Timestamp,
-    ) {
+    ) -> Result<(), StoreError> {
         let mut story = old.clone().unwrap_or_else(|| new_story(id, now, now));
-        let mut members: Vec<Member> = Vec::with_capacity(items.len());
-        let was_breaking = story.breaking;
+        story.breaking = false;
         story.items.clear();
         story.sections.clear();
         story.regions.clear();
         story.tags.clear();
-        let mut sorted = items.to_vec();
-        sorted.sort_by(|a, b| (a.published, a.first_seen, &a.key).cmp(&(b.published, b.first_seen, &b.key)));
-        for item in sorted {
-            let (filing, _, title_breaking) = file_item(&rt.categorizer, item);
-            members.push(member_of(&rt.categorizer, item, Some(title_breaking)));
-            model::union(&mut story.sections, &filing.sections);
-            model::union(&mut story.regions, &filing.regions);
-            model::union(&mut story.tags, &filing.tags);
+        let mut members: Vec<Member> = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(READ_AT_ONCE) {
+            for item in self.store.items(chunk)?.into_iter().flatten() {
+                let (filing, _, title_breaking) = file_item(&rt.categorizer, &item);
+                members.push(member_of(&rt.categorizer, &item, Some(title_breaking)));
+                model::union(&mut story.sections, &filing.sections);
+                model::union(&mut story.regions, &filing.regions);
+                model::union(&mut story.tags, &filing.tags);
+            }
         }
+        members.sort_by(|a, b| a.order().cmp(&b.order()));
         rt.categorizer.settle_sections(&mut story.sections);
         story.tags.truncate(Story::TAGS_KEPT);
         changes.story_sources.extend(count_members(&mut story, &members, &rt.config.breaking));
         story.breaking |= story.early_sources.len() >= rt.config.breaking.min_sources;
-        if story.breaking && !was_breaking {
-            story.breaking_since = Some(now);
-        }
+        story.breaking_since = match story.breaking {
+            true => story.breaking_since.or(breaking_since).or(Some(now)),
+            false => None,
+        };
         story.updated = now;
         if members.len() > 1 {
             changes.members.extend(members.into_iter().map(|m| (id.to_string(), m)));
         }
         changes.rebuilt.push(id.to_string());
         changes.stories.push(StoryChange { old, new: story });
+        Ok(())
     }
 }
 
-/// Where most items of the emptied story `id` went (the least id on a tie).
-fn most_went_to(id: &str, items: &[Item], moved: &[Item]) -> String {
-    let from: HashSet<&str> = items.iter().filter(|i| i.story == id).map(|i| i.key.as_str()).collect();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for item in moved.iter().filter(|i| from.contains(i.key.as_str())) {
-        *counts.entry(&item.story).or_default() += 1;
-    }
-    let best = counts.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)));
-    best.map(|(s, _)| s.to_string()).unwrap_or_default()
+/// Where a settle puts the items.
+struct Settled<'h> {
+    /// Story id → its items once settled.
+    placed: HashMap<&'h str, Vec<&'h str>>,
+    /// Item key → the story it moves to, for the items that move.
+    moves: HashMap<&'h str, &'h str>,
+    /// Item key → the story it moves from.
+    from: HashMap<&'h str, &'h str>,
 }
 
-/// The stories every item in `items` makes when each is ingested alone, in
-/// publication order, into an empty scratch store at `now`: item key → its
-/// story there. Items older than the retention are left out (pruning takes
-/// them).
-fn canonical_stories(rt: &Arc<Runtime>, items: &[Item], now: Timestamp) -> Result<Canonical, StoreError> {
-    let scratch = Scratch::new()?;
-    let Some(store) = scratch.store.clone() else { unreachable!("dropped only with the scratch") };
-    let desk = Desk::scratch(store, rt.clone());
-    let mut order: Vec<(stories::packed::Rank, &Item, String)> = items
-        .iter()
-        .map(|item| {
-            let key = identity::item_key(&item.source, &identity::identity(&entry_of(item)));
-            (rank_of(item.published, now, &key), item, key)
-        })
-        .collect();
-    order.sort_by_key(|(rank, _, _)| *rank);
-    for (_, item, _) in &order {
-        let (source, feed) = document_of(rt, item);
-        desk.ingest_with(rt, &source, &feed, now)?;
-    }
-    // Read once all are in: a merge moves items placed before it.
-    let mut canonical = Canonical::with_capacity(items.len());
-    for (_, item, key) in order {
-        if let Some(placed) = desk.store.item(&key)? {
-            canonical.insert(item.key.clone(), placed.story);
+impl<'h> Settled<'h> {
+    /// The stories that exchange items, in groups: two stories are in one
+    /// group when an item moves from one to the other.
+    fn groups(&self) -> Vec<Vec<&'h str>> {
+        let mut root: HashMap<&str, &str> = HashMap::new();
+        fn find<'a>(root: &mut HashMap<&'a str, &'a str>, s: &'a str) -> &'a str {
+            let mut at = s;
+            while let Some(&up) = root.get(at).filter(|up| **up != at) {
+                at = up;
+            }
+            root.insert(s, at);
+            at
         }
+        for (key, to) in &self.moves {
+            let (a, b) = (find(&mut root, self.from[key]), find(&mut root, to));
+            root.insert(a.max(b), a.min(b));
+        }
+        let stories: Vec<&str> = root.keys().copied().collect();
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for s in stories {
+            groups.entry(find(&mut root, s)).or_default().push(s);
+        }
+        groups.into_values().collect()
     }
-    Ok(canonical)
+
+    /// Where most items of the emptied story `id` went (the least id on a tie).
+    fn most_went_to(&self, id: &str) -> String {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (key, to) in &self.moves {
+            if self.from[key] == id {
+                *counts.entry(to).or_default() += 1;
+            }
+        }
+        let best = counts.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)));
+        best.map(|(s, _)| s.to_string()).unwrap_or_default()
+    }
 }
 
 /// A stored item as a document of its own, from its source (its language
@@ -310,13 +448,14 @@ fn document_of(rt: &Runtime, item: &Item) -> (Source, parse::Feed) {
     // The language stored with the item decides, as it did when it was
     // first stored (the source's may have changed since).
     source.language = None;
-    let entries = vec![entry_of(item)];
+    let entries = vec![entry_of(item).0];
     (source, parse::Feed { title: None, language: None, ttl: None, entries, dropped: Default::default() })
 }
 
 /// A stored item as its feed gave it: its stored text, link, date and
-/// language, and the identity that gives its stored key.
-fn entry_of(item: &Item) -> parse::Entry {
+/// language, and the identity that gives its stored key; and the key it is
+/// stored under in a scratch store.
+fn entry_of(item: &Item) -> (parse::Entry, String) {
     let mut entry = parse::Entry {
         guid: item.identity.strip_prefix("g:").map(str::to_string),
         title: item.title.clone(),
@@ -327,13 +466,15 @@ fn entry_of(item: &Item) -> parse::Entry {
         language: item.language.clone(),
         feed_date: Some(item.published),
     };
-    if identity::identity(&entry) != item.identity {
-        // Identified by a hash of a title and a date it no longer has (the
-        // feed gave none; it is stored with the time it was first seen):
-        // a guid of its own, which gives another key.
-        entry.guid = Some(item.key.clone());
+    if identity::identity(&entry) == item.identity {
+        return (entry, item.key.clone());
     }
-    entry
+    // Identified by a hash of a title and a date it no longer has (the feed
+    // gave none; it is stored with the time it was first seen): a guid of
+    // its own, which gives another key.
+    entry.guid = Some(item.key.clone());
+    let key = identity::item_key(&item.source, &identity::identity(&entry));
+    (entry, key)
 }
 
 /// A sled store in a fresh folder under the system's temporary folder,
@@ -356,15 +497,20 @@ impl Scratch {
     }
 }
 
-/// Scratch stores of processes that are gone (stopped mid-settle).
+/// Scratch stores of processes that are gone (stopped mid-settle): named
+/// for a process that no longer runs, and not written for a day (a settle
+/// writes its `db` file throughout; the age guards a process in another
+/// PID namespace sharing the folder).
 fn remove_abandoned() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("newsdesk-settle-")?.split('-').next()) else {
-            continue;
-        };
-        if !std::path::Path::new("/proc").join(pid).exists() {
+        let pid = name.to_str().and_then(|n| n.strip_prefix("newsdesk-settle-")?.split('-').next());
+        let Some(pid) = pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        let written = std::fs::metadata(entry.path().join("db")).and_then(|m| m.modified());
+        let stale = written.map_or(true, |at| at < day_ago);
+        if stale && !std::path::Path::new("/proc").join(pid).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -132,16 +132,14 @@ impl Store {
         }
         for (story, to) in &changes.emptied {
             w.tree(Tree::Redirects).put(story.id.as_bytes(), to.as_bytes().to_vec());
+            // Written by a change too large for one transaction (as a merge
+            // marks its redirect), and done with once it is applied.
+            w.tree(Tree::Merging).remove(story.id.as_bytes());
             for k in keys::feed_keys(story) {
                 w.tree(Tree::Feeds).remove(k);
             }
             w.tree(Tree::Stories).remove(story.id.as_bytes());
             w.count("stories", -1);
-        }
-        // A story a settle starts under an id that once was absorbed is that
-        // story again: its id no longer leads elsewhere.
-        for c in changes.stories.iter().filter(|c| c.old.is_none()) {
-            w.tree(Tree::Redirects).remove(c.new.id.as_bytes());
         }
         Ok(())
     }

@@ -250,9 +250,20 @@ impl Store {
         self.get_many(Tree::Items, keys)
     }
 
-    /// Every stored item (a settle clusters them all again).
-    pub fn all_items(&self) -> Result<Vec<Item>> {
-        self.engine.scan_all(Tree::Items)?.iter().map(|(k, v)| decode(k, v)).collect()
+    /// Every stored item, in key order, read a thousand at a time (a settle
+    /// clusters them all again).
+    pub fn each_item(&self, mut f: impl FnMut(Item)) -> Result<()> {
+        let mut start: Vec<u8> = Vec::new();
+        loop {
+            let range = engine::Range { start: &start, end: None, rev: false, limit: Some(1000) };
+            let pairs = self.engine.range(Tree::Items, range)?;
+            let Some((last, _)) = pairs.last() else { return Ok(()) };
+            // The least key after the last one read.
+            start = last.iter().copied().chain([0]).collect();
+            for (k, v) in &pairs {
+                f(decode(k, v)?);
+            }
+        }
     }
 
     pub fn story(&self, id: &str) -> Result<Option<Story>> {
