@@ -103,6 +103,12 @@
 //! event with it: they merge into the oldest, whose id survives; the store
 //! deletes the others and redirects their ids (`store::merge`). A bridge
 //! alone does not merge (an item naming two central banks' cuts).
+//!
+//! Order: all of the above is online, so reports far out of order can make
+//! other stories than in publication order. A settle (`pipeline::settle`,
+//! hourly by default) clusters every stored item again in publication
+//! order and moves what differs: settled, the stories depend on the items
+//! alone, and every labelled set scores as above.
 
 pub mod index;
 pub mod lexicon;
