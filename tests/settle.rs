@@ -123,6 +123,8 @@ fn a_settle_leaves_the_store_whole() {
     for k in untouched {
         assert_eq!(live[k], settled[k], "a story no item left or joined keeps its id");
     }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, ["data"], "the scratch store (beside the store) is gone");
     let again = desk.settle(now).unwrap();
     assert_eq!((again.moved, again.rebuilt, again.emptied), (0, 0, 0), "a second settle changes nothing");
     let config = desk.config();
@@ -167,4 +169,38 @@ fn assert_whole(store: &Store, stories: &BTreeMap<String, String>) {
             assert_eq!(page.iter().filter(|s| s.id == *id).count(), 1, "{id} listed once in {feed}");
         }
     }
+}
+
+/// A settle is due once `dedup.settle_every` has passed since the last one
+/// and new items came since (pruning alone does not make one due); never
+/// with `settle_every = "0s"`.
+#[test]
+fn a_settle_is_due_each_period_when_items_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, items) = evalset::load_set(dir.path(), "realnews.json");
+    let hour = 3600;
+    config.dedup.settle_every = std::time::Duration::from_secs(hour as u64);
+    let desk = Desk::new(Store::open(&config.storage.path).unwrap(), Arc::new(config.clone())).unwrap();
+    let now = items.iter().map(|i| i.published).max().unwrap() + 600;
+    let (first, rest) = items.split_at(items.len() / 2);
+    for i in first {
+        desk.ingest(&i.source, &i.feed(), now).unwrap();
+    }
+    let due = |at: i64| desk.settle_if_due(at).unwrap().map(|r| r.items);
+    assert_eq!(due(now), Some(first.len()), "never settled: due");
+    assert_eq!(due(now + 60), None, "within the period");
+    assert_eq!(due(now + hour), None, "a period later, with no new item");
+    for i in rest {
+        desk.ingest(&i.source, &i.feed(), now + hour).unwrap();
+    }
+    assert_eq!(due(now + hour + 60), Some(items.len()), "a period later, with new items");
+    let oldest = items.iter().map(|i| i.published).min().unwrap();
+    assert!(desk.prune(oldest + 1, 10).unwrap() > 0, "a story pruned");
+    assert_eq!(due(now + 3 * hour), None, "a period later, items pruned and none new");
+    config.dedup.settle_every = std::time::Duration::ZERO;
+    let never = Desk::new(desk.store.clone(), Arc::new(config)).unwrap();
+    let mut late = items[0].feed();
+    late.entries[0].guid = Some("late".into());
+    never.ingest(&items[0].source, &late, now + 3 * hour).unwrap();
+    assert!(never.settle_if_due(now + 3 * hour).unwrap().is_none(), "settle_every = 0s: never");
 }

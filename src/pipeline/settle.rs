@@ -101,7 +101,7 @@ impl Desk {
     /// Whether a settle is due at `now`, one every `every` seconds.
     fn settle_due(&self, now: Timestamp, every: Timestamp) -> Result<bool, StoreError> {
         let Some((at, settled)) = self.store.last_settle()? else { return Ok(true) };
-        Ok(now >= at.saturating_add(every) && settled != self.store.item_count()?)
+        Ok(now >= at.saturating_add(every) && settled != self.store.items_ever()?)
     }
 
     /// A settle under the locks, if it is due then (`every`: see
@@ -124,6 +124,7 @@ impl Desk {
                 return Ok(None);
             }
         }
+        let ingested = self.store.items_ever()?;
         let mut held = self.held(now)?;
         self.cluster_afresh(&rt, &mut held, now)?;
         let mut report = SettleReport {
@@ -137,7 +138,7 @@ impl Desk {
             *guard = None;
         }
         committed?;
-        self.store.note_settle(now, report.stored as u64)?;
+        self.store.note_settle(now, ingested)?;
         tracing::info!(
             items = report.items,
             moved = report.moved,
@@ -172,7 +173,8 @@ impl Desk {
     /// ordinary ingest; then each one's story there noted. Items older than
     /// the retention are not stored there (pruning takes them).
     fn cluster_afresh(&self, rt: &Arc<Runtime>, held: &mut [Held], now: Timestamp) -> Result<(), StoreError> {
-        let scratch = Scratch::new()?;
+        let near = self.store.postgres().is_none().then(|| self.store.path());
+        let scratch = Scratch::new(near)?;
         let Some(store) = scratch.store.clone() else { unreachable!("dropped only with the scratch") };
         let desk = Desk::scratch(store, rt.clone());
         for chunk in held.chunks(READ_AT_ONCE) {
@@ -477,8 +479,7 @@ fn entry_of(item: &Item) -> (parse::Entry, String) {
     (entry, key)
 }
 
-/// A sled store in a fresh folder under the system's temporary folder,
-/// deleted when dropped.
+/// A sled store in a fresh folder, deleted when dropped.
 struct Scratch {
     /// `None` once dropped (closed before its folder goes).
     store: Option<Store>,
@@ -486,13 +487,22 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new() -> Result<Scratch, StoreError> {
+    /// A scratch store beside the sled store at `near` (on its disk, not
+    /// in a /tmp that may be memory), else in the system's temporary folder
+    /// (`TMPDIR`): where one can be made first.
+    fn new(near: Option<&std::path::Path>) -> Result<Scratch, StoreError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!("newsdesk-settle-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        remove_abandoned();
-        // Left by a process that died mid-settle with this same pid.
-        let _ = std::fs::remove_dir_all(&path);
+        let beside = near.and_then(|p| std::path::absolute(p).ok()?.parent().map(|p| p.to_path_buf()));
+        if let Some(scratch) = beside.and_then(|folder| Scratch::open_in(&folder, &name).ok()) {
+            return Ok(scratch);
+        }
+        Scratch::open_in(&std::env::temp_dir(), &name)
+    }
+
+    fn open_in(folder: &std::path::Path, name: &str) -> Result<Scratch, StoreError> {
+        remove_abandoned(folder);
+        let path = folder.join(name);
         Ok(Scratch { store: Some(Store::open(&path)?), path })
     }
 }
@@ -501,8 +511,8 @@ impl Scratch {
 /// for a process that no longer runs, and not written for a day (a settle
 /// writes its `db` file throughout; the age guards a process in another
 /// PID namespace sharing the folder).
-fn remove_abandoned() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+fn remove_abandoned(folder: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
     let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
     for entry in entries.flatten() {
         let name = entry.file_name();

@@ -105,6 +105,7 @@ impl Store {
             w.tree(Tree::Items).put(item.key.as_bytes(), encode(item));
         }
         w.count("items", changes.new_items as i64);
+        w.count("items_ever", changes.new_items as i64);
         for (source, n) in &changes.new_by_source {
             w.count(&source_items_key(source), *n as i64);
         }

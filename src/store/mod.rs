@@ -512,15 +512,21 @@ impl Store {
         Ok(self.engine.number("items")?.unwrap_or(0))
     }
 
+    /// How many new items were ever stored (never counted down: pruning
+    /// leaves it).
+    pub fn items_ever(&self) -> Result<u64> {
+        Ok(self.engine.number("items_ever")?.unwrap_or(0))
+    }
+
     /// When the stories were last settled (`Desk::settle`), by any node,
-    /// and how many items were stored then.
+    /// and [`Store::items_ever`] then.
     pub fn last_settle(&self) -> Result<Option<(Timestamp, u64)>> {
         let at = self.engine.number("settled_at")?;
         let items = self.engine.number("settled_items")?.unwrap_or(0);
         Ok(at.map(|at| (at as Timestamp, items)))
     }
 
-    /// Note a settle at `at`, with `items` stored.
+    /// Note a settle at `at`, with [`Store::items_ever`] at `items`.
     pub fn note_settle(&self, at: Timestamp, items: u64) -> Result<()> {
         self.engine.set_number("settled_items", items)?;
         let noted = self.engine.set_number("settled_at", at.max(0) as u64);
