@@ -173,7 +173,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     tokio::spawn(crate::publish::websub::run(topics_rx, publisher.clone(), cancel.clone()));
     let publisher_task = tokio::spawn(publish_loop(publisher.clone(), dirty.clone(), cancel.clone()));
     tokio::spawn(prune_loop(desk.clone(), dirty.clone(), cancel.clone()));
-    tokio::spawn(settle_loop(desk.clone(), dirty.clone(), cancel.clone()));
+    let settle_task = tokio::spawn(settle_loop(desk.clone(), dirty.clone(), cancel.clone()));
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -189,7 +189,11 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
+    // A settle under way stops at its next step, so that the flush below
+    // comes after its last write.
+    desk.stop();
     let _ = tokio::time::timeout(Duration::from_secs(6), async {
+        let _ = settle_task.await;
         let _ = poll_task.await;
         let _ = publisher_task.await;
         let _ = server.await;
@@ -399,15 +403,11 @@ async fn settle_loop(desk: Arc<Desk>, dirty: Arc<Dirty>, cancel: CancellationTok
         }
         wait = Duration::from_secs(60);
         let d = desk.clone();
-        let report = match tokio::task::spawn_blocking(move || d.settle_if_due(pipeline::now())).await {
-            Ok(Ok(report)) => report,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "settling the stories failed");
-                wait = desk.config().dedup.settle_every.max(wait);
-                continue;
-            }
+        let settled = tokio::task::spawn_blocking(move || d.settle_if_due(pipeline::now())).await;
+        let report = match settled.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+            Ok(report) => report,
             Err(e) => {
-                tracing::error!(error = %e, "settling the stories crashed");
+                tracing::error!(error = %e, "settling the stories failed");
                 wait = desk.config().dedup.settle_every.max(wait);
                 continue;
             }

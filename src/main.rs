@@ -273,7 +273,8 @@ async fn once(path: PathBuf) -> anyhow::Result<u8> {
     poll.await?;
     // Settled when due, as the daemon would (`dedup.settle_every`); the
     // polls are stored either way.
-    if let Err(e) = tokio::task::spawn_blocking(move || desk.settle_if_due(newsdesk::pipeline::now())).await? {
+    let settled = tokio::task::spawn_blocking(move || desk.settle_if_due(newsdesk::pipeline::now())).await;
+    if let Err(e) = settled.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
         tracing::error!(error = %e, "settling the stories failed");
     }
     tokio::task::spawn_blocking(move || store.flush()).await??;

@@ -204,3 +204,18 @@ fn a_settle_is_due_each_period_when_items_came() {
     never.ingest(&items[0].source, &late, now + 3 * hour).unwrap();
     assert!(never.settle_if_due(now + 3 * hour).unwrap().is_none(), "settle_every = 0s: never");
 }
+
+/// A settle asked to stop (the daemon is stopping: `Desk::stop`) stops
+/// before it writes anything, and leaves no scratch store behind.
+#[test]
+fn a_stopped_settle_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (desk, keys, now) = replay(dir.path(), "realnews.json", 2);
+    let live = stories_of(&desk.store, &keys);
+    desk.stop();
+    let report = desk.settle(now).unwrap();
+    assert_eq!((report.moved, report.items), (0, 0), "{report:?}");
+    assert_eq!(stories_of(&desk.store, &keys), live, "the stories as they were");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, ["data"], "no scratch store left");
+}

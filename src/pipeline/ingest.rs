@@ -503,12 +503,7 @@ impl Desk {
         if is_new {
             story.size += 1;
         }
-        model::union(&mut story.sections, &filing.sections);
-        categorizer.settle_sections(&mut story.sections);
-        model::union(&mut story.regions, &filing.regions);
-        // A story's tags are bounded like an item's: the first ones stay.
-        model::union(&mut story.tags, &filing.tags);
-        story.tags.truncate(Story::TAGS_KEPT);
+        file_story(categorizer, story, &filing);
         story.updated = ctx.now;
         batch.items.insert(item.key.clone(), item);
         Ok(())
@@ -746,6 +741,16 @@ impl Desk {
         }
         Ok(())
     }
+}
+
+/// A story's sections, regions and tags widened by one of its items' filing.
+pub(super) fn file_story(categorizer: &crate::categorize::Categorizer, story: &mut Story, filing: &Filing) {
+    model::union(&mut story.sections, &filing.sections);
+    categorizer.settle_sections(&mut story.sections);
+    model::union(&mut story.regions, &filing.regions);
+    // A story's tags are bounded like an item's: the first ones stay.
+    model::union(&mut story.tags, &filing.tags);
+    story.tags.truncate(Story::TAGS_KEPT);
 }
 
 /// A story's size, first item, time, sources, early coverage and breaking

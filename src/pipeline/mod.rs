@@ -44,6 +44,9 @@ pub struct Desk {
     /// Held by a settle and by pruning: one at a time (a settle would write
     /// back what pruning deleted meanwhile).
     upkeep: Mutex<()>,
+    /// The daemon is stopping: a settle under way stops at its next step
+    /// (see [`Desk::stop`]).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The clustering index and the span of story times it holds whole: every
@@ -155,28 +158,26 @@ impl Desk {
     /// daemon must serve within two (DESIGN.md budgets). `run` warms it in the
     /// background with [`Desk::load_index`]; an ingest that comes first builds it.
     pub fn new(store: Store, config: Arc<Config>) -> Result<Desk, DeskError> {
-        Ok(Desk {
-            store,
-            runtime: ArcSwap::from_pointee(Runtime::new(config, None)?),
-            index: Mutex::new(None),
-            sources: std::array::from_fn(|_| Mutex::new(())),
-            cluster: std::sync::OnceLock::new(),
-            working: tokio::sync::Semaphore::new(working_polls()),
-            upkeep: Mutex::new(()),
-        })
+        Ok(Desk::with_runtime(store, Arc::new(Runtime::new(config, None)?), working_polls()))
     }
 
-    /// A desk over a scratch store, by the rules of `rt` (a settle's).
-    fn scratch(store: Store, rt: Arc<Runtime>) -> Desk {
+    /// A desk over `store` by the rules of `rt`, `working` polls at once.
+    fn with_runtime(store: Store, rt: Arc<Runtime>, working: usize) -> Desk {
         Desk {
             store,
             runtime: ArcSwap::new(rt),
             index: Mutex::new(None),
             sources: std::array::from_fn(|_| Mutex::new(())),
             cluster: std::sync::OnceLock::new(),
-            working: tokio::sync::Semaphore::new(1),
+            working: tokio::sync::Semaphore::new(working),
             upkeep: Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A desk over a scratch store, by the rules of `rt` (a settle's).
+    fn scratch(store: Store, rt: Arc<Runtime>) -> Desk {
+        Desk::with_runtime(store, rt, 1)
     }
 
     /// Build the clustering index now, if no ingest has yet (idempotent).

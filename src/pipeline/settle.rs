@@ -24,7 +24,7 @@
 //! settle tidies what live polls decided; announcements are the live
 //! desk's.
 
-use super::ingest::{count_members, new_story};
+use super::ingest::{count_members, file_story, new_story};
 use super::{file_item, member_of, Desk, Runtime};
 use crate::config::Source;
 use crate::model::{self, Item, Member, Story, Timestamp};
@@ -126,7 +126,10 @@ impl Desk {
         }
         let ingested = self.store.items_ever()?;
         let mut held = self.held(now)?;
-        self.cluster_afresh(&rt, &mut held, now)?;
+        if !self.cluster_afresh(&rt, &mut held, now)? {
+            tracing::info!("settling stopped: the daemon is stopping");
+            return Ok(None);
+        }
         let mut report = SettleReport {
             stored: held.len(),
             items: held.iter().filter(|h| h.settled.is_some()).count(),
@@ -137,7 +140,10 @@ impl Desk {
             // Built again from the store by the next ingest.
             *guard = None;
         }
-        committed?;
+        if !committed? {
+            tracing::info!(moved = report.moved, "settling stopped: the daemon is stopping");
+            return Ok(None);
+        }
         self.store.note_settle(now, ingested)?;
         tracing::info!(
             items = report.items,
@@ -147,6 +153,18 @@ impl Desk {
             "stories settled"
         );
         Ok(Some(report))
+    }
+
+    /// Stop a settle under way at its next step (a few hundred items, or
+    /// one group of stories), and any later one: the daemon is stopping.
+    /// What it committed stays (each group is whole); the next start
+    /// settles again.
+    pub fn stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Delete up to `limit` stories older than `before` (`Store::prune`),
@@ -171,13 +189,17 @@ impl Desk {
     /// Each of `held` (in the order they sort) ingested alone, as a document
     /// of its own, into an empty scratch store at `now`, through the
     /// ordinary ingest; then each one's story there noted. Items older than
-    /// the retention are not stored there (pruning takes them).
-    fn cluster_afresh(&self, rt: &Arc<Runtime>, held: &mut [Held], now: Timestamp) -> Result<(), StoreError> {
+    /// the retention are not stored there (pruning takes them). False when
+    /// stopped (see [`Desk::stop`]).
+    fn cluster_afresh(&self, rt: &Arc<Runtime>, held: &mut [Held], now: Timestamp) -> Result<bool, StoreError> {
         let near = self.store.postgres().is_none().then(|| self.store.path());
         let scratch = Scratch::new(near)?;
         let Some(store) = scratch.store.clone() else { unreachable!("dropped only with the scratch") };
         let desk = Desk::scratch(store, rt.clone());
         for chunk in held.chunks(READ_AT_ONCE) {
+            if self.stopping() {
+                return Ok(false);
+            }
             let keys: Vec<&str> = chunk.iter().map(|h| h.key.as_str()).collect();
             for item in self.store.items(&keys)?.into_iter().flatten() {
                 let (source, feed) = document_of(rt, &item);
@@ -192,19 +214,20 @@ impl Desk {
                 h.settled = item.map(|i| i.story);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Commit the changes that make the stored stories those the scratch
     /// store made: one commit for each group of stories that exchange items
-    /// (stories joined by an item moving from one to the other).
+    /// (stories joined by an item moving from one to the other). False when
+    /// stopped between two groups (see [`Desk::stop`]).
     fn commit_settle(
         &self,
         rt: &Runtime,
         held: &[Held],
         now: Timestamp,
         report: &mut SettleReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let ids = self.settled_ids(held)?;
         // Every story's items once settled; the items that move.
         let mut placed: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -220,6 +243,9 @@ impl Desk {
         }
         let settled = Settled { placed, moves, from };
         for group in settled.groups() {
+            if self.stopping() {
+                return Ok(false);
+            }
             let changes = self.group_changes(rt, &settled, &group, now)?;
             self.store.commit(&changes)?;
             report.moved += changes.items.len();
@@ -230,7 +256,7 @@ impl Desk {
                 report.feeds.extend(crate::store::story_feeds(story).iter().filter_map(|f| FeedName::from_index(f)));
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The changes of one group of stories that exchange items: the items
@@ -239,21 +265,25 @@ impl Desk {
         &self,
         rt: &Runtime,
         settled: &Settled,
-        group: &[&str],
+        group: &Group,
         now: Timestamp,
     ) -> Result<Changes, StoreError> {
         let mut changes = Changes::default();
-        let moving: Vec<&str> = settled.moves.keys().copied().filter(|k| group.contains(&settled.from[k])).collect();
-        self.move_settled(&mut changes, &moving, &settled.moves)?;
-        let stored = self.store.stories(group)?;
-        // A story the group's items were in when it was breaking passes
-        // that moment on to where they go.
-        let breaking_since = stored.iter().flatten().filter_map(|s| s.breaking_since).min();
-        for (id, old) in group.iter().zip(stored) {
+        self.move_settled(&mut changes, &group.moving, &settled.moves)?;
+        let stored = self.store.stories(&group.stories)?;
+        let breaking: HashMap<&str, Timestamp> =
+            group.stories.iter().zip(&stored).filter_map(|(id, s)| Some((*id, s.as_ref()?.breaking_since?))).collect();
+        for (id, old) in group.stories.iter().zip(stored) {
             match (settled.placed.get(id), old) {
-                (Some(keys), old) => self.rebuild(rt, &mut changes, id, old, keys, breaking_since, now)?,
+                (Some(keys), old) => {
+                    // The stories its items came from, if they were breaking,
+                    // pass that moment on.
+                    let came_from = group.moving.iter().filter(|k| settled.moves[*k] == *id).map(|k| settled.from[k]);
+                    let since = came_from.filter_map(|s| breaking.get(s).copied()).min();
+                    self.rebuild(rt, &mut changes, id, old, keys, since, now)?
+                }
                 (None, Some(old)) => {
-                    let to = settled.most_went_to(&old.id);
+                    let to = settled.most_went_to(&old.id, &group.moving);
                     changes.emptied.push((old, to));
                 }
                 (None, None) => {}
@@ -361,14 +391,10 @@ impl Desk {
             for item in self.store.items(chunk)?.into_iter().flatten() {
                 let (filing, _, title_breaking) = file_item(&rt.categorizer, &item);
                 members.push(member_of(&rt.categorizer, &item, Some(title_breaking)));
-                model::union(&mut story.sections, &filing.sections);
-                model::union(&mut story.regions, &filing.regions);
-                model::union(&mut story.tags, &filing.tags);
+                file_story(&rt.categorizer, &mut story, &filing);
             }
         }
         members.sort_by(|a, b| a.order().cmp(&b.order()));
-        rt.categorizer.settle_sections(&mut story.sections);
-        story.tags.truncate(Story::TAGS_KEPT);
         changes.story_sources.extend(count_members(&mut story, &members, &rt.config.breaking));
         story.breaking |= story.early_sources.len() >= rt.config.breaking.min_sources;
         story.breaking_since = match story.breaking {
@@ -395,10 +421,16 @@ struct Settled<'h> {
     from: HashMap<&'h str, &'h str>,
 }
 
+/// Stories that exchange items, and the items that move between them.
+struct Group<'h> {
+    stories: Vec<&'h str>,
+    moving: Vec<&'h str>,
+}
+
 impl<'h> Settled<'h> {
     /// The stories that exchange items, in groups: two stories are in one
     /// group when an item moves from one to the other.
-    fn groups(&self) -> Vec<Vec<&'h str>> {
+    fn groups(&self) -> Vec<Group<'h>> {
         let mut root: HashMap<&str, &str> = HashMap::new();
         fn find<'a>(root: &mut HashMap<&'a str, &'a str>, s: &'a str) -> &'a str {
             let mut at = s;
@@ -413,20 +445,25 @@ impl<'h> Settled<'h> {
             root.insert(a.max(b), a.min(b));
         }
         let stories: Vec<&str> = root.keys().copied().collect();
-        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
         for s in stories {
-            groups.entry(find(&mut root, s)).or_default().push(s);
+            let group = groups.entry(find(&mut root, s)).or_insert(Group { stories: Vec::new(), moving: Vec::new() });
+            group.stories.push(s);
+        }
+        for key in self.moves.keys() {
+            if let Some(group) = groups.get_mut(find(&mut root, self.from[key])) {
+                group.moving.push(key);
+            }
         }
         groups.into_values().collect()
     }
 
-    /// Where most items of the emptied story `id` went (the least id on a tie).
-    fn most_went_to(&self, id: &str) -> String {
+    /// Where most items of the emptied story `id` went (the least id on a
+    /// tie), of the items `moving` in its group.
+    fn most_went_to(&self, id: &str, moving: &[&str]) -> String {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for (key, to) in &self.moves {
-            if self.from[key] == id {
-                *counts.entry(to).or_default() += 1;
-            }
+        for key in moving.iter().filter(|k| self.from[*k] == id) {
+            *counts.entry(self.moves[key]).or_default() += 1;
         }
         let best = counts.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)));
         best.map(|(s, _)| s.to_string()).unwrap_or_default()
@@ -503,6 +540,9 @@ impl Scratch {
     fn open_in(folder: &std::path::Path, name: &str) -> Result<Scratch, StoreError> {
         remove_abandoned(folder);
         let path = folder.join(name);
+        // Left by a process with this same pid (a container's daemon often
+        // has the same one at every start) stopped mid-settle.
+        let _ = std::fs::remove_dir_all(&path);
         Ok(Scratch { store: Some(Store::open(&path)?), path })
     }
 }

@@ -51,6 +51,9 @@ pub struct Writes {
     /// (story, an item that joined it, or the story it was absorbed into;
     /// neither: read it again whole, see `Changes::refiled`).
     pub log: Vec<(String, Option<String>, Option<String>)>,
+    /// Applied in one transaction whatever its size: a settle's group,
+    /// which no order of single writes keeps whole through a crash.
+    pub atomic: bool,
 }
 
 impl Writes {
@@ -77,7 +80,7 @@ impl Store {
     /// sources, story records with their feed index entries, links, items,
     /// counters, then what is left of each absorbed story moved and deleted.
     pub(super) fn plan_writes(&self, changes: &Changes) -> Result<Writes> {
-        let mut w = Writes::default();
+        let mut w = Writes { atomic: !changes.rebuilt.is_empty() || !changes.emptied.is_empty(), ..Default::default() };
         self.clear_settled(&mut w, changes)?;
         for (story, survivor) in &changes.absorbed {
             w.tree(Tree::Redirects).put(story.id.as_bytes(), survivor.as_bytes().to_vec());

@@ -130,9 +130,10 @@ impl SledEngine {
     }
 
     /// Apply `w`: in one transaction over every tree it touches, unless it
-    /// is larger than [`TRANSACTION_BYTES`] (see there).
+    /// is larger than [`TRANSACTION_BYTES`] (see there) and may be applied
+    /// in order (`Writes::atomic`).
     pub fn apply(&self, w: &Writes) -> Result<()> {
-        if w.bytes() > TRANSACTION_BYTES {
+        if w.bytes() > TRANSACTION_BYTES && !w.atomic {
             return self.apply_in_order(w);
         }
         let lists: Vec<_> = w.trees.iter().collect();
