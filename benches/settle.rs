@@ -3,8 +3,9 @@
 //! differences written) against storing the same items as live polls do,
 //! one document per item ten minutes after it was published: the labelled
 //! sets of tests/data/eval copied `NEWSDESK_BENCH_COPIES` times (8 by
-//! default), each copy ten days after the last, into a fresh sled store each
-//! run. Each run stores, then settles; three runs (`NEWSDESK_BENCH_ROUNDS=N`
+//! default), each copy ten days after the last with links of its own, into
+//! a fresh sled store each run; then, once, the same items replayed in
+//! random order and settled (the settle then moves items). Each run stores, then settles; three runs (`NEWSDESK_BENCH_ROUNDS=N`
 //! for more), the best of each side counts, and each run's own ratio is
 //! printed too (the machine is shared and swings by ±15 %). The peak
 //! resident memory of each side is read from /proc (VmHWM, reset before
@@ -100,6 +101,9 @@ fn main() {
             items.extend(set_items.into_iter().map(|mut i| {
                 i.id = format!("{}/{copy}", i.id);
                 i.published += copy * 10 * 86_400;
+                // A link of its own (a shared link joins whatever the time).
+                let link = format!("{}?copy={copy}", i.raw["link"].as_str().unwrap_or_default());
+                i.raw["link"] = link.into();
                 i
             }));
         }
