@@ -523,21 +523,7 @@ fn three_nodes_cluster_a_backlog_with_edits_as_one_node_does() {
         }
         stories_of(&desks[0].store, items)
     };
-    let file = "realnews-blind4.json";
-    let one = {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut config, items) = evalset::load_set(dir.path(), file);
-        config.dedup.window = three_hours;
-        let store = Store::open(&config.storage.path).unwrap();
-        let desk = newsdesk::pipeline::Desk::new(store, std::sync::Arc::new(config)).unwrap();
-        run(std::slice::from_ref(&desk), &items)
-    };
-    let pg = Postgres::start();
-    let url = pg.database("newsdesk");
-    let dir = tempfile::tempdir().unwrap();
-    let (mut config, items) = evalset::load_set(dir.path(), file);
-    config.dedup.window = three_hours;
-    let three = run(&pg_desks(&url, &std::sync::Arc::new(config)), &items);
+    let (one, three) = one_node_and_three("realnews-blind4.json", |c| c.dedup.window = three_hours, run);
     assert_nodes_decide_alike(&one, &three);
 }
 
@@ -567,10 +553,22 @@ fn a_settle_on_one_node_is_taken_in_by_the_others() {
         desks[desks.len() - 1].settle(now).unwrap();
         (before, stories_of(&desks[0].store, items))
     };
-    let file = "realnews.json";
+    let (one, three) = one_node_and_three("realnews.json", |_| {}, run);
+    assert_nodes_decide_alike(&one.0, &three.0);
+    assert_nodes_decide_alike(&one.1, &three.1);
+}
+
+/// `run` on the labelled set `file` (its config changed by `tweak`), by one
+/// node on sled and by three nodes on one PostgreSQL database.
+fn one_node_and_three<T>(
+    file: &str,
+    tweak: impl Fn(&mut newsdesk::config::Config),
+    run: impl Fn(&[newsdesk::pipeline::Desk], &[evalset::EvalItem]) -> T,
+) -> (T, T) {
     let one = {
         let dir = tempfile::tempdir().unwrap();
-        let (config, items) = evalset::load_set(dir.path(), file);
+        let (mut config, items) = evalset::load_set(dir.path(), file);
+        tweak(&mut config);
         let store = Store::open(&config.storage.path).unwrap();
         let desk = newsdesk::pipeline::Desk::new(store, std::sync::Arc::new(config)).unwrap();
         run(std::slice::from_ref(&desk), &items)
@@ -578,8 +576,8 @@ fn a_settle_on_one_node_is_taken_in_by_the_others() {
     let pg = Postgres::start();
     let url = pg.database("newsdesk");
     let dir = tempfile::tempdir().unwrap();
-    let (config, items) = evalset::load_set(dir.path(), file);
+    let (mut config, items) = evalset::load_set(dir.path(), file);
+    tweak(&mut config);
     let three = run(&pg_desks(&url, &std::sync::Arc::new(config)), &items);
-    assert_nodes_decide_alike(&one.0, &three.0);
-    assert_nodes_decide_alike(&one.1, &three.1);
+    (one, three)
 }
