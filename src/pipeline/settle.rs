@@ -13,7 +13,7 @@
 //! then moves each item the live stories hold elsewhere. The result depends
 //! on the set of items alone (their text, publication times and keys),
 //! never on the order they came in, the sources' poll phases or the threads
-//! that stored them: `tests/stories_props.rs`,
+//! that stored them: `tests/settle.rs`,
 //! `any_arrival_order_settles_into_the_same_stories`.
 //!
 //! A story the settle makes keeps the id of the live story it shares most
@@ -86,8 +86,8 @@ impl Desk {
     }
 
     /// [`Desk::settle`], when `dedup.settle_every` (not zero) has passed
-    /// since the last settle of any node sharing the store, and items were
-    /// stored or pruned since; `None` when it was not due.
+    /// since the last settle of any node sharing the store, and new items
+    /// were stored since; `None` when it was not due (or was stopped).
     pub fn settle_if_due(&self, now: Timestamp) -> Result<Option<SettleReport>, StoreError> {
         let every = model::secs(self.config().dedup.settle_every);
         // Asked first without the locks (most minutes it is not due), then
@@ -106,9 +106,8 @@ impl Desk {
 
     /// A settle under the locks, if it is due then (`every`: see
     /// [`Desk::settle_due`]; `None`: whenever asked). Each group of stories
-    /// that exchange items is committed as one change, so that a change
-    /// stays small (see `store::sled_engine`) and each leaves the store
-    /// whole.
+    /// that exchange items is committed as one transaction, so that a crash
+    /// between two leaves every story whole.
     fn settle_when(&self, now: Timestamp, every: Option<Timestamp>) -> Result<Option<SettleReport>, StoreError> {
         let rt = self.runtime();
         let _upkeep = self.upkeep.lock().unwrap_or_else(|p| p.into_inner());
