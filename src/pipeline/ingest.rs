@@ -123,12 +123,14 @@ impl Desk {
         now: Timestamp,
     ) -> Result<IngestReport, StoreError> {
         // A source's items are written only by its own ingests, which run one
-        // at a time (its stripe lock, held to the end), so what is identified
-        // before the clustering lock is still true under it.
+        // at a time (its stripe lock, held to the end), and by merges (see
+        // `Desk::merges` below), so what is identified before the clustering
+        // lock is still true under it unless a merge came between.
         let stripe = xxhash_rust::xxh3::xxh3_64(source.id.as_bytes()) as usize % SOURCE_STRIPES;
         let _source = self.sources[stripe].lock().unwrap_or_else(|p| p.into_inner());
         let oldest = model::before(now, rt.config.storage.retention);
         let ctx = Ctx { rt, source, feed, now, oldest };
+        let merges = self.merges.load(std::sync::atomic::Ordering::Acquire);
         let arrivals = self.identify(&ctx)?;
         // Several nodes on one database decide one at a time, each first
         // taking in what the others decided (see `catch_up`).
@@ -144,6 +146,13 @@ impl Desk {
                 return Err(e);
             }
         }
+        // Another source's ingest merged stories meanwhile (it moves items
+        // of every source): the stored items are read again, so that an
+        // edited one is not written back under an absorbed story's id.
+        let arrivals = match self.merges.load(std::sync::atomic::Ordering::Acquire) == merges {
+            true => arrivals,
+            false => self.identify(&ctx)?,
+        };
         let applied = self.plan(&ctx, &mut guard, arrivals).and_then(|batch| {
             let refiled = batch.changes.refiled.clone();
             self.apply(&ctx, batch).map(|report| (report, refiled))
@@ -189,6 +198,10 @@ impl Desk {
         };
         let Some(last) = entries.last().map(|e| e.seq) else { return Ok(()) };
         let logged = Logged::of(&entries, &window.index);
+        if !logged.gone.is_empty() {
+            // Other nodes merged stories (or a settle emptied some).
+            self.merges.fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
         let joins = self.joins_held(window, logged.joins)?;
         let keys: Vec<&str> = joins.iter().map(|(_, key)| *key).collect();
         for ((story, _), item) in joins.iter().zip(self.store.items(&keys)?) {
@@ -650,6 +663,9 @@ impl Desk {
         }
         if !changes.items.is_empty() || !changes.stories.is_empty() {
             self.store.commit(&changes)?;
+        }
+        if !changes.absorbed.is_empty() {
+            self.merges.fetch_add(1, std::sync::atomic::Ordering::Release);
         }
         Ok(report)
     }

@@ -47,6 +47,10 @@ pub struct Desk {
     /// The daemon is stopping: a settle under way stops at its next step
     /// (see [`Desk::stop`]).
     stopping: std::sync::atomic::AtomicBool,
+    /// Counts the commits that moved items of several sources (merges,
+    /// settles): an ingest that identified its stored items before one
+    /// reads them again under the clustering lock.
+    merges: std::sync::atomic::AtomicU64,
 }
 
 /// The clustering index and the span of story times it holds whole: every
@@ -172,6 +176,7 @@ impl Desk {
             working: tokio::sync::Semaphore::new(working),
             upkeep: Mutex::new(()),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            merges: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

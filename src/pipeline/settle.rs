@@ -247,6 +247,7 @@ impl Desk {
             }
             let changes = self.group_changes(rt, &settled, &group, now)?;
             self.store.commit(&changes)?;
+            self.merges.fetch_add(1, std::sync::atomic::Ordering::Release);
             report.moved += changes.items.len();
             report.rebuilt += changes.rebuilt.len();
             report.emptied += changes.emptied.len();
