@@ -136,8 +136,8 @@ impl Store {
         }
         for (story, to) in &changes.emptied {
             w.tree(Tree::Redirects).put(story.id.as_bytes(), to.as_bytes().to_vec());
-            // Written by a change too large for one transaction (as a merge
-            // marks its redirect), and done with once it is applied.
+            // No merge of it is left to finish at the next open (an older
+            // release's interrupted merge marks one: see `store::merge`).
             w.tree(Tree::Merging).remove(story.id.as_bytes());
             for k in keys::feed_keys(story) {
                 w.tree(Tree::Feeds).remove(k);
