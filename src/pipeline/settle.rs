@@ -42,8 +42,6 @@ use std::sync::Arc;
 /// What a settle changed.
 #[derive(Debug, Default)]
 pub struct SettleReport {
-    /// Items stored when the settle began.
-    pub stored: usize,
     /// Items clustered again (every stored item inside the retention).
     pub items: usize,
     /// Items moved to another story.
@@ -129,11 +127,8 @@ impl Desk {
             tracing::info!("settling stopped: the daemon is stopping");
             return Ok(None);
         }
-        let mut report = SettleReport {
-            stored: held.len(),
-            items: held.iter().filter(|h| h.settled.is_some()).count(),
-            ..Default::default()
-        };
+        let items = held.iter().filter(|h| h.settled.is_some()).count();
+        let mut report = SettleReport { items, ..Default::default() };
         let committed = self.commit_settle(&rt, &held, now, &mut report);
         if report.moved > 0 {
             // Built again from the store by the next ingest.
@@ -177,7 +172,7 @@ impl Desk {
     fn held(&self, now: Timestamp) -> Result<Vec<Held>, StoreError> {
         let mut held = Vec::new();
         self.store.each_item(|item| {
-            let (_, scratch) = entry_of(&item);
+            let scratch = scratch_key(&item);
             let rank = rank_of(item.published, now, &scratch);
             held.push(Held { key: item.key, story: item.story, rank, scratch, settled: None });
         })?;
@@ -489,6 +484,15 @@ fn document_of(rt: &Runtime, item: &Item) -> (Source, parse::Feed) {
     source.language = None;
     let entries = vec![entry_of(item).0];
     (source, parse::Feed { title: None, language: None, ttl: None, entries, dropped: Default::default() })
+}
+
+/// The key `item` is stored under in a scratch store: its own, when a guid
+/// identifies it (the common case, told without rebuilding its entry).
+fn scratch_key(item: &Item) -> String {
+    match item.identity.starts_with("g:") {
+        true => item.key.clone(),
+        false => entry_of(item).1,
+    }
 }
 
 /// A stored item as its feed gave it: its stored text, link, date and
